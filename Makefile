@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# edpgate: everything builds into build/.  `make V=1` shows the commands.
+
+BUILD     ?= build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+ARCH_INC  := /usr/include/$(shell $(CC) -dumpmachine)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD)/bpf -Ibpf -Iloader
+LIBS      := -lbpf -lnftnl -lmnl -lcares -lpcap -lelf -lz
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.PHONY: all deps test unit bpftest e2e fuzz bench demo install clean
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS  := $(filter-out loader/main.c,$(wildcard loader/*.c))
+LIB_OBJS  := $(patsubst loader/%.c,$(BUILD)/loader/%.o,$(LIB_SRCS))
+LIB       := $(BUILD)/libedpgate.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
+TEST_HELPERS := $(filter-out $(UNIT_SRCS) $(BPFT_SRCS),$(wildcard tests/unit/*.c tests/bpf/*.c))
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FUZZ_SRCS))
+
+all: $(BUILD)/edpgate $(BPF_OBJS) $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS)
+
+deps:
+	$(Q)bash scripts/deps.sh
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/edpgate.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(BUILD)/loader/%.o: loader/%.c $(wildcard loader/*.h) bpf/edpgate.h $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/edpgate: $(BUILD)/loader/main.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(filter $(dir $<)%,$(TEST_HELPERS)) $(LIB) $(LIBS) -lcmocka -lm -o $@
+
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard loader/*.h)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ibpf -Iloader -I$(BUILD)/bpf \
+		$< $(FUZZ_LINK_$*) -o $@
+
+unit: deps $(UNIT_BINS)
+	$(Q)bash tests/run.sh unit $(UNIT_BINS)
+
+bpftest: deps $(BPFT_BINS)
+	$(Q)bash tests/run.sh bpf $(BPFT_BINS)
+
+e2e: deps $(BUILD)/edpgate $(BPF_OBJS)
+	$(Q)bash tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
+
+fuzz: deps $(FUZZ_BINS)
+	$(Q)bash tests/run.sh fuzz $(FUZZ_BINS)
+
+# One entry point: install what is missing, build, run every suite.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(FUZZ_BINS)
+	$(Q)bash tests/run.sh unit $(UNIT_BINS)
+	$(Q)bash tests/run.sh bpf $(BPFT_BINS)
+	$(Q)bash tests/run.sh fuzz $(FUZZ_BINS)
+	$(Q)bash tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/bench.sh $(BUILD)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/demo.sh $(BUILD)
+
+PREFIX ?= /usr/local
+install: $(BUILD)/edpgate
+	install -D -m 0755 $(BUILD)/edpgate $(DESTDIR)$(PREFIX)/sbin/edpgate
+	install -D -m 0644 rules/devicecloud.rules $(DESTDIR)/etc/edpgate/edpgate.rules
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * edpgate.h - the ABI shared by the XDP program and the edpgate loader.
+ *
+ * Everything here crosses the kernel/user boundary through BPF maps, so it
+ * holds only fixed-width fields and every struct size is pinned by a
+ * _Static_assert: a change that moves a field is a compile error on both
+ * sides rather than a silent misread of a pinned map.
+ *
+ * Atomic apply: every policy map key carries a generation bit.  The program
+ * reads the active generation once per packet from edpg_ctl and looks up
+ * only keys of that generation; `edpgate apply` fills the inactive
+ * generation, flips edpg_ctl in one array update, then removes the old
+ * generation.  A packet therefore sees the old policy or the new one, never
+ * a mix.
+ */
+#ifndef EDPGATE_H
+#define EDPGATE_H
+
+#include <linux/types.h>
+
+/* Capacity defaults; the maps are resized at load time from the loader. */
+#define EDPG_MAX_GATEWAYS	65536
+#define EDPG_MAX_SERVICES	32
+#define EDPG_MAX_GROUPS		64
+#define EDPG_MAX_DST		65536	/* exact addresses per family */
+#define EDPG_MAX_CIDR		4096	/* static prefixes per family */
+#define EDPG_NR_GENS		2
+#define EDPG_NR_PORTS		65536
+#define EDPG_MAX_VLAN_DEPTH	2
+#define EDPG_MAX_IPV6_EXTHDR	6
+
+/*
+ * Reasons: the public vocabulary of counters, JSON and the CLI.  Keep the
+ * names in edpg_reason_names (loader) in the same order.
+ */
+enum edpg_reason {
+	EDPG_R_ALLOW = 0,
+	EDPG_R_ARP,
+	EDPG_R_ND,
+	EDPG_R_NON_IP,
+	EDPG_R_UNKNOWN_MAC,
+	EDPG_R_MALFORMED,
+	EDPG_R_BINDING,
+	EDPG_R_FRAGMENT,
+	EDPG_R_PROTOCOL,
+	EDPG_R_PORT,
+	EDPG_R_SERVICE,
+	EDPG_R_DESTINATION,
+	EDPG_R_MAX,
+};
+
+enum edpg_verdict {
+	EDPG_V_DROP = 0,
+	EDPG_V_PASS = 1,
+};
+
+/* edpg_config.flags */
+#define EDPG_F_UNKNOWN_MAC_PASS	(1U << 0)
+#define EDPG_F_NON_IP_PASS	(1U << 1)
+
+/* edpg_gw.flags */
+#define EDPG_GW_BIND_V4		(1U << 0)
+#define EDPG_GW_BIND_V6		(1U << 1)
+#define EDPG_GW_BIND_VLAN	(1U << 2)
+
+/* edpg_ctl: array[1], the active generation. */
+struct edpg_ctl {
+	__u32 gen;
+	__u32 pad;
+};
+
+/* edpg_config: array[EDPG_NR_GENS], per-generation global actions. */
+struct edpg_config {
+	__u32 flags;
+	__u32 pad;
+};
+
+/* edpg_gateways: hash, enrolled gateway by source MAC. Padded to 8 bytes. */
+struct edpg_gw_key {
+	__u8 mac[6];
+	__u8 gen;
+	__u8 pad;
+};
+
+struct edpg_gw {
+	__u32 slot;		/* index into edpg_gw_stats; stable across gens */
+	__u32 services;		/* bitmap of service ids this gateway may use */
+	__u32 flags;		/* EDPG_GW_BIND_* */
+	__u16 vlan;		/* bound outer VLAN id (EDPG_GW_BIND_VLAN) */
+	__u16 pad;
+	__u8 ip4[4];		/* bound IPv4 source, network order */
+	__u8 ip6[16];		/* bound IPv6 source */
+};
+
+/*
+ * edpg_ports: array[EDPG_NR_GENS * 2 * EDPG_NR_PORTS] of __u32, indexed by
+ * edpg_port_index(); value is service id + 1, 0 = no service.  A direct
+ * index costs one bounded array access instead of a hash or a loop over
+ * port ranges.
+ */
+#define EDPG_PROTO_TCP	0
+#define EDPG_PROTO_UDP	1
+
+static inline __u32 edpg_port_index(__u32 gen, __u32 proto, __u32 port)
+{
+	return (gen * 2 + proto) * EDPG_NR_PORTS + port;
+}
+
+/* edpg_services: array[EDPG_NR_GENS * EDPG_MAX_SERVICES]: allowed groups. */
+struct edpg_svc {
+	__u64 groups;		/* bitmap of destination groups */
+};
+
+/* edpg_dst4 / edpg_dst6: hash, exact destination addresses. */
+struct edpg_dst4_key {
+	__u8 addr[4];
+	__u8 gen;
+	__u8 pad[3];
+};
+
+struct edpg_dst6_key {
+	__u8 addr[16];
+	__u8 gen;
+	__u8 pad[3];
+};
+
+struct edpg_dst {
+	__u64 groups;		/* bitmap of destination groups */
+	__u64 last_used;	/* CLOCK_BOOTTIME ns of last allowed packet */
+};
+
+/*
+ * edpg_cidr4 / edpg_cidr6: LPM tries of static prefixes.  The generation is
+ * the first byte of the matched data, so prefixlen = 8 + prefix length.
+ */
+struct edpg_cidr4_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 addr[4];
+	__u8 pad[3];
+};
+
+struct edpg_cidr6_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 addr[16];
+	__u8 pad[3];
+};
+
+struct edpg_cidr {
+	__u64 groups;
+};
+
+/* edpg_gw_stats: per-CPU array indexed by gateway slot. */
+struct edpg_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct edpg_gw_stats {
+	__u64 last_seen;	/* CLOCK_BOOTTIME ns */
+	__u64 drops[EDPG_R_MAX];
+	struct edpg_counter svc[EDPG_MAX_SERVICES];
+};
+
+/* edpg_global: per-CPU array[EDPG_R_MAX], every verdict by reason. */
+struct edpg_global {
+	struct edpg_counter pass;
+	struct edpg_counter drop;
+};
+
+/* Map names: the pin file names under the pin directory. */
+#define EDPG_MAP_CTL		"edpg_ctl"
+#define EDPG_MAP_CONFIG		"edpg_config"
+#define EDPG_MAP_GATEWAYS	"edpg_gateways"
+#define EDPG_MAP_PORTS		"edpg_ports"
+#define EDPG_MAP_SERVICES	"edpg_services"
+#define EDPG_MAP_DST4		"edpg_dst4"
+#define EDPG_MAP_DST6		"edpg_dst6"
+#define EDPG_MAP_CIDR4		"edpg_cidr4"
+#define EDPG_MAP_CIDR6		"edpg_cidr6"
+#define EDPG_MAP_GW_STATS	"edpg_gw_stats"
+#define EDPG_MAP_GLOBAL		"edpg_global"
+#define EDPG_PROG_NAME		"edpgate_xdp"
+
+_Static_assert(sizeof(struct edpg_ctl) == 8, "edpg_ctl");
+_Static_assert(sizeof(struct edpg_config) == 8, "edpg_config");
+_Static_assert(sizeof(struct edpg_gw_key) == 8, "edpg_gw_key");
+_Static_assert(sizeof(struct edpg_gw) == 36, "edpg_gw");
+_Static_assert(sizeof(struct edpg_svc) == 8, "edpg_svc");
+_Static_assert(sizeof(struct edpg_dst4_key) == 8, "edpg_dst4_key");
+_Static_assert(sizeof(struct edpg_dst6_key) == 20, "edpg_dst6_key");
+_Static_assert(sizeof(struct edpg_dst) == 16, "edpg_dst");
+_Static_assert(sizeof(struct edpg_cidr4_key) == 12, "edpg_cidr4_key");
+_Static_assert(sizeof(struct edpg_cidr6_key) == 24, "edpg_cidr6_key");
+_Static_assert(sizeof(struct edpg_gw_stats) == 8 + 8 * EDPG_R_MAX + 16 * EDPG_MAX_SERVICES,
+	       "edpg_gw_stats");
+_Static_assert(sizeof(struct edpg_global) == 32, "edpg_global");
+
+#endif /* EDPGATE_H */

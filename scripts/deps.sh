@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian packages edpgate builds and tests with.  Idempotent and
+# quiet: when everything is present it prints nothing and touches nothing.
+set -euo pipefail
+
+pkgs=(
+	# build
+	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+	libnftnl-dev libmnl-dev libc-ares-dev libpcap-dev linux-libc-dev
+	# tests
+	libcmocka-dev libclang-rt-14-dev iproute2 nftables dnsmasq-base chrony
+	openssl socat tcpdump python3-scapy util-linux procps jq
+	# bench report
+	gnuplot-nox
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]}; run 'sudo bash scripts/deps.sh'" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists yet; update once, quietly.
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Run one suite: tests/run.sh SUITE TEST...  Exit codes of a test: 0 pass,
+# 77 skipped (printed, not counted as a failure), anything else fails.
+set -u
+suite=$1
+shift
+pass=0 fail=0 skip=0 failed=()
+for t in "$@"; do
+	name=${t##*/}
+	start=$(date +%s%N)
+	case $suite in
+	e2e) bash "$t" ;;
+	fuzz) corpus=tests/fuzz/corpus/${name#fuzz_}
+	      mkdir -p "build/fuzz-work/$name"
+	      # A short bounded run on every test: the seeds must not crash and
+	      # 20 s of mutation must find nothing.
+	      "$t" -max_total_time=20 -timeout=5 "build/fuzz-work/$name" "$corpus" >"build/fuzz-work/$name.log" 2>&1 ||
+	      	{ tail -30 "build/fuzz-work/$name.log"; false; } ;;
+	*) "$t" ;;
+	esac
+	rc=$?
+	ms=$((($(date +%s%N) - start) / 1000000))
+	took=$((ms / 1000)).$((ms % 1000 / 100))
+	if [ $rc -eq 0 ]; then
+		pass=$((pass + 1)); echo "PASS $suite/$name (${took}s)"
+	elif [ $rc -eq 77 ]; then
+		skip=$((skip + 1)); echo "SKIP $suite/$name"
+	else
+		fail=$((fail + 1)); failed+=("$name"); echo "FAIL $suite/$name (exit $rc)"
+	fi
+done
+echo "== $suite: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ] || { echo "failed: ${failed[*]}"; exit 1; }
