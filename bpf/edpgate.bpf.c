@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * edpgate.bpf.c - the XDP data path.
+ *
+ * Every frame a LAN host sends to the router is parsed once, then judged in
+ * the order the reasons are listed in bpf/edpgate.h: malformed, arp, nd,
+ * non_ip, unknown_mac, binding, fragment, protocol, port, service,
+ * destination, allow.  The policy lives in pinned maps keyed by a
+ * generation byte (see edpgate.h); counters are per-CPU and per gateway
+ * slot so the hot path never takes a lock or bounces a cache line.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "edpgate.h"
+
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+
+/* How often (ns) a destination's last_used stamp is rewritten: a store on
+ * every packet would bounce the shared hash entry between CPUs. */
+const volatile __u64 last_used_granularity_ns = 1000000000ULL;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edpg_ctl);
+} edpg_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EDPG_NR_GENS);
+	__type(key, __u32);
+	__type(value, struct edpg_config);
+} edpg_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_GATEWAYS);
+	__type(key, struct edpg_gw_key);
+	__type(value, struct edpg_gw);
+} edpg_gateways SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EDPG_NR_GENS * 2 * EDPG_NR_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} edpg_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct edpg_svc);
+} edpg_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_DST);
+	__type(key, struct edpg_dst4_key);
+	__type(value, struct edpg_dst);
+} edpg_dst4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_DST);
+	__type(key, struct edpg_dst6_key);
+	__type(value, struct edpg_dst);
+} edpg_dst6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_CIDR);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct edpg_cidr4_key);
+	__type(value, struct edpg_cidr);
+} edpg_cidr4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_CIDR);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct edpg_cidr6_key);
+	__type(value, struct edpg_cidr);
+} edpg_cidr6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EDPG_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct edpg_gw_stats);
+} edpg_gw_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EDPG_R_MAX);
+	__type(key, __u32);
+	__type(value, struct edpg_global);
+} edpg_global SEC(".maps");
+
+/* What the parser learnt about a frame; judged after parsing is complete. */
+struct pkt {
+	void *data_end;
+	__u8 *src_mac;
+	__u16 proto;		/* EtherType after the VLAN tags, host order */
+	__u16 vlan;		/* outer VLAN id, 0 = untagged */
+	__u8 l4proto;
+	__u8 nonfirst_frag;
+	__u16 dport;
+	void *l3;
+};
+
+static __always_inline int count(__u32 reason, int verdict, __u64 len)
+{
+	struct edpg_global *g = bpf_map_lookup_elem(&edpg_global, &reason);
+
+	if (g) {
+		struct edpg_counter *c = verdict == EDPG_V_PASS ? &g->pass : &g->drop;
+
+		c->packets++;
+		c->bytes += len;
+	}
+	return verdict == EDPG_V_PASS ? XDP_PASS : XDP_DROP;
+}
+
+static __always_inline int gw_drop(struct edpg_gw_stats *st, __u32 reason, __u64 len)
+{
+	if (st && reason < EDPG_R_MAX)
+		st->drops[reason]++;
+	return count(reason, EDPG_V_DROP, len);
+}
+
+/* Walk IPv6 extension headers (bounded); returns the L4 protocol, the
+ * offset of its header and whether this is a non-first fragment, or -1
+ * when a header is truncated or the chain is too long. */
+static __always_inline int ipv6_walk(void *data_end, struct ipv6hdr *ip6, __u8 *l4proto,
+				     void **l4, __u8 *nonfirst)
+{
+	__u8 nh = ip6->nexthdr;
+	__u8 *p = (__u8 *)(ip6 + 1);
+	int i;
+
+#pragma unroll
+	for (i = 0; i < EDPG_MAX_IPV6_EXTHDR; i++) {
+		switch (nh) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			if (p + 2 > (__u8 *)data_end)
+				return -1;
+			nh = p[0];
+			p += (p[1] + 1) * 8;
+			break;
+		case IPPROTO_FRAGMENT:
+			if (p + 8 > (__u8 *)data_end)
+				return -1;
+			nh = p[0];
+			/* offset is the upper 13 bits of bytes 2-3 */
+			if ((((__u16)p[2] << 8 | p[3]) & 0xfff8) != 0)
+				*nonfirst = 1;
+			p += 8;
+			break;
+		default:
+			*l4proto = nh;
+			*l4 = p;
+			return 0;
+		}
+	}
+	/* Still an extension header after the bound: refuse to guess. */
+	return -1;
+}
+
+SEC("xdp")
+int edpgate_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 len = data_end - data;
+	struct ethhdr *eth = data;
+	struct edpg_gw_stats *st = NULL;
+	struct edpg_config *cfg;
+	struct edpg_ctl *ctl;
+	struct edpg_gw_key gk;
+	struct edpg_gw *gw;
+	struct edpg_svc *svc;
+	__u32 zero = 0, gen, idx, sid;
+	__u16 h_proto, vlan = 0;
+	__u8 l4proto = 0, nonfirst = 0;
+	void *l3, *l4 = NULL;
+	__u16 dport = 0;
+	int i;
+
+	ctl = bpf_map_lookup_elem(&edpg_ctl, &zero);
+	if (!ctl)
+		return XDP_ABORTED;
+	gen = ctl->gen & 1;
+	cfg = bpf_map_lookup_elem(&edpg_config, &gen);
+	if (!cfg)
+		return XDP_ABORTED;
+
+	/* ---- parse: any truncated or invalid header is `malformed` ---- */
+	if ((void *)(eth + 1) > data_end)
+		return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+	h_proto = bpf_ntohs(eth->h_proto);
+	l3 = eth + 1;
+
+#pragma unroll
+	for (i = 0; i < EDPG_MAX_VLAN_DEPTH; i++) {
+		__u16 *tag = l3;
+
+		if (h_proto != ETH_P_8021Q && h_proto != ETH_P_8021AD)
+			break;
+		if ((void *)(tag + 2) > data_end)
+			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+		if (i == 0)
+			vlan = bpf_ntohs(tag[0]) & 0x0fff;
+		h_proto = bpf_ntohs(tag[1]);
+		l3 = tag + 2;
+	}
+	/* A third tag is not something a gateway sends; don't let it pass as
+	 * "non-IP" when non-IP is allowed. */
+	if (h_proto == ETH_P_8021Q || h_proto == ETH_P_8021AD)
+		return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+
+	if (h_proto == ETH_P_IP) {
+		struct iphdr *ip = l3;
+		__u32 hlen;
+
+		if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5)
+			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+		hlen = ip->ihl * 4;
+		if (bpf_ntohs(ip->tot_len) < hlen ||
+		    (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+		l4proto = ip->protocol;
+		if (ip->frag_off & bpf_htons(0x1fff))
+			nonfirst = 1;
+		l4 = (void *)ip + hlen;
+	} else if (h_proto == ETH_P_IPV6) {
+		struct ipv6hdr *ip6 = l3;
+
+		if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
+		    (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)
+			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+		if (ipv6_walk(data_end, ip6, &l4proto, &l4, &nonfirst) < 0)
+			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+	} else if (h_proto == ETH_P_ARP) {
+		return count(EDPG_R_ARP, EDPG_V_PASS, len);
+	} else {
+		return count(EDPG_R_NON_IP, cfg->flags & EDPG_F_NON_IP_PASS ?
+			     EDPG_V_PASS : EDPG_V_DROP, len);
+	}
+
+	/* L4 headers of first fragments only: later ones carry none. */
+	if (!nonfirst) {
+		if (l4proto == IPPROTO_TCP) {
+			struct tcphdr *th = l4;
+
+			if ((void *)(th + 1) > data_end || th->doff < 5)
+				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+			dport = bpf_ntohs(th->dest);
+		} else if (l4proto == IPPROTO_UDP) {
+			struct udphdr *uh = l4;
+
+			if ((void *)(uh + 1) > data_end)
+				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+			dport = bpf_ntohs(uh->dest);
+		} else if (l4proto == IPPROTO_ICMPV6 && h_proto == ETH_P_IPV6) {
+			__u8 *icmp = l4;
+
+			if ((void *)(icmp + 4) > data_end)
+				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+			/* Router/neighbour solicitation, advertisement and
+			 * redirect: without them IPv6 does not work at all. */
+			if (icmp[0] >= 133 && icmp[0] <= 137)
+				return count(EDPG_R_ND, EDPG_V_PASS, len);
+		}
+	}
+
+	/* ---- who is it ---- */
+	__builtin_memcpy(gk.mac, eth->h_source, 6);
+	gk.gen = gen;
+	gk.pad = 0;
+	gw = bpf_map_lookup_elem(&edpg_gateways, &gk);
+	if (!gw)
+		return count(EDPG_R_UNKNOWN_MAC, cfg->flags & EDPG_F_UNKNOWN_MAC_PASS ?
+			     EDPG_V_PASS : EDPG_V_DROP, len);
+	idx = gw->slot;
+	st = bpf_map_lookup_elem(&edpg_gw_stats, &idx);
+	if (st)
+		st->last_seen = bpf_ktime_get_boot_ns();
+
+	/* ---- anti-spoofing: bound VLAN and source addresses ---- */
+	if ((gw->flags & EDPG_GW_BIND_VLAN) && gw->vlan != vlan)
+		return gw_drop(st, EDPG_R_BINDING, len);
+	if (h_proto == ETH_P_IP) {
+		struct iphdr *ip = l3;
+
+		/* 0.0.0.0 is a DHCP client without a lease, not a spoof. */
+		if ((gw->flags & EDPG_GW_BIND_V4) && ip->saddr != 0 &&
+		    ip->saddr != *(__u32 *)gw->ip4)
+			return gw_drop(st, EDPG_R_BINDING, len);
+	} else {
+		struct ipv6hdr *ip6 = l3;
+		__u32 *s = ip6->saddr.in6_u.u6_addr32;
+		__u32 *b = (__u32 *)gw->ip6;
+
+		/* :: (DAD) and fe80::/10 (link-local) cannot be routed on,
+		 * so they are no spoofing risk for routed flows. */
+		if ((gw->flags & EDPG_GW_BIND_V6) &&
+		    !(s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0) &&
+		    (bpf_ntohl(s[0]) & 0xffc00000) != 0xfe800000 &&
+		    (s[0] != b[0] || s[1] != b[1] || s[2] != b[2] || s[3] != b[3]))
+			return gw_drop(st, EDPG_R_BINDING, len);
+	}
+
+	if (nonfirst)
+		return gw_drop(st, EDPG_R_FRAGMENT, len);
+	if (l4proto != IPPROTO_TCP && l4proto != IPPROTO_UDP)
+		return gw_drop(st, EDPG_R_PROTOCOL, len);
+
+	/* ---- (protocol, port) -> service ---- */
+	idx = edpg_port_index(gen, l4proto == IPPROTO_TCP ? EDPG_PROTO_TCP : EDPG_PROTO_UDP,
+			      dport);
+	{
+		__u32 *sp = bpf_map_lookup_elem(&edpg_ports, &idx);
+
+		if (!sp || *sp == 0 || *sp > EDPG_MAX_SERVICES)
+			return gw_drop(st, EDPG_R_PORT, len);
+		/* The mask, not the compare above, is what the verifier
+		 * can use: clang folds the compare away. */
+		sid = (*sp - 1) & (EDPG_MAX_SERVICES - 1);
+	}
+	if (!(gw->services & (1U << sid)))
+		return gw_drop(st, EDPG_R_SERVICE, len);
+
+	idx = gen * EDPG_MAX_SERVICES + sid;
+	svc = bpf_map_lookup_elem(&edpg_services, &idx);
+	if (!svc)
+		return gw_drop(st, EDPG_R_DESTINATION, len);
+
+	/* ---- destination: exact addresses first, then static prefixes ---- */
+	if (h_proto == ETH_P_IP) {
+		struct iphdr *ip = l3;
+		struct edpg_dst4_key k = { .gen = gen };
+		struct edpg_cidr4_key ck = { .prefixlen = 8 + 32, .gen = gen };
+		struct edpg_dst *d;
+		struct edpg_cidr *c;
+
+		__builtin_memcpy(k.addr, &ip->daddr, 4);
+		d = bpf_map_lookup_elem(&edpg_dst4, &k);
+		if (d && (d->groups & svc->groups)) {
+			__u64 now = bpf_ktime_get_boot_ns();
+
+			if (now - d->last_used >= last_used_granularity_ns)
+				d->last_used = now;
+			goto allow;
+		}
+		__builtin_memcpy(ck.addr, &ip->daddr, 4);
+		c = bpf_map_lookup_elem(&edpg_cidr4, &ck);
+		if (c && (c->groups & svc->groups))
+			goto allow;
+	} else {
+		struct ipv6hdr *ip6 = l3;
+		struct edpg_dst6_key k = { .gen = gen };
+		struct edpg_cidr6_key ck = { .prefixlen = 8 + 128, .gen = gen };
+		struct edpg_dst *d;
+		struct edpg_cidr *c;
+
+		__builtin_memcpy(k.addr, &ip6->daddr, 16);
+		d = bpf_map_lookup_elem(&edpg_dst6, &k);
+		if (d && (d->groups & svc->groups)) {
+			__u64 now = bpf_ktime_get_boot_ns();
+
+			if (now - d->last_used >= last_used_granularity_ns)
+				d->last_used = now;
+			goto allow;
+		}
+		__builtin_memcpy(ck.addr, &ip6->daddr, 16);
+		c = bpf_map_lookup_elem(&edpg_cidr6, &ck);
+		if (c && (c->groups & svc->groups))
+			goto allow;
+	}
+	return gw_drop(st, EDPG_R_DESTINATION, len);
+
+allow:
+	if (st) {
+		st->svc[sid].packets++;
+		st->svc[sid].bytes += len;
+	}
+	return count(EDPG_R_ALLOW, EDPG_V_PASS, len);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

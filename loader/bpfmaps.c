@@ -1,0 +1,925 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * bpfmaps.c - the BPF sink.
+ *
+ * The program and its maps are pinned under the pin directory so that every
+ * later command (gateway add, stats, verify, ...) works on the live state
+ * through the pins and never reloads the program.  Interfaces are attached
+ * with a bpf_link pinned next to them: the attachment survives the CLI and
+ * is removed by unpinning.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <limits.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfmaps.h"
+#include "log.h"
+#include "edpgate.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+const char *const edpg_map_names[EDPG_M_MAX] = {
+	[EDPG_M_CTL] = EDPG_MAP_CTL,
+	[EDPG_M_CONFIG] = EDPG_MAP_CONFIG,
+	[EDPG_M_GATEWAYS] = EDPG_MAP_GATEWAYS,
+	[EDPG_M_PORTS] = EDPG_MAP_PORTS,
+	[EDPG_M_SERVICES] = EDPG_MAP_SERVICES,
+	[EDPG_M_DST4] = EDPG_MAP_DST4,
+	[EDPG_M_DST6] = EDPG_MAP_DST6,
+	[EDPG_M_CIDR4] = EDPG_MAP_CIDR4,
+	[EDPG_M_CIDR6] = EDPG_MAP_CIDR6,
+	[EDPG_M_GW_STATS] = EDPG_MAP_GW_STATS,
+	[EDPG_M_GLOBAL] = EDPG_MAP_GLOBAL,
+};
+
+const char *const edpg_reason_names[EDPG_R_MAX] = {
+	[EDPG_R_ALLOW] = "allow",
+	[EDPG_R_ARP] = "arp",
+	[EDPG_R_ND] = "nd",
+	[EDPG_R_NON_IP] = "non_ip",
+	[EDPG_R_UNKNOWN_MAC] = "unknown_mac",
+	[EDPG_R_MALFORMED] = "malformed",
+	[EDPG_R_BINDING] = "binding",
+	[EDPG_R_FRAGMENT] = "fragment",
+	[EDPG_R_PROTOCOL] = "protocol",
+	[EDPG_R_PORT] = "port",
+	[EDPG_R_SERVICE] = "service",
+	[EDPG_R_DESTINATION] = "destination",
+};
+
+/* Maps that hold policy (shared with a private instance); the rest are
+ * counters. */
+static bool is_policy_map(int id)
+{
+	return id != EDPG_M_GW_STATS && id != EDPG_M_GLOBAL;
+}
+
+static struct bpf_map *skel_map(struct edpgate *s, int id)
+{
+	return bpf_object__find_map_by_name(s->obj, edpg_map_names[id]);
+}
+
+static void bpf_init(struct edpg_bpf *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->prog_fd = -1;
+	for (int i = 0; i < EDPG_M_MAX; i++)
+		b->map_fd[i] = -1;
+	b->ncpus = libbpf_num_possible_cpus();
+}
+
+void edpg_bpf_close(struct edpg_bpf *b)
+{
+	if (b->skel) {
+		/* fds belong to the skeleton */
+		edpgate__destroy(b->skel);
+	} else {
+		if (b->prog_fd >= 0)
+			close(b->prog_fd);
+		for (int i = 0; i < EDPG_M_MAX; i++)
+			if (b->map_fd[i] >= 0)
+				close(b->map_fd[i]);
+	}
+	bpf_init(b);
+}
+
+static int fill_info(struct edpg_bpf *b)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int err;
+
+	err = bpf_obj_get_info_by_fd(b->map_fd[EDPG_M_GW_STATS], &info, &len);
+	if (err)
+		return -errno;
+	b->max_gateways = info.max_entries;
+	if (b->ncpus <= 0)
+		return b->ncpus ? b->ncpus : -EINVAL;
+	return 0;
+}
+
+int edpg_bpf_open_pinned(struct edpg_bpf *b, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	bpf_init(b);
+	snprintf(path, sizeof(path), "%s/prog", pin_dir);
+	b->prog_fd = bpf_obj_get(path);
+	if (b->prog_fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (int i = 0; i < EDPG_M_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, edpg_map_names[i]);
+		b->map_fd[i] = bpf_obj_get(path);
+		if (b->map_fd[i] < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	err = fill_info(b);
+out:
+	if (err)
+		edpg_bpf_close(b);
+	return err;
+}
+
+/* The pin directory must live on a bpffs; mount the conventional one if
+ * the system has not (a router without systemd often has none). */
+static int ensure_bpffs(const char *pin_dir)
+{
+	char parent[PATH_MAX];
+	struct statfs st;
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return edpg_err(-EINVAL, "pin dir %s: must be a directory on a bpffs", pin_dir);
+	*slash = '\0';
+	if (statfs(parent, &st))
+		return edpg_err(-errno, "pin dir %s: cannot stat %s", pin_dir, parent);
+	if ((unsigned long)st.f_type == BPF_FS_MAGIC)
+		goto mkdir;
+	if (strcmp(parent, "/sys/fs/bpf") ||
+	    mount("bpf", parent, "bpf", 0, "mode=0700"))
+		return edpg_err(-ENOTSUP, "%s is not a bpffs; mount one with `mount -t bpf bpf %s`",
+				parent, parent);
+mkdir:
+	if (mkdir(pin_dir, 0700) && errno != EEXIST)
+		return edpg_err(-errno, "cannot create pin dir %s", pin_dir);
+	return 0;
+}
+
+static int open_skel(struct edpgate **out, const struct edpg_load_opts *o)
+{
+	uint32_t gws = o && o->max_gateways ? o->max_gateways : EDPG_MAX_GATEWAYS;
+	uint32_t dst = o && o->max_dst ? o->max_dst : EDPG_MAX_DST;
+	struct edpgate *s;
+	int err;
+
+	s = edpgate__open();
+	if (!s)
+		return -errno;
+	err = bpf_map__set_max_entries(s->maps.edpg_gateways, EDPG_NR_GENS * gws);
+	err = err ?: bpf_map__set_max_entries(s->maps.edpg_gw_stats, gws);
+	err = err ?: bpf_map__set_max_entries(s->maps.edpg_dst4, EDPG_NR_GENS * dst);
+	err = err ?: bpf_map__set_max_entries(s->maps.edpg_dst6, EDPG_NR_GENS * dst);
+	if (err) {
+		edpgate__destroy(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+static void take_fds(struct edpg_bpf *b, struct edpgate *s)
+{
+	b->skel = s;
+	b->prog_fd = bpf_program__fd(s->progs.edpgate_xdp);
+	for (int i = 0; i < EDPG_M_MAX; i++)
+		b->map_fd[i] = bpf_map__fd(skel_map(s, i));
+}
+
+int edpg_bpf_load_and_pin(struct edpg_bpf *b, const char *pin_dir, const struct edpg_load_opts *o)
+{
+	struct edpgate *s = NULL;
+	char path[PATH_MAX];
+	int err;
+
+	bpf_init(b);
+	err = ensure_bpffs(pin_dir);
+	if (err)
+		return err;
+	err = open_skel(&s, o);
+	if (err)
+		return edpg_err(err, "cannot open the BPF object");
+	err = edpgate__load(s);
+	if (err) {
+		edpgate__destroy(s);
+		return edpg_err(err, "the kernel refused the XDP program (run with -v for the verifier log)");
+	}
+	take_fds(b, s);
+	err = fill_info(b);
+	if (err)
+		goto out;
+	for (int i = 0; i < EDPG_M_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, edpg_map_names[i]);
+		err = bpf_obj_pin(b->map_fd[i], path);
+		if (err) {
+			err = edpg_err(-errno, "cannot pin %s", path);
+			goto out;
+		}
+	}
+	/* The program pin goes last: its presence means "fully pinned". */
+	snprintf(path, sizeof(path), "%s/prog", pin_dir);
+	if (bpf_obj_pin(b->prog_fd, path))
+		err = edpg_err(-errno, "cannot pin %s", path);
+out:
+	if (err) {
+		edpg_bpf_unpin_all(pin_dir);
+		edpg_bpf_close(b);
+	}
+	return err;
+}
+
+int edpg_bpf_load_private(struct edpg_bpf *out, const struct edpg_bpf *share,
+			  const struct edpg_load_opts *o)
+{
+	struct edpg_load_opts lo = {};
+	struct edpgate *s = NULL;
+	int err;
+
+	bpf_init(out);
+	if (o)
+		lo = *o;
+	if (share)
+		lo.max_gateways = share->max_gateways;
+	err = open_skel(&s, &lo);
+	if (err)
+		return edpg_err(err, "cannot open the BPF object");
+	if (share) {
+		for (int i = 0; i < EDPG_M_MAX && !err; i++)
+			if (is_policy_map(i))
+				err = bpf_map__reuse_fd(skel_map(s, i), share->map_fd[i]);
+		if (err) {
+			edpgate__destroy(s);
+			return edpg_err(err, "cannot share the pinned policy maps");
+		}
+	}
+	err = edpgate__load(s);
+	if (err) {
+		edpgate__destroy(s);
+		return edpg_err(err, "the kernel refused the XDP program");
+	}
+	take_fds(out, s);
+	err = fill_info(out);
+	if (err)
+		edpg_bpf_close(out);
+	return err;
+}
+
+int edpg_bpf_unpin_all(const char *pin_dir)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d;
+	int err = 0;
+
+	d = opendir(pin_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
+		if (unlink(path) && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(pin_dir) && !err)
+		err = -errno;
+	return err;
+}
+
+static void link_path(char *path, size_t len, const char *pin_dir, const char *ifname)
+{
+	snprintf(path, len, "%s/link_%s", pin_dir, ifname);
+}
+
+bool edpg_bpf_is_attached(const char *pin_dir, const char *ifname)
+{
+	char path[PATH_MAX];
+
+	link_path(path, sizeof(path), pin_dir, ifname);
+	return access(path, F_OK) == 0;
+}
+
+static int link_xdp(int prog_fd, int ifindex, enum edpg_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+
+	lo.flags = mode == EDPG_XDP_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	return bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
+}
+
+int edpg_bpf_attach(struct edpg_bpf *b, const char *pin_dir, const char *ifname,
+		    enum edpg_xdp_mode mode, enum edpg_xdp_mode *used)
+{
+	char path[PATH_MAX];
+	int ifindex, fd, err = 0;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return edpg_err(-ENODEV, "no interface named %s", ifname);
+	if (edpg_bpf_is_attached(pin_dir, ifname))
+		return edpg_err(-EEXIST, "%s is already attached; `edpgate detach %s` first", ifname,
+				ifname);
+	if (mode == EDPG_XDP_AUTO) {
+		fd = link_xdp(b->prog_fd, ifindex, EDPG_XDP_NATIVE);
+		*used = EDPG_XDP_NATIVE;
+		if (fd < 0) {
+			edpg_debug("native XDP on %s failed (%s), trying generic", ifname,
+				   strerror(errno));
+			fd = link_xdp(b->prog_fd, ifindex, EDPG_XDP_GENERIC);
+			*used = EDPG_XDP_GENERIC;
+		}
+	} else {
+		fd = link_xdp(b->prog_fd, ifindex, mode);
+		*used = mode;
+	}
+	if (fd < 0) {
+		err = -errno;
+		if (err == -EBUSY || err == -EEXIST)
+			return edpg_err(err, "%s already runs another XDP program; remove it first (ip link set %s xdp off)",
+					ifname, ifname);
+		return edpg_err(err, "cannot attach XDP to %s%s", ifname,
+				mode == EDPG_XDP_NATIVE ? " in native mode (try --mode generic)" : "");
+	}
+	link_path(path, sizeof(path), pin_dir, ifname);
+	if (bpf_obj_pin(fd, path))
+		err = edpg_err(-errno, "cannot pin %s", path);
+	close(fd);	/* the pin holds the link now (or, on error, nothing) */
+	return err;
+}
+
+int edpg_bpf_detach(const char *pin_dir, const char *ifname)
+{
+	char path[PATH_MAX];
+
+	link_path(path, sizeof(path), pin_dir, ifname);
+	/* Removing the last reference to the link detaches the program. */
+	if (unlink(path))
+		return -errno;
+	return 0;
+}
+
+/* ---- policy writes ----------------------------------------------------- */
+
+int edpg_bpf_active_gen(const struct edpg_bpf *b, uint32_t *gen)
+{
+	struct edpg_ctl ctl;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(b->map_fd[EDPG_M_CTL], &zero, &ctl))
+		return -errno;
+	*gen = ctl.gen & 1;
+	return 0;
+}
+
+/* Collect every key of generation @gen (the byte at @gen_off) of a hash or
+ * LPM map, so a whole generation can be deleted. */
+static int keys_of_gen(int fd, size_t ksz, size_t gen_off, uint32_t gen, void **keys, size_t *n)
+{
+	uint8_t cur[64], next[64];
+	uint8_t *v = NULL, *tmp;
+	size_t cnt = 0, cap = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		if (next[gen_off] == gen) {
+			if (cnt == cap) {
+				cap = cap ? cap * 2 : 256;
+				tmp = realloc(v, cap * ksz);
+				if (!tmp) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = tmp;
+			}
+			memcpy(v + cnt * ksz, next, ksz);
+			cnt++;
+		}
+		memcpy(cur, next, ksz);
+		prev = cur;
+	}
+	if (errno != ENOENT) {
+		free(v);
+		return -errno;
+	}
+	*keys = v;
+	*n = cnt;
+	return 0;
+}
+
+static int delete_gen(int fd, size_t ksz, size_t gen_off, uint32_t gen)
+{
+	void *keys = NULL;
+	size_t n = 0;
+	int err;
+
+	err = keys_of_gen(fd, ksz, gen_off, gen, &keys, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, (uint8_t *)keys + i * ksz) && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+	free(keys);
+	return err;
+}
+
+#define GEN_OFF(type, field) __builtin_offsetof(type, field)
+
+static int delete_generation(struct edpg_bpf *b, uint32_t gen)
+{
+	int err;
+
+	err = delete_gen(b->map_fd[EDPG_M_GATEWAYS], sizeof(struct edpg_gw_key),
+			 GEN_OFF(struct edpg_gw_key, gen), gen);
+	err = err ?: delete_gen(b->map_fd[EDPG_M_DST4], sizeof(struct edpg_dst4_key),
+				GEN_OFF(struct edpg_dst4_key, gen), gen);
+	err = err ?: delete_gen(b->map_fd[EDPG_M_DST6], sizeof(struct edpg_dst6_key),
+				GEN_OFF(struct edpg_dst6_key, gen), gen);
+	err = err ?: delete_gen(b->map_fd[EDPG_M_CIDR4], sizeof(struct edpg_cidr4_key),
+				GEN_OFF(struct edpg_cidr4_key, gen), gen);
+	err = err ?: delete_gen(b->map_fd[EDPG_M_CIDR6], sizeof(struct edpg_cidr6_key),
+				GEN_OFF(struct edpg_cidr6_key, gen), gen);
+	return err;
+}
+
+/* Slots: a gateway keeps its counter slot for as long as it is enrolled.
+ * The map of MAC -> slot is whatever the live generation says. */
+struct slots {
+	uint8_t *used;		/* max_gateways bytes */
+	uint32_t next;
+};
+
+static int slots_load(struct edpg_bpf *b, uint32_t gen, struct slots *sl)
+{
+	struct edpg_gw_key k, *prev = NULL, cur;
+	struct edpg_gw v;
+	int fd = b->map_fd[EDPG_M_GATEWAYS];
+
+	sl->used = calloc(b->max_gateways, 1);
+	sl->next = 0;
+	if (!sl->used)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		if (k.gen == gen && !bpf_map_lookup_elem(fd, &k, &v) && v.slot < b->max_gateways)
+			sl->used[v.slot] = 1;
+		cur = k;
+		prev = &cur;
+	}
+	return 0;
+}
+
+static int zero_slot(struct edpg_bpf *b, uint32_t slot)
+{
+	size_t sz = sizeof(struct edpg_gw_stats) * b->ncpus;
+	void *zero = calloc(1, sz);
+	int err = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(b->map_fd[EDPG_M_GW_STATS], &slot, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+/* A fresh slot has its counters zeroed: they may hold a deleted gateway's. */
+static int slot_alloc(struct edpg_bpf *b, struct slots *sl, uint32_t *slot)
+{
+	for (; sl->next < b->max_gateways; sl->next++) {
+		if (!sl->used[sl->next]) {
+			sl->used[sl->next] = 1;
+			*slot = sl->next;
+			return zero_slot(b, *slot);
+		}
+	}
+	return edpg_err(-ENOSPC, "no free gateway slot (capacity %u); reload with a larger --max-gateways",
+			b->max_gateways);
+}
+
+static int lookup_slot(struct edpg_bpf *b, const uint8_t mac[6], uint32_t gen, uint32_t *slot)
+{
+	struct edpg_gw_key k = { .gen = gen };
+	struct edpg_gw v;
+
+	memcpy(k.mac, mac, 6);
+	if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GATEWAYS], &k, &v))
+		return -errno;
+	*slot = v.slot;
+	return 0;
+}
+
+static int write_ports(struct edpg_bpf *b, const struct edpg_desired *d, uint32_t gen)
+{
+	const uint32_t n = 2 * EDPG_NR_PORTS;
+	uint32_t *keys, *vals;
+	__u32 count = n;
+	int err = 0;
+
+	keys = malloc(n * sizeof(*keys));
+	vals = malloc(n * sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t p = 0; p < 2; p++)
+		for (uint32_t port = 0; port < EDPG_NR_PORTS; port++) {
+			keys[p * EDPG_NR_PORTS + port] = edpg_port_index(gen, p, port);
+			vals[p * EDPG_NR_PORTS + port] = d->ports[p][port];
+		}
+	/* One syscall for the whole table of this generation. */
+	if (bpf_map_update_batch(b->map_fd[EDPG_M_PORTS], keys, vals, &count, NULL))
+		err = -errno;
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int write_dst(struct edpg_bpf *b, const struct edpg_want_dst *w, uint32_t gen,
+		     uint32_t oldgen)
+{
+	int err = 0;
+
+	if (w->addr.family == AF_INET && w->addr.plen == 32) {
+		struct edpg_dst4_key k = { .gen = gen }, ok = { .gen = oldgen };
+		struct edpg_dst v = { .groups = w->groups }, ov;
+
+		memcpy(k.addr, w->addr.addr, 4);
+		memcpy(ok.addr, w->addr.addr, 4);
+		/* last_used survives the swap: the grace logic needs it. */
+		if (!bpf_map_lookup_elem(b->map_fd[EDPG_M_DST4], &ok, &ov))
+			v.last_used = ov.last_used;
+		err = bpf_map_update_elem(b->map_fd[EDPG_M_DST4], &k, &v, BPF_ANY);
+	} else if (w->addr.family == AF_INET6 && w->addr.plen == 128) {
+		struct edpg_dst6_key k = { .gen = gen }, ok = { .gen = oldgen };
+		struct edpg_dst v = { .groups = w->groups }, ov;
+
+		memcpy(k.addr, w->addr.addr, 16);
+		memcpy(ok.addr, w->addr.addr, 16);
+		if (!bpf_map_lookup_elem(b->map_fd[EDPG_M_DST6], &ok, &ov))
+			v.last_used = ov.last_used;
+		err = bpf_map_update_elem(b->map_fd[EDPG_M_DST6], &k, &v, BPF_ANY);
+	} else if (w->addr.family == AF_INET) {
+		struct edpg_cidr4_key k = { .prefixlen = 8 + w->addr.plen, .gen = gen };
+		struct edpg_cidr v = { .groups = w->groups };
+
+		memcpy(k.addr, w->addr.addr, 4);
+		err = bpf_map_update_elem(b->map_fd[EDPG_M_CIDR4], &k, &v, BPF_ANY);
+	} else {
+		struct edpg_cidr6_key k = { .prefixlen = 8 + w->addr.plen, .gen = gen };
+		struct edpg_cidr v = { .groups = w->groups };
+
+		memcpy(k.addr, w->addr.addr, 16);
+		err = bpf_map_update_elem(b->map_fd[EDPG_M_CIDR6], &k, &v, BPF_ANY);
+	}
+	return err ? -errno : 0;
+}
+
+int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d)
+{
+	struct slots sl = {};
+	uint32_t gen = 0, ng, zero = 0;
+	struct edpg_config cfg = { .flags = d->flags };
+	struct edpg_ctl ctl;
+	int err;
+
+	err = edpg_bpf_active_gen(b, &gen);
+	if (err)
+		return edpg_err(err, "cannot read the active generation");
+	ng = gen ^ 1;
+
+	/* 1. The inactive generation may hold leftovers of a crashed apply. */
+	err = delete_generation(b, ng);
+	if (err)
+		return edpg_err(err, "cannot clear the inactive policy generation");
+
+	/* 2. Build the new policy in the inactive generation. */
+	/* Slots of gateways that stay are kept; only they count as used. */
+	sl.used = calloc(b->max_gateways, 1);
+	if (!sl.used) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < d->ngws; i++) {
+		uint32_t slot = UINT32_MAX;
+
+		if (!lookup_slot(b, d->gws[i].mac, gen, &slot) && slot < b->max_gateways)
+			sl.used[slot] = 1;
+	}
+	for (size_t i = 0; i < d->ngws && !err; i++) {
+		struct edpg_gw_key k = { .gen = ng };
+		struct edpg_gw v = d->gws[i].rec;
+
+		memcpy(k.mac, d->gws[i].mac, 6);
+		if (lookup_slot(b, k.mac, gen, &v.slot) || v.slot >= b->max_gateways)
+			err = slot_alloc(b, &sl, &v.slot);
+		if (!err && bpf_map_update_elem(b->map_fd[EDPG_M_GATEWAYS], &k, &v, BPF_ANY))
+			err = edpg_err(-errno, "cannot write gateway %zu of %zu", i + 1, d->ngws);
+	}
+	if (err)
+		goto out;
+	for (uint32_t s = 0; s < EDPG_MAX_SERVICES && !err; s++) {
+		uint32_t k = ng * EDPG_MAX_SERVICES + s;
+		struct edpg_svc v = { .groups = s < d->nservices ? d->svc_groups[s] : 0 };
+
+		if (bpf_map_update_elem(b->map_fd[EDPG_M_SERVICES], &k, &v, BPF_ANY))
+			err = -errno;
+	}
+	err = err ?: write_ports(b, d, ng);
+	for (size_t i = 0; i < d->ndsts && !err; i++)
+		err = write_dst(b, &d->dsts[i], ng, gen);
+	if (!err && bpf_map_update_elem(b->map_fd[EDPG_M_CONFIG], &ng, &cfg, BPF_ANY))
+		err = -errno;
+	if (err) {
+		err = edpg_err(err, "cannot write the new policy (the old one stays live)");
+		goto out;
+	}
+
+	/* 3. One array store flips every CPU to the new generation. */
+	ctl.gen = ng;
+	ctl.pad = 0;
+	if (bpf_map_update_elem(b->map_fd[EDPG_M_CTL], &zero, &ctl, BPF_ANY)) {
+		err = edpg_err(-errno, "cannot switch to the new policy (the old one stays live)");
+		goto out;
+	}
+
+	/* 4. The old generation is garbage now; a failure here is harmless
+	 * (the next apply clears it first). */
+	if (delete_generation(b, gen))
+		edpg_warn("could not remove the previous policy generation; the next apply will");
+out:
+	free(sl.used);
+	return err;
+}
+
+int edpg_bpf_gw_put(struct edpg_bpf *b, const struct edpg_want_gw *g)
+{
+	struct edpg_gw_key k = {};
+	struct edpg_gw v = g->rec;
+	struct slots sl = {};
+	uint32_t gen = 0;
+	int err;
+
+	err = edpg_bpf_active_gen(b, &gen);
+	if (err)
+		return err;
+	k.gen = gen;
+	memcpy(k.mac, g->mac, 6);
+	if (lookup_slot(b, g->mac, gen, &v.slot) || v.slot >= b->max_gateways) {
+		err = slots_load(b, gen, &sl);
+		err = err ?: slot_alloc(b, &sl, &v.slot);
+		free(sl.used);
+		if (err)
+			return err;
+	}
+	if (bpf_map_update_elem(b->map_fd[EDPG_M_GATEWAYS], &k, &v, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int edpg_bpf_gw_del(struct edpg_bpf *b, const uint8_t mac[6])
+{
+	struct edpg_gw_key k = {};
+	uint32_t gen = 0;
+	int err;
+
+	err = edpg_bpf_active_gen(b, &gen);
+	if (err)
+		return err;
+	k.gen = gen;
+	memcpy(k.mac, mac, 6);
+	if (bpf_map_delete_elem(b->map_fd[EDPG_M_GATEWAYS], &k))
+		return -errno;
+	return 0;
+}
+
+int edpg_bpf_gw_get(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_gw *out)
+{
+	struct edpg_gw_key k = {};
+	uint32_t gen = 0;
+	int err;
+
+	err = edpg_bpf_active_gen(b, &gen);
+	if (err)
+		return err;
+	k.gen = gen;
+	memcpy(k.mac, mac, 6);
+	if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GATEWAYS], &k, out))
+		return -errno;
+	return 0;
+}
+
+/* ---- counters ---------------------------------------------------------- */
+
+int edpg_bpf_gw_stats(const struct edpg_bpf *b, uint32_t slot, struct edpg_gw_stats *out)
+{
+	struct edpg_gw_stats *pc;
+	int err = 0;
+
+	pc = calloc(b->ncpus, sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GW_STATS], &slot, pc)) {
+		err = -errno;
+		goto out;
+	}
+	for (int c = 0; c < b->ncpus; c++) {
+		if (pc[c].last_seen > out->last_seen)
+			out->last_seen = pc[c].last_seen;
+		for (int r = 0; r < EDPG_R_MAX; r++)
+			out->drops[r] += pc[c].drops[r];
+		for (int s = 0; s < EDPG_MAX_SERVICES; s++) {
+			out->svc[s].packets += pc[c].svc[s].packets;
+			out->svc[s].bytes += pc[c].svc[s].bytes;
+		}
+	}
+out:
+	free(pc);
+	return err;
+}
+
+int edpg_bpf_global(const struct edpg_bpf *b, struct edpg_global out[EDPG_R_MAX])
+{
+	struct edpg_global *pc;
+	int err = 0;
+
+	pc = calloc(b->ncpus, sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out) * EDPG_R_MAX);
+	for (uint32_t r = 0; r < EDPG_R_MAX; r++) {
+		if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GLOBAL], &r, pc)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < b->ncpus; c++) {
+			out[r].pass.packets += pc[c].pass.packets;
+			out[r].pass.bytes += pc[c].pass.bytes;
+			out[r].drop.packets += pc[c].drop.packets;
+			out[r].drop.bytes += pc[c].drop.bytes;
+		}
+	}
+	free(pc);
+	return err;
+}
+
+/* ---- read back --------------------------------------------------------- */
+
+static int push_dst(struct edpg_desired *out, size_t *cap, int family, const uint8_t *addr,
+		    uint8_t plen, uint64_t groups)
+{
+	struct edpg_want_dst *w;
+
+	if (out->ndsts == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+
+		w = realloc(out->dsts, nc * sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		out->dsts = w;
+		*cap = nc;
+	}
+	w = &out->dsts[out->ndsts++];
+	memset(w, 0, sizeof(*w));
+	w->addr.family = family;
+	w->addr.plen = plen;
+	memcpy(w->addr.addr, addr, family == AF_INET ? 4 : 16);
+	w->groups = groups;
+	return 0;
+}
+
+int edpg_bpf_read_live(const struct edpg_bpf *b, struct edpg_desired *out)
+{
+	size_t gcap = 0, dcap = 0;
+	uint32_t gen = 0;
+	int err;
+
+	/* Caller zeroed *out (it is large and usually heap-allocated). */
+	err = edpg_bpf_active_gen(b, &gen);
+	if (err)
+		return err;
+	{
+		struct edpg_config cfg;
+
+		if (bpf_map_lookup_elem(b->map_fd[EDPG_M_CONFIG], &gen, &cfg))
+			return -errno;
+		out->flags = cfg.flags;
+	}
+	{
+		struct edpg_gw_key k, cur, *prev = NULL;
+		int fd = b->map_fd[EDPG_M_GATEWAYS];
+
+		while (!bpf_map_get_next_key(fd, prev, &k)) {
+			struct edpg_want_gw *w;
+
+			cur = k;
+			prev = &cur;
+			if (k.gen != gen)
+				continue;
+			if (out->ngws == gcap) {
+				gcap = gcap ? gcap * 2 : 64;
+				w = realloc(out->gws, gcap * sizeof(*w));
+				if (!w)
+					return -ENOMEM;
+				out->gws = w;
+			}
+			w = &out->gws[out->ngws];
+			if (bpf_map_lookup_elem(fd, &k, &w->rec))
+				continue;	/* deleted meanwhile */
+			memcpy(w->mac, k.mac, 6);
+			out->ngws++;
+		}
+	}
+	for (uint32_t s = 0; s < EDPG_MAX_SERVICES; s++) {
+		uint32_t k = gen * EDPG_MAX_SERVICES + s;
+		struct edpg_svc v;
+
+		if (bpf_map_lookup_elem(b->map_fd[EDPG_M_SERVICES], &k, &v))
+			return -errno;
+		out->svc_groups[s] = v.groups;
+	}
+	for (uint32_t p = 0; p < 2; p++)
+		for (uint32_t port = 0; port < EDPG_NR_PORTS; port++) {
+			uint32_t k = edpg_port_index(gen, p, port), v;
+
+			if (bpf_map_lookup_elem(b->map_fd[EDPG_M_PORTS], &k, &v))
+				return -errno;
+			out->ports[p][port] = v;
+		}
+	{
+		struct edpg_dst4_key k, cur, *prev = NULL;
+		struct edpg_dst v;
+
+		while (!bpf_map_get_next_key(b->map_fd[EDPG_M_DST4], prev, &k)) {
+			cur = k;
+			prev = &cur;
+			if (k.gen == gen && !bpf_map_lookup_elem(b->map_fd[EDPG_M_DST4], &k, &v) &&
+			    push_dst(out, &dcap, AF_INET, k.addr, 32, v.groups))
+				return -ENOMEM;
+		}
+	}
+	{
+		struct edpg_dst6_key k, cur, *prev = NULL;
+		struct edpg_dst v;
+
+		while (!bpf_map_get_next_key(b->map_fd[EDPG_M_DST6], prev, &k)) {
+			cur = k;
+			prev = &cur;
+			if (k.gen == gen && !bpf_map_lookup_elem(b->map_fd[EDPG_M_DST6], &k, &v) &&
+			    push_dst(out, &dcap, AF_INET6, k.addr, 128, v.groups))
+				return -ENOMEM;
+		}
+	}
+	{
+		struct edpg_cidr4_key k, cur, *prev = NULL;
+		struct edpg_cidr v;
+
+		while (!bpf_map_get_next_key(b->map_fd[EDPG_M_CIDR4], prev, &k)) {
+			cur = k;
+			prev = &cur;
+			if (k.gen == gen && !bpf_map_lookup_elem(b->map_fd[EDPG_M_CIDR4], &k, &v) &&
+			    push_dst(out, &dcap, AF_INET, k.addr, k.prefixlen - 8, v.groups))
+				return -ENOMEM;
+		}
+	}
+	{
+		struct edpg_cidr6_key k, cur, *prev = NULL;
+		struct edpg_cidr v;
+
+		while (!bpf_map_get_next_key(b->map_fd[EDPG_M_CIDR6], prev, &k)) {
+			cur = k;
+			prev = &cur;
+			if (k.gen == gen && !bpf_map_lookup_elem(b->map_fd[EDPG_M_CIDR6], &k, &v) &&
+			    push_dst(out, &dcap, AF_INET6, k.addr, k.prefixlen - 8, v.groups))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int64_t edpg_boot_to_wall(uint64_t boot_ns)
+{
+	struct timespec bt, rt;
+	int64_t now_boot;
+
+	if (!boot_ns)
+		return 0;
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	now_boot = (int64_t)bt.tv_sec * 1000000000LL + bt.tv_nsec;
+	return rt.tv_sec - (now_boot - (int64_t)boot_ns) / 1000000000LL;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * bpfmaps.h - the BPF sink: load/pin/attach the XDP program, write a
+ * compiled desired state into its maps, read counters and state back.
+ */
+#ifndef EDPG_BPFMAPS_H
+#define EDPG_BPFMAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+enum edpg_map_id {
+	EDPG_M_CTL,
+	EDPG_M_CONFIG,
+	EDPG_M_GATEWAYS,
+	EDPG_M_PORTS,
+	EDPG_M_SERVICES,
+	EDPG_M_DST4,
+	EDPG_M_DST6,
+	EDPG_M_CIDR4,
+	EDPG_M_CIDR6,
+	EDPG_M_GW_STATS,
+	EDPG_M_GLOBAL,
+	EDPG_M_MAX,
+};
+
+extern const char *const edpg_map_names[EDPG_M_MAX];
+extern const char *const edpg_reason_names[EDPG_R_MAX];
+
+struct edpg_bpf {
+	int prog_fd;
+	int map_fd[EDPG_M_MAX];
+	uint32_t max_gateways;	/* edpg_gw_stats max_entries = slot space */
+	int ncpus;
+	void *skel;		/* struct edpgate * when this process loaded it */
+};
+
+struct edpg_load_opts {
+	uint32_t max_gateways;	/* 0 = EDPG_MAX_GATEWAYS */
+	uint32_t max_dst;	/* 0 = EDPG_MAX_DST */
+};
+
+enum edpg_xdp_mode {
+	EDPG_XDP_AUTO,
+	EDPG_XDP_NATIVE,
+	EDPG_XDP_GENERIC,
+};
+
+/* Open the pinned program and maps; -ENOENT when nothing is pinned. */
+int edpg_bpf_open_pinned(struct edpg_bpf *b, const char *pin_dir);
+/* Load a fresh instance and pin it (program, maps) under @pin_dir. */
+int edpg_bpf_load_and_pin(struct edpg_bpf *b, const char *pin_dir, const struct edpg_load_opts *o);
+/*
+ * Load a private instance (nothing pinned) whose policy maps are the
+ * pinned ones of @b when @b is non-NULL, with its own counters: used to
+ * ask the real program a question without touching live counters.
+ */
+int edpg_bpf_load_private(struct edpg_bpf *out, const struct edpg_bpf *share, const struct edpg_load_opts *o);
+void edpg_bpf_close(struct edpg_bpf *b);
+/* Remove every pin under @pin_dir and the directory itself. */
+int edpg_bpf_unpin_all(const char *pin_dir);
+
+/* XDP attachment through a bpf_link pinned as @pin_dir/link_IFNAME. */
+int edpg_bpf_attach(struct edpg_bpf *b, const char *pin_dir, const char *ifname,
+		    enum edpg_xdp_mode mode, enum edpg_xdp_mode *used);
+int edpg_bpf_detach(const char *pin_dir, const char *ifname);
+bool edpg_bpf_is_attached(const char *pin_dir, const char *ifname);
+
+/* Replace the whole policy atomically (generation swap). */
+int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d);
+/* Single gateway changes in the live generation (no reload, no swap). */
+int edpg_bpf_gw_put(struct edpg_bpf *b, const struct edpg_want_gw *g);
+int edpg_bpf_gw_del(struct edpg_bpf *b, const uint8_t mac[6]);
+
+int edpg_bpf_active_gen(const struct edpg_bpf *b, uint32_t *gen);
+/* Live gateway record by MAC (slot included); -ENOENT if not enrolled. */
+int edpg_bpf_gw_get(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_gw *out);
+/* Counters summed over CPUs. */
+int edpg_bpf_gw_stats(const struct edpg_bpf *b, uint32_t slot, struct edpg_gw_stats *out);
+int edpg_bpf_global(const struct edpg_bpf *b, struct edpg_global out[EDPG_R_MAX]);
+
+/*
+ * Read the live generation back as a desired state (for verify, status
+ * and diffs): gateways, services, ports, destinations.  Caller frees with
+ * edpg_desired_free().
+ */
+int edpg_bpf_read_live(const struct edpg_bpf *b, struct edpg_desired *out);
+
+/* CLOCK_BOOTTIME ns -> wall clock seconds (0 stays 0). */
+int64_t edpg_boot_to_wall(uint64_t boot_ns);
+
+#endif
