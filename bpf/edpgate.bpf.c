@@ -140,11 +140,12 @@ static __always_inline int gw_drop(struct edpg_gw_stats *st, __u32 reason, __u64
 	return count(reason, EDPG_V_DROP, len);
 }
 
-/* Walk IPv6 extension headers (bounded); returns the L4 protocol, the
+/* Walk IPv6 extension headers (at most EDPG_MAX_IPV6_EXTHDR of them, each
+ * within the packet's payload length); returns the L4 protocol, the
  * offset of its header and whether this is a non-first fragment, or -1
  * when a header is truncated or the chain is too long. */
-static __always_inline int ipv6_walk(void *data_end, struct ipv6hdr *ip6, __u8 *l4proto,
-				     void **l4, __u8 *nonfirst)
+static __always_inline int ipv6_walk(void *data_end, void *l3_end, struct ipv6hdr *ip6,
+				     __u8 *l4proto, void **l4, __u8 *nonfirst)
 {
 	__u8 nh = ip6->nexthdr;
 	__u8 *p = (__u8 *)(ip6 + 1);
@@ -152,32 +153,35 @@ static __always_inline int ipv6_walk(void *data_end, struct ipv6hdr *ip6, __u8 *
 
 #pragma unroll
 	for (i = 0; i < EDPG_MAX_IPV6_EXTHDR; i++) {
-		switch (nh) {
-		case IPPROTO_HOPOPTS:
-		case IPPROTO_ROUTING:
-		case IPPROTO_DSTOPTS:
+		if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS) {
+			__u32 hlen;
+
 			if (p + 2 > (__u8 *)data_end)
 				return -1;
+			hlen = (p[1] + 1) * 8;
+			if ((void *)p + hlen > l3_end)
+				return -1;
 			nh = p[0];
-			p += (p[1] + 1) * 8;
-			break;
-		case IPPROTO_FRAGMENT:
-			if (p + 8 > (__u8 *)data_end)
+			p += hlen;
+		} else if (nh == IPPROTO_FRAGMENT) {
+			if (p + 8 > (__u8 *)data_end || (void *)(p + 8) > l3_end)
 				return -1;
 			nh = p[0];
 			/* offset is the upper 13 bits of bytes 2-3 */
 			if ((((__u16)p[2] << 8 | p[3]) & 0xfff8) != 0)
 				*nonfirst = 1;
 			p += 8;
+		} else {
 			break;
-		default:
-			*l4proto = nh;
-			*l4 = p;
-			return 0;
 		}
 	}
 	/* Still an extension header after the bound: refuse to guess. */
-	return -1;
+	if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
+	    nh == IPPROTO_FRAGMENT)
+		return -1;
+	*l4proto = nh;
+	*l4 = p;
+	return 0;
 }
 
 SEC("xdp")
@@ -196,7 +200,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 	__u32 zero = 0, gen, idx, sid;
 	__u16 h_proto, vlan = 0;
 	__u8 l4proto = 0, nonfirst = 0;
-	void *l3, *l4 = NULL;
+	void *l3, *l3_end, *l4 = NULL;
 	__u16 dport = 0;
 	int i;
 
@@ -242,6 +246,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 		if (bpf_ntohs(ip->tot_len) < hlen ||
 		    (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
 			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+		l3_end = (void *)ip + bpf_ntohs(ip->tot_len);
 		l4proto = ip->protocol;
 		if (ip->frag_off & bpf_htons(0x1fff))
 			nonfirst = 1;
@@ -252,7 +257,8 @@ int edpgate_xdp(struct xdp_md *ctx)
 		if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
 		    (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)
 			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-		if (ipv6_walk(data_end, ip6, &l4proto, &l4, &nonfirst) < 0)
+		l3_end = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
+		if (ipv6_walk(data_end, l3_end, ip6, &l4proto, &l4, &nonfirst) < 0)
 			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
 	} else if (h_proto == ETH_P_ARP) {
 		return count(EDPG_R_ARP, EDPG_V_PASS, len);
@@ -261,24 +267,27 @@ int edpgate_xdp(struct xdp_md *ctx)
 			     EDPG_V_PASS : EDPG_V_DROP, len);
 	}
 
-	/* L4 headers of first fragments only: later ones carry none. */
+	/* L4 headers of first fragments only: later ones carry none.  Each
+	 * header must fit in the IP packet, not just in the frame: bytes
+	 * after the IP length are link padding, not a header. */
 	if (!nonfirst) {
 		if (l4proto == IPPROTO_TCP) {
 			struct tcphdr *th = l4;
 
-			if ((void *)(th + 1) > data_end || th->doff < 5)
+			if ((void *)(th + 1) > data_end || th->doff < 5 ||
+			    (void *)th + th->doff * 4 > l3_end)
 				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
 			dport = bpf_ntohs(th->dest);
 		} else if (l4proto == IPPROTO_UDP) {
 			struct udphdr *uh = l4;
 
-			if ((void *)(uh + 1) > data_end)
+			if ((void *)(uh + 1) > data_end || (void *)(uh + 1) > l3_end)
 				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
 			dport = bpf_ntohs(uh->dest);
 		} else if (l4proto == IPPROTO_ICMPV6 && h_proto == ETH_P_IPV6) {
 			__u8 *icmp = l4;
 
-			if ((void *)(icmp + 4) > data_end)
+			if ((void *)(icmp + 4) > data_end || (void *)(icmp + 4) > l3_end)
 				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
 			/* Router/neighbour solicitation, advertisement and
 			 * redirect: without them IPv6 does not work at all. */
