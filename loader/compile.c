@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "compile.h"
+
+struct dst_vec {
+	struct edpg_want_dst *v;
+	size_t n, cap;
+};
+
+static int dst_push(struct dst_vec *dv, const struct edpg_addr *a, bool exact, uint64_t groups)
+{
+	struct edpg_want_dst *w;
+	int bits = edpg_addr_bits(a->family);
+
+	if (!bits || a->plen > bits)
+		return -EINVAL;
+	if (dv->n == dv->cap) {
+		size_t cap = dv->cap ? dv->cap * 2 : 64;
+		struct edpg_want_dst *v = realloc(dv->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		dv->v = v;
+		dv->cap = cap;
+	}
+	w = &dv->v[dv->n++];
+	memset(w, 0, sizeof(*w));
+	w->addr.family = a->family;
+	memcpy(w->addr.addr, a->addr, bits / 8);
+	w->addr.plen = exact ? bits : a->plen;
+	/* A stray host bit would make two spellings of one prefix differ. */
+	edpg_addr_mask(&w->addr);
+	w->groups = groups;
+	return 0;
+}
+
+/* "Name." and "NAME" are the name "name". */
+static bool name_eq(const char *member, const char *resolved)
+{
+	size_t a = strlen(member), b = strlen(resolved);
+
+	if (a && member[a - 1] == '.')
+		a--;
+	if (b && resolved[b - 1] == '.')
+		b--;
+	return a == b && !strncasecmp(member, resolved, a);
+}
+
+static int dst_cmp(const void *a, const void *b)
+{
+	const struct edpg_want_dst *x = a, *y = b;
+
+	return edpg_addr_cmp(&x->addr, &y->addr);
+}
+
+static int gw_cmp(const void *a, const void *b)
+{
+	const struct edpg_want_gw *x = a, *y = b;
+
+	return memcmp(x->mac, y->mac, 6);
+}
+
+static int add_group_dsts(struct dst_vec *dv, const struct edpg_group *g, uint64_t bit,
+			  const struct edpg_resolved *names, size_t nnames,
+			  const struct edpg_addr *router, size_t nrouter)
+{
+	static const struct edpg_addr bcast = {
+		.family = AF_INET, .addr = { 255, 255, 255, 255 }, .plen = 32,
+	};
+	size_t m, i, k;
+	int err = 0;
+
+	for (m = 0; m < g->nmembers && !err; m++) {
+		const struct edpg_member *mb = &g->members[m];
+
+		switch (mb->kind) {
+		case EDPG_MEMBER_ADDR:
+			err = dst_push(dv, &mb->addr, false, bit);
+			break;
+		case EDPG_MEMBER_ROUTER:
+			/* DHCP DISCOVER goes to the broadcast address, renewals to the router. */
+			err = dst_push(dv, &bcast, true, bit);
+			for (i = 0; i < nrouter && !err; i++)
+				err = dst_push(dv, &router[i], true, bit);
+			break;
+		case EDPG_MEMBER_NAME:
+			for (i = 0; i < nnames && !err; i++) {
+				if (!names[i].name || !name_eq(mb->name, names[i].name))
+					continue;
+				for (k = 0; k < names[i].naddrs && !err; k++)
+					err = dst_push(dv, &names[i].addrs[k], true, bit);
+			}
+			break;
+		default:
+			err = -EINVAL;
+		}
+	}
+	return err;
+}
+
+/* Sort, then merge equal (family, addr, plen) entries by OR-ing their groups. */
+static int dsts_finish(struct dst_vec *dv)
+{
+	size_t i, n = 0, exact[2] = { 0 }, cidr[2] = { 0 };
+
+	if (dv->n)
+		qsort(dv->v, dv->n, sizeof(*dv->v), dst_cmp);
+	for (i = 0; i < dv->n; i++) {
+		if (n && !edpg_addr_cmp(&dv->v[n - 1].addr, &dv->v[i].addr)) {
+			dv->v[n - 1].groups |= dv->v[i].groups;
+			continue;
+		}
+		dv->v[n++] = dv->v[i];
+	}
+	dv->n = n;
+	for (i = 0; i < n; i++) {
+		int f = dv->v[i].addr.family == AF_INET6;
+
+		if (dv->v[i].addr.plen == edpg_addr_bits(dv->v[i].addr.family))
+			exact[f]++;
+		else
+			cidr[f]++;
+	}
+	if (exact[0] > EDPG_MAX_DST || exact[1] > EDPG_MAX_DST ||
+	    cidr[0] > EDPG_MAX_CIDR || cidr[1] > EDPG_MAX_CIDR)
+		return -E2BIG;
+	return 0;
+}
+
+int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names, size_t nnames,
+		 const struct edpg_addr *router, size_t nrouter, struct edpg_desired *out)
+{
+	struct dst_vec dv = { 0 };
+	size_t i;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (p->nservices > EDPG_MAX_SERVICES || p->ngroups > EDPG_MAX_GROUPS ||
+	    p->ngateways > EDPG_MAX_GATEWAYS)
+		return -EINVAL;
+
+	out->flags = (p->unknown_mac == EDPG_ACT_PASS ? EDPG_F_UNKNOWN_MAC_PASS : 0) |
+		     (p->non_ip == EDPG_ACT_PASS ? EDPG_F_NON_IP_PASS : 0);
+
+	out->nservices = p->nservices;
+	for (i = 0; i < p->nservices; i++) {
+		const struct edpg_service *s = &p->services[i];
+		int proto = s->proto == IPPROTO_TCP ? EDPG_PROTO_TCP :
+			    s->proto == IPPROTO_UDP ? EDPG_PROTO_UDP : -1;
+		uint32_t port;
+
+		out->services[i] = *s;
+		/* Only allow rules to groups that exist reach the data path. */
+		out->svc_groups[i] = s->groups &
+			(p->ngroups >= 64 ? ~0ULL : (1ULL << p->ngroups) - 1);
+		if (proto < 0 || s->port_lo > s->port_hi) {
+			err = -EINVAL;
+			goto out;
+		}
+		for (port = s->port_lo; s->port_lo && port <= s->port_hi; port++) {
+			/* The parser rejects overlaps; a hand-built policy may not. */
+			if (out->ports[proto][port]) {
+				err = -EINVAL;
+				goto out;
+			}
+			out->ports[proto][port] = i + 1;
+		}
+	}
+
+	out->ngroups = p->ngroups;
+	for (i = 0; i < p->ngroups; i++) {
+		memcpy(out->group_names[i], p->groups[i].name, EDPG_NAME_MAX);
+		out->group_names[i][EDPG_NAME_MAX - 1] = '\0';
+		err = add_group_dsts(&dv, &p->groups[i], 1ULL << i, names, nnames, router, nrouter);
+		if (err)
+			goto out;
+	}
+	err = dsts_finish(&dv);
+	if (err)
+		goto out;
+
+	if (p->ngateways) {
+		out->gws = calloc(p->ngateways, sizeof(*out->gws));
+		if (!out->gws) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	for (i = 0; i < p->ngateways; i++) {
+		const struct edpg_gateway *g = &p->gateways[i];
+		struct edpg_want_gw *w = &out->gws[i];
+
+		if (p->nservices < 32 && g->services >> p->nservices) {
+			err = -EINVAL;
+			goto out;
+		}
+		memcpy(w->mac, g->mac, 6);
+		w->rec.services = g->services;
+		if (g->has_ip4) {
+			w->rec.flags |= EDPG_GW_BIND_V4;
+			memcpy(w->rec.ip4, g->ip4, 4);
+		}
+		if (g->has_ip6) {
+			w->rec.flags |= EDPG_GW_BIND_V6;
+			memcpy(w->rec.ip6, g->ip6, 16);
+		}
+		if (g->has_vlan) {
+			w->rec.flags |= EDPG_GW_BIND_VLAN;
+			w->rec.vlan = g->vlan;
+		}
+	}
+	out->ngws = p->ngateways;
+	if (out->ngws)
+		qsort(out->gws, out->ngws, sizeof(*out->gws), gw_cmp);
+	for (i = 1; i < out->ngws; i++) {
+		if (!memcmp(out->gws[i - 1].mac, out->gws[i].mac, 6)) {
+			err = -EINVAL;
+			goto out;
+		}
+	}
+	out->dsts = dv.v;
+	out->ndsts = dv.n;
+	dv.v = NULL;
+out:
+	free(dv.v);
+	if (err) {
+		edpg_desired_free(out);
+		memset(out, 0, sizeof(*out));
+	}
+	return err;
+}
+
+void edpg_desired_free(struct edpg_desired *d)
+{
+	free(d->gws);
+	free(d->dsts);
+	d->gws = NULL;
+	d->dsts = NULL;
+	d->ngws = 0;
+	d->ndsts = 0;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * compile.h - policy + resolved names -> the one desired state both sinks
+ * (BPF maps, nftables) are written from.  Pure: no I/O.
+ */
+#ifndef EDPG_COMPILE_H
+#define EDPG_COMPILE_H
+
+#include <stddef.h>
+
+#include "policy.h"
+
+/*
+ * Fill *out (~130 KiB: heap-allocate it) from @p.  @names are the resolved
+ * DNS names (matched case-insensitively, a trailing dot ignored; a member
+ * name absent from @names contributes no address); @router the addresses of
+ * the attached LAN interfaces for @router members (255.255.255.255, the
+ * DHCP broadcast, is added here).  Resolved and router addresses are exact
+ * (plen 32/128) whatever their plen says.
+ * Returns 0, -EINVAL (inconsistent policy: overlapping ports, duplicate MAC,
+ * bad address family, service id out of range), -E2BIG (more addresses than
+ * the maps hold) or -ENOMEM.  On error *out is left empty (zeroed).
+ */
+int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names, size_t nnames,
+		 const struct edpg_addr *router, size_t nrouter, struct edpg_desired *out);
+/* Frees gws and dsts; leaves them NULL and their counts 0. */
+void edpg_desired_free(struct edpg_desired *d);
+
+#endif

@@ -1,0 +1,1275 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * rules.c - the rules data parser (grammar: rules/README.md).
+ *
+ * The text is read as logical lines (a trailing backslash joins the next
+ * physical line) of whitespace-separated tokens that keep their physical
+ * line and column, so every message points at the token it is about.
+ * Rules files are read in two passes: the first defines services and
+ * groups, the second resolves everything that refers to them, so a rule may
+ * name a group defined further down.  Nothing stops at the first error; the
+ * messages are sorted by position at the end.  Allocation failures set a
+ * flag and surface as -ENOMEM once the parse unwinds.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "rules.h"
+
+#define TOKQ_MAX	48	/* longest token quoted back in a message */
+#define MAX_NUM_LEN	10	/* digits of the largest number we accept */
+
+struct tok {
+	const char *s;
+	size_t len;
+	int line, col;
+};
+
+struct lline {
+	struct tok *t;
+	size_t n, cap;
+	int end_line, end_col;	/* just past the last token: "missing X" goes here */
+	bool bad;		/* had a lexical error; not interpreted */
+};
+
+struct gwpos {
+	int line, col;		/* of the MAC */
+	int name_line, name_col;
+};
+
+struct ctx {
+	struct edpg_policy *p;
+	const char *file;
+	struct edpg_diags *d;
+	bool oom;
+	bool report_lex;
+	bool gateways_file;
+	int defaults_line, unknown_mac_line, non_ip_line;
+	/* positions of the gateways added by this call, index - gw_base */
+	struct gwpos *gpos;
+	size_t gw_base, gw_cap;
+};
+
+/* ---- diagnostics ---------------------------------------------------------- */
+
+void edpg_diags_free(struct edpg_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].msg);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+int edpg_diags_format(const struct edpg_diag *d, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s:%d:%d: %s: %s", d->file, d->line, d->col,
+			d->severity == EDPG_DIAG_ERROR ? "error" : "warning", d->msg);
+}
+
+static void __attribute__((format(printf, 5, 6)))
+diag(struct ctx *c, int sev, int line, int col, const char *fmt, ...)
+{
+	struct edpg_diags *d = c->d;
+	struct edpg_diag *e;
+	va_list ap;
+	char *msg;
+	int n;
+
+	/* Count even when out of memory, so the verdict is never "no errors". */
+	if (sev == EDPG_DIAG_ERROR)
+		d->nerrors++;
+	else
+		d->nwarnings++;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct edpg_diag *v = realloc(d->v, cap * sizeof(*v));
+
+		if (!v) {
+			c->oom = true;
+			return;
+		}
+		d->v = v;
+		d->cap = cap;
+	}
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		c->oom = true;
+		return;
+	}
+	e = &d->v[d->n];
+	e->file = strdup(c->file);
+	if (!e->file) {
+		free(msg);
+		c->oom = true;
+		return;
+	}
+	e->severity = sev;
+	e->line = line;
+	e->col = col;
+	e->msg = msg;
+	d->n++;
+}
+
+#define err_at(c, t, ...)  diag(c, EDPG_DIAG_ERROR, (t)->line, (t)->col, __VA_ARGS__)
+#define warn_at(c, t, ...) diag(c, EDPG_DIAG_WARNING, (t)->line, (t)->col, __VA_ARGS__)
+#define err_end(c, l, ...) diag(c, EDPG_DIAG_ERROR, (l)->end_line, (l)->end_col, __VA_ARGS__)
+
+/* Quote a token in a message: "%.*s%s" with TQ(t). */
+#define TQ(t) (int)((t)->len > TOKQ_MAX ? TOKQ_MAX : (t)->len), (t)->s, ((t)->len > TOKQ_MAX ? "..." : "")
+
+static int diag_cmp(const struct edpg_diag *a, const struct edpg_diag *b)
+{
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	return a->col < b->col ? -1 : a->col > b->col;
+}
+
+/* Stable merge sort of v[0..n) by position; skipped (unsorted) on ENOMEM. */
+static void diags_sort(struct edpg_diag *v, size_t n)
+{
+	struct edpg_diag *tmp;
+	size_t w, i;
+
+	if (n < 2)
+		return;
+	tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return;
+	for (w = 1; w < n; w *= 2) {
+		for (i = 0; i < n; i += 2 * w) {
+			size_t a = i, am = i + w < n ? i + w : n;
+			size_t b = am, bm = i + 2 * w < n ? i + 2 * w : n;
+			size_t k = i;
+
+			while (a < am && b < bm)
+				tmp[k++] = diag_cmp(&v[b], &v[a]) < 0 ? v[b++] : v[a++];
+			while (a < am)
+				tmp[k++] = v[a++];
+			while (b < bm)
+				tmp[k++] = v[b++];
+		}
+		memcpy(v, tmp, n * sizeof(*v));
+	}
+	free(tmp);
+}
+
+/* ---- lexer ---------------------------------------------------------------- */
+
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+static bool is_bad_char(unsigned char ch)
+{
+	return (ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') || ch == 0x7f;
+}
+
+static void line_push(struct ctx *c, struct lline *l, const char *s, size_t len, int line, int col)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct tok *t = realloc(l->t, cap * sizeof(*t));
+
+		if (!t) {
+			c->oom = true;
+			return;
+		}
+		l->t = t;
+		l->cap = cap;
+	}
+	l->t[l->n++] = (struct tok){ .s = s, .len = len, .line = line, .col = col };
+	l->end_line = line;
+	l->end_col = col + (int)len;
+}
+
+struct lexer {
+	const char *text;
+	size_t len, pos;
+	int line, col;
+};
+
+static void lex_adv(struct lexer *x)
+{
+	if (x->text[x->pos] == '\n') {
+		x->line++;
+		x->col = 1;
+	} else {
+		x->col++;
+	}
+	x->pos++;
+}
+
+static void lex_skip_comment(struct lexer *x)
+{
+	while (x->pos < x->len && x->text[x->pos] != '\n')
+		lex_adv(x);
+}
+
+/*
+ * Read the next logical line into @l.  Returns false at the end of the text.
+ * Lexical errors are reported only when c->report_lex (first pass).
+ */
+static bool lex_line(struct ctx *c, struct lexer *x, struct lline *l)
+{
+	if (x->pos >= x->len)
+		return false;
+	l->n = 0;
+	l->bad = false;
+	l->end_line = x->line;
+	l->end_col = x->col;
+	while (x->pos < x->len && !c->oom) {
+		char ch = x->text[x->pos];
+
+		if (ch == '\n') {
+			lex_adv(x);
+			return true;
+		}
+		if (is_blank(ch)) {
+			lex_adv(x);
+		} else if (ch == '#') {
+			lex_skip_comment(x);
+		} else if (ch == '\\') {
+			/* Continuation if only blanks (or a comment) follow on this line. */
+			struct lexer y = *x;
+
+			lex_adv(&y);
+			while (y.pos < y.len && is_blank(y.text[y.pos]))
+				lex_adv(&y);
+			if (y.pos < y.len && y.text[y.pos] == '#')
+				lex_skip_comment(&y);
+			if (y.pos >= y.len || y.text[y.pos] == '\n') {
+				if (y.pos < y.len)
+					lex_adv(&y);
+			} else {
+				if (c->report_lex)
+					diag(c, EDPG_DIAG_ERROR, x->line, x->col,
+					     "stray '\\': a backslash may only end a line (continuation)");
+				l->bad = true;
+				lex_adv(x);
+				continue;
+			}
+			*x = y;
+		} else {
+			size_t start = x->pos;
+			int line = x->line, col = x->col;
+
+			while (x->pos < x->len) {
+				unsigned char u = x->text[x->pos];
+
+				if (u == '\n' || u == '#' || u == '\\' || is_blank(u))
+					break;
+				if (is_bad_char(u)) {
+					if (c->report_lex)
+						diag(c, EDPG_DIAG_ERROR, x->line, x->col,
+						     "invalid character 0x%02x", u);
+					l->bad = true;
+				}
+				lex_adv(x);
+			}
+			line_push(c, l, x->text + start, x->pos - start, line, col);
+		}
+	}
+	return true;
+}
+
+/* ---- token helpers -------------------------------------------------------- */
+
+static bool tok_is(const struct tok *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	return t->len == n && !memcmp(t->s, s, n);
+}
+
+/* Copy into a NUL-terminated buffer; false when it does not fit. */
+static bool tok_copy(const struct tok *t, char *buf, size_t size)
+{
+	if (t->len >= size)
+		return false;
+	memcpy(buf, t->s, t->len);
+	buf[t->len] = '\0';
+	return true;
+}
+
+static bool valid_name(const struct tok *t)
+{
+	size_t i;
+
+	if (!t->len || t->len >= EDPG_NAME_MAX)
+		return false;
+	if (!((t->s[0] >= 'a' && t->s[0] <= 'z') || (t->s[0] >= 'A' && t->s[0] <= 'Z')))
+		return false;
+	for (i = 1; i < t->len; i++) {
+		char ch = t->s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return false;
+	}
+	return true;
+}
+
+static void err_name(struct ctx *c, const struct tok *t, const char *what)
+{
+	err_at(c, t, "invalid %s name '%.*s%s': names are 1-31 letters, digits, '-' or '_', "
+	       "starting with a letter", what, TQ(t));
+}
+
+/* Unsigned decimal in [lo, hi]; reports and returns false otherwise. */
+static bool parse_num(struct ctx *c, const struct tok *t, const char *what,
+		      unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (!t->len)
+		goto bad;
+	for (i = 0; i < t->len; i++)
+		if (t->s[i] < '0' || t->s[i] > '9')
+			goto bad;
+	/* All digits: too many of them is out of range, not malformed. */
+	if (t->len > MAX_NUM_LEN)
+		goto range;
+	for (i = 0; i < t->len; i++)
+		v = v * 10 + (t->s[i] - '0');
+	if (v < lo || v > hi)
+		goto range;
+	*out = v;
+	return true;
+bad:
+	err_at(c, t, "invalid %s '%.*s%s': expected a decimal number", what, TQ(t));
+	return false;
+range:
+	err_at(c, t, "%s '%.*s%s' is out of range (%lu-%lu)", what, TQ(t), lo, hi);
+	return false;
+}
+
+static int service_find(const struct edpg_policy *p, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < p->nservices; i++)
+		if (strlen(p->services[i].name) == len && !memcmp(p->services[i].name, s, len))
+			return i;
+	return -ENOENT;
+}
+
+static int group_find(const struct edpg_policy *p, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < p->ngroups; i++)
+		if (strlen(p->groups[i].name) == len && !memcmp(p->groups[i].name, s, len))
+			return i;
+	return -ENOENT;
+}
+
+int edpg_policy_service_id(const struct edpg_policy *p, const char *name)
+{
+	return service_find(p, name, strlen(name));
+}
+
+int edpg_policy_group_id(const struct edpg_policy *p, const char *name)
+{
+	return group_find(p, name, strlen(name));
+}
+
+int edpg_policy_find_gateway(const struct edpg_policy *p, const char *mac_or_name)
+{
+	uint8_t mac[6];
+	bool is_mac = !edpg_mac_parse(mac_or_name, mac);
+	size_t i;
+
+	for (i = 0; i < p->ngateways; i++) {
+		if (is_mac && !memcmp(p->gateways[i].mac, mac, 6))
+			return i;
+		if (!is_mac && p->gateways[i].name[0] && !strcmp(p->gateways[i].name, mac_or_name))
+			return i;
+	}
+	return -ENOENT;
+}
+
+/*
+ * A comma-separated list of names, possibly spread over several tokens
+ * ("a,b", "a, b" and "a ,b" are all one list).  Starting at token *i,
+ * resolves each item with @find and ORs its bit into *bits.  Returns false
+ * on any error (each reported).  Leaves *i after the last token of the list.
+ */
+static bool parse_list(struct ctx *c, const struct lline *l, size_t *i, const char *what,
+		       int (*find)(const struct edpg_policy *, const char *, size_t), uint64_t *bits)
+{
+	bool ok = true, more = true, want_item = true;
+	const struct tok *t = NULL;
+
+	*bits = 0;
+	while (more && *i < l->n) {
+		size_t a = 0;
+
+		t = &l->t[(*i)++];
+		while (a < t->len) {
+			struct tok it = { t->s + a, 0, t->line, t->col + (int)a };
+			int id;
+
+			if (t->s[a] == ',') {
+				if (want_item) {
+					err_at(c, &it, "empty %s name in list", what);
+					ok = false;
+				}
+				want_item = true;
+				a++;
+				continue;
+			}
+			while (a + it.len < t->len && t->s[a + it.len] != ',')
+				it.len++;
+			a += it.len;
+			want_item = false;
+			id = find(c->p, it.s, it.len);
+			if (id < 0) {
+				err_at(c, &it, "undefined %s '%.*s%s'", what, TQ(&it));
+				ok = false;
+			} else {
+				*bits |= 1ULL << id;
+			}
+		}
+		/* The list goes on when this token ends, or the next one starts, with a comma. */
+		more = (t->len && t->s[t->len - 1] == ',') ||
+		       (*i < l->n && l->t[*i].len && l->t[*i].s[0] == ',');
+	}
+	if (want_item && t) {
+		diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)t->len,
+		     "expected a %s name after ','", what);
+		ok = false;
+	}
+	return ok;
+}
+
+/* Report the first token from @i on as unexpected, if there is one. */
+static void no_more(struct ctx *c, const struct lline *l, size_t i)
+{
+	if (i < l->n)
+		err_at(c, &l->t[i], "unexpected '%.*s%s' after the end of the '%.*s%s' statement",
+		       TQ(&l->t[i]), TQ(&l->t[0]));
+}
+
+/* ---- service -------------------------------------------------------------- */
+
+static bool parse_ports(struct ctx *c, const struct tok *t, uint16_t *lo, uint16_t *hi)
+{
+	const char *dash = memchr(t->s, '-', t->len);
+	struct tok a = *t, b;
+	unsigned long vlo = 0, vhi = 0;
+	bool ok;
+
+	if (dash) {
+		a.len = dash - t->s;
+		b = (struct tok){ dash + 1, t->len - a.len - 1, t->line, t->col + (int)a.len + 1 };
+		if (!a.len || !b.len) {
+			err_at(c, t, "invalid port range '%.*s%s': expected PORT or LO-HI", TQ(t));
+			return false;
+		}
+	}
+	ok = parse_num(c, &a, "port", 1, 65535, &vlo);
+	if (dash)
+		ok = parse_num(c, &b, "port", 1, 65535, &vhi) && ok;
+	else
+		vhi = vlo;
+	if (ok && vlo > vhi) {
+		err_at(c, t, "port range %lu-%lu: the low port is above the high port", vlo, vhi);
+		ok = false;
+	}
+	if (ok) {
+		*lo = vlo;
+		*hi = vhi;
+	}
+	return ok;
+}
+
+static void stmt_service(struct ctx *c, const struct lline *l)
+{
+	struct edpg_policy *p = c->p;
+	struct edpg_service s;
+	bool name_ok = false, proto_ok = false, ports_ok = false;
+	const struct tok *t;
+	int id;
+	size_t i;
+
+	memset(&s, 0, sizeof(s));
+	s.proto = IPPROTO_TCP;
+	if (l->n < 2) {
+		err_end(c, l, "expected a service name after 'service'");
+		return;
+	}
+	t = &l->t[1];
+	if (!valid_name(t)) {
+		err_name(c, t, "service");
+	} else if (tok_is(t, "none")) {
+		err_at(c, t, "'none' is reserved (`services none` means no services)");
+	} else if ((id = service_find(p, t->s, t->len)) >= 0) {
+		err_at(c, t, "duplicate service '%.*s%s' (first defined at line %d)", TQ(t),
+		       p->services[id].line);
+	} else {
+		name_ok = true;
+		tok_copy(t, s.name, sizeof(s.name));
+	}
+	if (l->n < 3) {
+		err_end(c, l, "expected tcp or udp after the service name");
+	} else if (tok_is(&l->t[2], "tcp") || tok_is(&l->t[2], "udp")) {
+		s.proto = tok_is(&l->t[2], "tcp") ? IPPROTO_TCP : IPPROTO_UDP;
+		proto_ok = true;
+	} else {
+		err_at(c, &l->t[2], "expected tcp or udp, got '%.*s%s'", TQ(&l->t[2]));
+	}
+	if (l->n < 4)
+		err_end(c, l, "expected a port or port range (PORT or LO-HI) after the protocol");
+	else
+		ports_ok = parse_ports(c, &l->t[3], &s.port_lo, &s.port_hi);
+	no_more(c, l, 4);
+
+	/* The data path maps (protocol, port) to exactly one service. */
+	for (i = 0; proto_ok && ports_ok && i < p->nservices; i++) {
+		const struct edpg_service *o = &p->services[i];
+
+		if (o->proto != s.proto || !o->port_lo || s.port_lo > o->port_hi || o->port_lo > s.port_hi)
+			continue;
+		err_at(c, &l->t[3], "ports %u-%u/%s overlap service '%s' (%u-%u, line %d): "
+		       "a protocol and port may belong to one service only", s.port_lo, s.port_hi,
+		       s.proto == IPPROTO_TCP ? "tcp" : "udp", o->name, o->port_lo, o->port_hi, o->line);
+		ports_ok = false;
+		break;
+	}
+	if (!name_ok)
+		return;
+	if (p->nservices >= EDPG_MAX_SERVICES) {
+		err_at(c, t, "too many services (at most %d)", EDPG_MAX_SERVICES);
+		return;
+	}
+	/*
+	 * Keep a service with bad ports under its name (ports 0 never match),
+	 * so references to it do not add "undefined service" noise.
+	 */
+	if (!ports_ok)
+		s.port_lo = s.port_hi = 0;
+	s.line = t->line;
+	p->services[p->nservices++] = s;
+}
+
+/* ---- group ---------------------------------------------------------------- */
+
+static bool is_dns_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-' || ch == '_';
+}
+
+/* A host name: labels of 1-63 [A-Za-z0-9_-], 253 bytes at most; stored lower-case. */
+static bool parse_dns(struct ctx *c, const struct tok *t, char out[EDPG_DNS_MAX])
+{
+	size_t len = t->len, i, label = 0;
+
+	if (len && t->s[len - 1] == '.')
+		len--;		/* absolute form "name." is the same name */
+	if (!len || len > EDPG_DNS_MAX - 1) {
+		err_at(c, t, "invalid DNS name '%.*s%s': %s", TQ(t),
+		       len ? "longer than 253 characters" : "empty");
+		return false;
+	}
+	for (i = 0; i < len; i++) {
+		char ch = t->s[i];
+
+		if (ch == '.') {
+			if (!label) {
+				diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)i,
+				     "invalid DNS name '%.*s%s': empty label", TQ(t));
+				return false;
+			}
+			label = 0;
+		} else if (!is_dns_char(ch)) {
+			diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)i,
+			     "invalid character '%c' in DNS name '%.*s%s'",
+			     ch > 0x20 && ch < 0x7f ? ch : '?', TQ(t));
+			return false;
+		} else if (++label > 63) {
+			diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)i,
+			     "invalid DNS name '%.*s%s': a label is longer than 63 characters", TQ(t));
+			return false;
+		}
+		out[i] = (ch >= 'A' && ch <= 'Z') ? ch - 'A' + 'a' : ch;
+	}
+	out[len] = '\0';
+	return true;
+}
+
+static bool looks_like_addr(const struct tok *t)
+{
+	size_t i;
+
+	if (memchr(t->s, ':', t->len) || memchr(t->s, '/', t->len))
+		return true;
+	for (i = 0; i < t->len; i++)
+		if (t->s[i] != '.' && (t->s[i] < '0' || t->s[i] > '9'))
+			return false;
+	return true;
+}
+
+static const char *family_name(int family)
+{
+	return family == AF_INET ? "IPv4" : "IPv6";
+}
+
+static bool parse_member(struct ctx *c, const struct tok *t, struct edpg_member *m)
+{
+	char buf[EDPG_ADDR_STRLEN], fixed[EDPG_ADDR_STRLEN];
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if (t->s[0] == '@') {
+		if (tok_is(t, "@router")) {
+			m->kind = EDPG_MEMBER_ROUTER;
+			return true;
+		}
+		err_at(c, t, "unknown member '%.*s%s': the only @ member is @router", TQ(t));
+		return false;
+	}
+	if (tok_is(t, "min-ttl") || tok_is(t, "grace") || tok_is(t, "max-addrs")) {
+		err_at(c, t, "'%.*s%s' must come before the group's members", TQ(t));
+		return false;
+	}
+	if (looks_like_addr(t)) {
+		m->kind = EDPG_MEMBER_ADDR;
+		err = tok_copy(t, buf, sizeof(buf)) ? edpg_addr_parse(buf, &m->addr, true) : -EINVAL;
+		if (err == -ERANGE) {
+			err_at(c, t, "prefix length in '%.*s%s' is too long for an %s address", TQ(t),
+			       family_name(m->addr.family));
+		} else if (err == -EDOM) {
+			if (edpg_addr_format(&m->addr, fixed, sizeof(fixed)))
+				fixed[0] = '\0';
+			err_at(c, t, "host bits set in '%.*s%s' (the network is %s)", TQ(t), fixed);
+		} else if (err) {
+			err_at(c, t, "invalid address '%.*s%s': expected IPv4 or IPv6, optionally /LEN",
+			       TQ(t));
+		}
+		return !err;
+	}
+	m->kind = EDPG_MEMBER_NAME;
+	if (!parse_dns(c, t, m->name))
+		return false;
+	if (!strncmp(m->name, "my.idigi.", 9))
+		warn_at(c, t, "'%s' is deprecated: Digi asks gateways to move to login.etherios.* "
+			"(kept so gateways still configured with it can connect)", m->name);
+	return true;
+}
+
+static bool member_eq(const struct edpg_member *a, const struct edpg_member *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == EDPG_MEMBER_NAME)
+		return !strcmp(a->name, b->name);
+	if (a->kind == EDPG_MEMBER_ADDR)
+		return !edpg_addr_cmp(&a->addr, &b->addr);
+	return true;
+}
+
+static void stmt_group(struct ctx *c, const struct lline *l)
+{
+	static const struct {
+		const char *kw;
+		unsigned long lo, hi;
+	} opts[] = {
+		{ "min-ttl", 0, 86400 },
+		{ "grace", 0, 604800 },
+		{ "max-addrs", 1, 1024 },
+	};
+	struct edpg_policy *p = c->p;
+	unsigned long val[3] = { EDPG_DEF_MIN_TTL, EDPG_DEF_GRACE, EDPG_DEF_MAX_ADDRS };
+	bool seen[3] = { false };
+	struct edpg_group g;
+	const struct tok *t;
+	bool name_ok = false;
+	size_t i, k;
+	int id;
+
+	memset(&g, 0, sizeof(g));
+	if (l->n < 2) {
+		err_end(c, l, "expected a group name after 'group'");
+		return;
+	}
+	t = &l->t[1];
+	if (!valid_name(t)) {
+		err_name(c, t, "group");
+	} else if ((id = group_find(p, t->s, t->len)) >= 0) {
+		err_at(c, t, "duplicate group '%.*s%s' (first defined at line %d)", TQ(t),
+		       p->groups[id].line);
+	} else {
+		name_ok = true;
+		tok_copy(t, g.name, sizeof(g.name));
+	}
+	for (i = 2; i < l->n; i += 2) {
+		for (k = 0; k < 3 && !tok_is(&l->t[i], opts[k].kw); k++)
+			;
+		if (k == 3)
+			break;
+		if (seen[k])
+			err_at(c, &l->t[i], "'%s' given twice", opts[k].kw);
+		seen[k] = true;
+		if (i + 1 >= l->n) {
+			err_end(c, l, "expected a number of %s after '%s'",
+				k == 2 ? "addresses" : "seconds", opts[k].kw);
+			i = l->n;
+			goto members;
+		}
+		parse_num(c, &l->t[i + 1], opts[k].kw, opts[k].lo, opts[k].hi, &val[k]);
+	}
+	if (i >= l->n)
+		err_end(c, l, "group '%.*s%s' needs at least one member (a DNS name, address, "
+			"CIDR or @router)", TQ(t));
+members:
+	g.min_ttl = val[0];
+	g.grace = val[1];
+	g.max_addrs = val[2];
+	g.line = t->line;
+	if (i < l->n) {
+		g.members = calloc(l->n - i, sizeof(*g.members));
+		if (!g.members) {
+			c->oom = true;
+			return;
+		}
+	}
+	for (; i < l->n; i++) {
+		struct edpg_member *m = &g.members[g.nmembers];
+
+		if (!parse_member(c, &l->t[i], m))
+			continue;
+		for (k = 0; k < g.nmembers && !member_eq(&g.members[k], m); k++)
+			;
+		if (k < g.nmembers) {
+			warn_at(c, &l->t[i], "'%.*s%s' is already a member of this group", TQ(&l->t[i]));
+			continue;
+		}
+		g.nmembers++;
+	}
+	if (name_ok && p->ngroups >= EDPG_MAX_GROUPS) {
+		err_at(c, t, "too many groups (at most %d)", EDPG_MAX_GROUPS);
+		name_ok = false;
+	}
+	if (!name_ok) {
+		free(g.members);
+		return;
+	}
+	p->groups[p->ngroups++] = g;
+}
+
+/* ---- allow, defaults, actions --------------------------------------------- */
+
+static void stmt_allow(struct ctx *c, const struct lline *l)
+{
+	uint64_t svcs, groups;
+	bool ok;
+	size_t i = 1, s;
+
+	if (l->n < 2) {
+		err_end(c, l, "expected a service list after 'allow'");
+		return;
+	}
+	ok = parse_list(c, l, &i, "service", service_find, &svcs);
+	if (i >= l->n) {
+		err_end(c, l, "expected 'to' and a group list after the services");
+		return;
+	}
+	if (!tok_is(&l->t[i], "to")) {
+		err_at(c, &l->t[i], "expected 'to' after the service list, got '%.*s%s'", TQ(&l->t[i]));
+		return;
+	}
+	if (++i >= l->n) {
+		err_end(c, l, "expected a group list after 'to'");
+		return;
+	}
+	ok = parse_list(c, l, &i, "group", group_find, &groups) && ok;
+	no_more(c, l, i);
+	if (!ok)
+		return;
+	for (s = 0; s < c->p->nservices; s++)
+		if (svcs & (1ULL << s))
+			c->p->services[s].groups |= groups;
+}
+
+/* `none` alone, or a service list; *i is left after it. */
+static bool parse_services(struct ctx *c, const struct lline *l, size_t *i, uint32_t *out)
+{
+	uint64_t bits = 0;
+	bool ok;
+
+	if (tok_is(&l->t[*i], "none") && !(*i + 1 < l->n && l->t[*i + 1].s[0] == ',')) {
+		(*i)++;
+		*out = 0;
+		return true;
+	}
+	ok = parse_list(c, l, i, "service", service_find, &bits);
+	*out = (uint32_t)bits;
+	return ok;
+}
+
+static void stmt_defaults(struct ctx *c, const struct lline *l)
+{
+	uint32_t bits;
+	size_t i = 1;
+
+	if (c->defaults_line)
+		err_at(c, &l->t[0], "'defaults' already given at line %d", c->defaults_line);
+	else
+		c->defaults_line = l->t[0].line;
+	if (l->n < 2) {
+		err_end(c, l, "expected a service list (or none) after 'defaults'");
+		return;
+	}
+	if (parse_services(c, l, &i, &bits))
+		c->p->default_services = bits;
+	no_more(c, l, i);
+}
+
+static void stmt_action(struct ctx *c, const struct lline *l, int *seen_line, enum edpg_action *out)
+{
+	if (*seen_line)
+		err_at(c, &l->t[0], "'%.*s%s' already given at line %d", TQ(&l->t[0]), *seen_line);
+	else
+		*seen_line = l->t[0].line;
+	if (l->n < 2) {
+		err_end(c, l, "expected drop or pass after '%.*s%s'", TQ(&l->t[0]));
+		return;
+	}
+	if (tok_is(&l->t[1], "drop"))
+		*out = EDPG_ACT_DROP;
+	else if (tok_is(&l->t[1], "pass"))
+		*out = EDPG_ACT_PASS;
+	else
+		err_at(c, &l->t[1], "expected drop or pass, got '%.*s%s'", TQ(&l->t[1]));
+	no_more(c, l, 2);
+}
+
+/* ---- gateway -------------------------------------------------------------- */
+
+static bool gw_grow(struct ctx *c)
+{
+	struct edpg_policy *p = c->p;
+	size_t cap, own;
+	struct edpg_gateway *v;
+	struct gwpos *pos;
+
+	if (p->ngateways < c->gw_cap)
+		return true;
+	cap = c->gw_cap < 16 ? 16 : c->gw_cap * 2;
+	v = realloc(p->gateways, cap * sizeof(*v));
+	if (!v)
+		goto oom;
+	p->gateways = v;
+	own = cap - c->gw_base;
+	pos = realloc(c->gpos, own * sizeof(*pos));
+	if (!pos)
+		goto oom;
+	c->gpos = pos;
+	c->gw_cap = cap;
+	return true;
+oom:
+	c->oom = true;
+	return false;
+}
+
+static void stmt_gateway(struct ctx *c, const struct lline *l)
+{
+	struct edpg_policy *p = c->p;
+	struct edpg_gateway g;
+	struct gwpos pos = { 0 };
+	bool mac_ok = false, seen_name = false, seen_svc = false, seen_vlan = false;
+	char buf[EDPG_ADDR_STRLEN];
+	const struct tok *t, *a;
+	size_t i;
+	int err;
+
+	memset(&g, 0, sizeof(g));
+	g.services = p->default_services;
+	if (l->n < 2) {
+		err_end(c, l, "expected a MAC address after 'gateway'");
+		return;
+	}
+	t = &l->t[1];
+	pos.line = t->line;
+	pos.col = t->col;
+	err = tok_copy(t, buf, sizeof(buf)) ? edpg_mac_parse(buf, g.mac) : -EINVAL;
+	if (err == -EDOM)
+		err_at(c, t, "'%.*s%s' is a%s %s MAC address; enroll the gateway's own (unicast) MAC",
+		       TQ(t), edpg_mac_reject_reason(g.mac)[0] == 'a' ? "n" : "",
+		       edpg_mac_reject_reason(g.mac));
+	else if (err)
+		err_at(c, t, "invalid MAC address '%.*s%s' (use 00:40:9d:aa:bb:cc, "
+		       "00-40-9D-AA-BB-CC or 0040.9daa.bbcc)", TQ(t));
+	else
+		mac_ok = true;
+
+	for (i = 2; i < l->n;) {
+		t = &l->t[i];
+		if (!tok_is(t, "name") && !tok_is(t, "services") && !tok_is(t, "ip") &&
+		    !tok_is(t, "vlan")) {
+			err_at(c, t, "unknown gateway option '%.*s%s' (expected name, services, ip or vlan)",
+			       TQ(t));
+			i++;
+			continue;
+		}
+		if (i + 1 >= l->n) {
+			err_end(c, l, "expected a value after '%.*s%s'", TQ(t));
+			break;
+		}
+		a = &l->t[i + 1];
+		if (tok_is(t, "name")) {
+			uint8_t mac[6];
+
+			if (seen_name)
+				err_at(c, t, "'name' given twice");
+			seen_name = true;
+			pos.name_line = a->line;
+			pos.name_col = a->col;
+			if (!valid_name(a))
+				err_name(c, a, "gateway");
+			else if (tok_copy(a, buf, sizeof(buf)) && edpg_mac_parse(buf, mac) != -EINVAL)
+				err_at(c, a, "gateway name '%.*s%s' reads as a MAC address; choose "
+				       "another so `gateway del NAME` is unambiguous", TQ(a));
+			else
+				tok_copy(a, g.name, sizeof(g.name));
+			i += 2;
+		} else if (tok_is(t, "services")) {
+			if (seen_svc)
+				err_at(c, t, "'services' given twice");
+			seen_svc = true;
+			i++;
+			parse_services(c, l, &i, &g.services);
+		} else if (tok_is(t, "ip")) {
+			struct edpg_addr ad;
+
+			err = tok_copy(a, buf, sizeof(buf)) ? edpg_addr_parse(buf, &ad, false) : -EINVAL;
+			if (err) {
+				err_at(c, a, "invalid IP address '%.*s%s'%s", TQ(a),
+				       memchr(a->s, '/', a->len) ? ": a bound source is one address, not a prefix" : "");
+			} else if (ad.family == AF_INET ? g.has_ip4 : g.has_ip6) {
+				err_at(c, a, "a gateway binds at most one IPv4 and one IPv6 address; "
+				       "'%.*s%s' is a second %s one", TQ(a), family_name(ad.family));
+			} else if (ad.family == AF_INET) {
+				g.has_ip4 = true;
+				memcpy(g.ip4, ad.addr, 4);
+			} else {
+				g.has_ip6 = true;
+				memcpy(g.ip6, ad.addr, 16);
+			}
+			i += 2;
+		} else {
+			unsigned long v;
+
+			if (seen_vlan)
+				err_at(c, t, "'vlan' given twice");
+			seen_vlan = true;
+			if (parse_num(c, a, "VLAN id", 1, 4094, &v)) {
+				g.has_vlan = true;
+				g.vlan = v;
+			}
+			i += 2;
+		}
+	}
+	if (!mac_ok)
+		return;
+	if (p->ngateways >= EDPG_MAX_GATEWAYS) {
+		err_at(c, &l->t[1], "too many gateways (at most %d)", EDPG_MAX_GATEWAYS);
+		return;
+	}
+	if (!gw_grow(c))
+		return;
+	c->gpos[p->ngateways - c->gw_base] = pos;
+	p->gateways[p->ngateways++] = g;
+}
+
+struct gw_sort {
+	const struct edpg_gateway *g;
+	size_t idx;
+};
+
+static int gw_mac_cmp(const void *a, const void *b)
+{
+	const struct gw_sort *x = a, *y = b;
+	int r = memcmp(x->g->mac, y->g->mac, 6);
+
+	return r ? r : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int gw_name_cmp(const void *a, const void *b)
+{
+	const struct gw_sort *x = a, *y = b;
+	int r = strcmp(x->g->name, y->g->name);
+
+	return r ? r : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Duplicate MACs and names, reported at the later gateway, O(n log n). */
+static void check_gateway_dups(struct ctx *c)
+{
+	struct edpg_policy *p = c->p;
+	struct gw_sort *v;
+	size_t i, n = 0, first;
+	char mac[EDPG_MAC_STRLEN];
+
+	if (p->ngateways - c->gw_base == 0)
+		return;
+	v = malloc(p->ngateways * sizeof(*v));
+	if (!v) {
+		c->oom = true;
+		return;
+	}
+	for (i = 0; i < p->ngateways; i++)
+		v[i] = (struct gw_sort){ &p->gateways[i], i };
+	qsort(v, p->ngateways, sizeof(*v), gw_mac_cmp);
+	for (i = 1, first = 0; i < p->ngateways; i++) {
+		const struct gwpos *pos;
+
+		if (memcmp(v[i].g->mac, v[first].g->mac, 6)) {
+			first = i;
+			continue;
+		}
+		if (v[i].idx < c->gw_base)
+			continue;
+		pos = &c->gpos[v[i].idx - c->gw_base];
+		edpg_mac_format(v[i].g->mac, mac);
+		if (v[first].idx >= c->gw_base)
+			diag(c, EDPG_DIAG_ERROR, pos->line, pos->col,
+			     "duplicate gateway %s (first enrolled at line %d)", mac,
+			     c->gpos[v[first].idx - c->gw_base].line);
+		else
+			diag(c, EDPG_DIAG_ERROR, pos->line, pos->col,
+			     "gateway %s is already enrolled", mac);
+	}
+	for (i = 0; i < p->ngateways; i++)
+		if (p->gateways[i].name[0])
+			v[n++] = (struct gw_sort){ &p->gateways[i], i };
+	qsort(v, n, sizeof(*v), gw_name_cmp);
+	for (i = 1, first = 0; i < n; i++) {
+		const struct gwpos *pos;
+
+		if (strcmp(v[i].g->name, v[first].g->name)) {
+			first = i;
+			continue;
+		}
+		if (v[i].idx < c->gw_base)
+			continue;
+		pos = &c->gpos[v[i].idx - c->gw_base];
+		if (v[first].idx >= c->gw_base)
+			diag(c, EDPG_DIAG_ERROR, pos->name_line, pos->name_col,
+			     "duplicate gateway name '%s' (first used at line %d)", v[i].g->name,
+			     c->gpos[v[first].idx - c->gw_base].name_line);
+		else
+			diag(c, EDPG_DIAG_ERROR, pos->name_line, pos->name_col,
+			     "gateway name '%s' is already in use", v[i].g->name);
+	}
+	free(v);
+}
+
+/* ---- driver --------------------------------------------------------------- */
+
+static void dispatch(struct ctx *c, const struct lline *l, int pass)
+{
+	const struct tok *k;
+
+	if (!l->n || l->bad)
+		return;
+	k = &l->t[0];
+	if (c->gateways_file) {
+		if (tok_is(k, "gateway"))
+			stmt_gateway(c, l);
+		else
+			err_at(c, k, "only 'gateway' lines may appear in a gateways file, not '%.*s%s'",
+			       TQ(k));
+		return;
+	}
+	if (pass == 1) {
+		if (tok_is(k, "service"))
+			stmt_service(c, l);
+		else if (tok_is(k, "group"))
+			stmt_group(c, l);
+		return;
+	}
+	if (tok_is(k, "service") || tok_is(k, "group"))
+		return;
+	if (tok_is(k, "allow"))
+		stmt_allow(c, l);
+	else if (tok_is(k, "defaults"))
+		stmt_defaults(c, l);
+	else if (tok_is(k, "unknown-mac"))
+		stmt_action(c, l, &c->unknown_mac_line, &c->p->unknown_mac);
+	else if (tok_is(k, "non-ip"))
+		stmt_action(c, l, &c->non_ip_line, &c->p->non_ip);
+	else if (tok_is(k, "gateway"))
+		err_at(c, k, "gateway lines belong in the gateways file in the state directory "
+		       "(use `edpgate gateway add`), not in the rules file");
+	else
+		err_at(c, k, "unknown keyword '%.*s%s' (expected service, group, allow, defaults, "
+		       "unknown-mac or non-ip)", TQ(k));
+}
+
+static void run_pass(struct ctx *c, const char *text, size_t len, int pass)
+{
+	struct lexer x = { .text = text, .len = len, .pos = 0, .line = 1, .col = 1 };
+	struct lline l = { 0 };
+
+	c->report_lex = pass == 1;
+	while (!c->oom && lex_line(c, &x, &l))
+		if (!c->oom)
+			dispatch(c, &l, pass);
+	free(l.t);
+}
+
+static int finish(struct ctx *c, size_t first_diag, size_t errors_before)
+{
+	struct edpg_diags *d = c->d;
+
+	diags_sort(d->v + first_diag, d->n - first_diag);
+	if (c->oom)
+		return -ENOMEM;
+	return d->nerrors > errors_before ? -EINVAL : 0;
+}
+
+int edpg_rules_parse(struct edpg_policy *p, const char *file, const char *text, size_t len,
+		     struct edpg_diags *d)
+{
+	struct ctx c = { .p = p, .file = file ? file : "<rules>", .d = d };
+	size_t first = d->n, errors = d->nerrors;
+
+	memset(p, 0, sizeof(*p));
+	p->unknown_mac = EDPG_ACT_DROP;
+	p->non_ip = EDPG_ACT_DROP;
+	run_pass(&c, text, len, 1);
+	run_pass(&c, text, len, 2);
+	return finish(&c, first, errors);
+}
+
+int edpg_gateways_parse(struct edpg_policy *p, const char *file, const char *text, size_t len,
+			struct edpg_diags *d)
+{
+	struct ctx c = { .p = p, .file = file ? file : "<gateways>", .d = d, .gateways_file = true };
+	size_t first = d->n, errors = d->nerrors;
+	int ret;
+
+	c.gw_base = c.gw_cap = p->ngateways;
+	run_pass(&c, text, len, 1);
+	if (!c.oom)
+		check_gateway_dups(&c);
+	ret = finish(&c, first, errors);
+	free(c.gpos);
+	return ret;
+}
+
+/* ---- output and cleanup --------------------------------------------------- */
+
+static int gw_ptr_cmp(const void *a, const void *b)
+{
+	const struct edpg_gateway *const *x = a, *const *y = b;
+
+	return memcmp((*x)->mac, (*y)->mac, 6);
+}
+
+int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
+{
+	const struct edpg_gateway **v = NULL;
+	char *buf = NULL;
+	size_t n = 0, i, s;
+	FILE *f;
+	int err = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (p->ngateways) {
+		v = malloc(p->ngateways * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	for (i = 0; i < p->ngateways; i++)
+		v[i] = &p->gateways[i];
+	qsort(v, p->ngateways, sizeof(*v), gw_ptr_cmp);
+	/* A memory stream: this writes no file, the caller does (atomically). */
+	f = open_memstream(&buf, &n);
+	if (!f) {
+		err = -ENOMEM;
+		goto out;
+	}
+	fputs("# edpgate enrolled gateways, one per line (grammar: rules/README.md).\n"
+	      "# Written by `edpgate gateway add|del`; edit with care.\n", f);
+	for (i = 0; i < p->ngateways && !err; i++) {
+		const struct edpg_gateway *g = v[i];
+		char a[EDPG_ADDR_STRLEN];
+		const char *sep = " services ";
+		struct edpg_addr ad;
+
+		edpg_mac_format(g->mac, a);
+		fprintf(f, "gateway %s", a);
+		if (g->name[0])
+			fprintf(f, " name %s", g->name);
+		if (p->nservices < 32 && g->services >> p->nservices) {
+			err = -EINVAL;	/* a service id the policy does not define */
+			break;
+		}
+		if (!g->services)
+			fputs(" services none", f);
+		for (s = 0; s < p->nservices; s++) {
+			if (!(g->services & (1U << s)))
+				continue;
+			fprintf(f, "%s%s", sep, p->services[s].name);
+			sep = ",";
+		}
+		if (g->has_ip4) {
+			memset(&ad, 0, sizeof(ad));
+			ad.family = AF_INET;
+			ad.plen = 32;
+			memcpy(ad.addr, g->ip4, 4);
+			edpg_addr_format(&ad, a, sizeof(a));
+			fprintf(f, " ip %s", a);
+		}
+		if (g->has_ip6) {
+			memset(&ad, 0, sizeof(ad));
+			ad.family = AF_INET6;
+			ad.plen = 128;
+			memcpy(ad.addr, g->ip6, 16);
+			edpg_addr_format(&ad, a, sizeof(a));
+			fprintf(f, " ip %s", a);
+		}
+		if (g->has_vlan)
+			fprintf(f, " vlan %u", g->vlan);
+		fputc('\n', f);
+	}
+	if (fclose(f) && !err)
+		err = -ENOMEM;
+	if (err) {
+		free(buf);
+		goto out;
+	}
+	*out = buf;
+	*len = n;
+out:
+	free(v);
+	return err;
+}
+
+void edpg_policy_free(struct edpg_policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ngroups; i++)
+		free(p->groups[i].members);
+	free(p->gateways);
+	memset(p, 0, sizeof(*p));
+}

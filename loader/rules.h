@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * rules.h - the rules data parser.  Pure: text in, struct edpg_policy and
+ * diagnostics out; no file or network I/O, so it can be unit-tested and
+ * fuzzed on any input.  The grammar is documented in rules/README.md.
+ */
+#ifndef EDPG_RULES_H
+#define EDPG_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+#define EDPG_DIAG_WARNING	0
+#define EDPG_DIAG_ERROR		1
+
+struct edpg_diag {
+	int severity;		/* EDPG_DIAG_* */
+	char *file;
+	int line, col;		/* 1-based; col counts bytes and points at the token */
+	char *msg;
+};
+
+/* Zero-initialise; every parse call appends.  Sorted by position per call. */
+struct edpg_diags {
+	struct edpg_diag *v;
+	size_t n, nerrors, nwarnings;
+	size_t cap;		/* allocated entries of v (internal) */
+};
+
+void edpg_diags_free(struct edpg_diags *d);
+/* "FILE:LINE:COL: error: msg"; snprintf-like return (length it needs). */
+int edpg_diags_format(const struct edpg_diag *d, char *buf, size_t len);
+
+/*
+ * Parse a rules file.  *p is overwritten (it need not be initialised) and is
+ * always left safe to pass to edpg_policy_free(), also on failure, when it
+ * holds whatever was parsed.  Returns 0, -EINVAL when any error was found
+ * (@d holds every one of them, plus warnings) or -ENOMEM.
+ * Rules files may not contain `gateway` lines: those live in the gateways
+ * file, which the CLI rewrites, so a gateway in the rules file could not be
+ * deleted and would be duplicated on the next write.
+ */
+int edpg_rules_parse(struct edpg_policy *p, const char *file, const char *text, size_t len,
+		     struct edpg_diags *d);
+/*
+ * Parse a gateways file (only `gateway` lines and comments) against the
+ * services of an already parsed rules file, appending to p->gateways.
+ * Duplicate MACs/names are checked against every gateway in @p.
+ * Also handy for the CLI: "gateway MAC name X ..." built from arguments
+ * parses with the same checks and messages.  Returns as edpg_rules_parse().
+ */
+int edpg_gateways_parse(struct edpg_policy *p, const char *file, const char *text, size_t len,
+			struct edpg_diags *d);
+/*
+ * Serialise p->gateways in the grammar, sorted by MAC, MACs lower-case,
+ * services always spelled out (`services none` for an empty set) so a later
+ * change of `defaults` never changes an enrolled gateway behind its back.
+ * *out is malloc'd and NUL-terminated; *len excludes the NUL.
+ */
+int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len);
+/* Frees members and gateways; leaves *p zeroed. */
+void edpg_policy_free(struct edpg_policy *p);
+/* Service / group id by name, or -ENOENT. */
+int edpg_policy_service_id(const struct edpg_policy *p, const char *name);
+int edpg_policy_group_id(const struct edpg_policy *p, const char *name);
+/* Index into p->gateways of the gateway with this MAC (any accepted form) or name; -ENOENT. */
+int edpg_policy_find_gateway(const struct edpg_policy *p, const char *mac_or_name);
+
+#endif
