@@ -1200,7 +1200,8 @@ int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 	}
 	for (i = 0; i < p->ngateways; i++)
 		v[i] = &p->gateways[i];
-	qsort(v, p->ngateways, sizeof(*v), gw_ptr_cmp);
+	if (v)
+		qsort(v, p->ngateways, sizeof(*v), gw_ptr_cmp);
 	/* A memory stream: this writes no file, the caller does (atomically). */
 	f = open_memstream(&buf, &n);
 	if (!f) {
