@@ -494,18 +494,26 @@ static size_t elem_size(uint32_t klen)
 	return 4 + 4 + 4 + ((klen + 3) & ~3U) + 8;
 }
 
-static void elem_key(struct nftnl_set_elem *se, const uint8_t *key, uint32_t klen, int end)
+/* One element: NFTA_LIST_ELEM { KEY { DATA_VALUE }, FLAGS }. */
+static void put_elem(struct nlmsghdr *nlh, const uint8_t *key, uint32_t klen, int end)
 {
-	nftnl_set_elem_set(se, NFTNL_SET_ELEM_KEY, key, klen);
-	if (end) {
-		uint32_t f = NFT_SET_ELEM_INTERVAL_END;
+	struct nlattr *el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	struct nlattr *k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
 
-		nftnl_set_elem_set(se, NFTNL_SET_ELEM_FLAGS, &f, sizeof(f));
-	}
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, klen, key);
+	mnl_attr_nest_end(nlh, k);
+	if (end)
+		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+	mnl_attr_nest_end(nlh, el);
 }
 
-/* Messages adding (or deleting) elems[0..n) of one set, split so that no
- * message exceeds EDPG_NFT_MSG_MAX. */
+/*
+ * Messages adding (or deleting) elems[0..n) of one set, split so that no
+ * message exceeds EDPG_NFT_MSG_MAX.  The element list is written with
+ * libmnl directly: libnftnl 1.2.4 numbers the list entries 1, 2, 3, ...
+ * instead of NFTA_LIST_ELEM, which the kernel ignores but which its own
+ * parser then refuses, and we parse our batches back (tests, verify).
+ */
 static int emit_elems(struct edpg_nft_batch *b, const struct setdef *sd, const struct elem *e,
 		      size_t n, int del)
 {
@@ -514,44 +522,25 @@ static int emit_elems(struct edpg_nft_batch *b, const struct setdef *sd, const s
 
 	for (i = 0; i < n; i += chunk) {
 		size_t m = n - i < chunk ? n - i : chunk;
-		struct nftnl_set *s = nftnl_set_alloc();
 		struct nlmsghdr *nlh;
+		struct nlattr *list;
 		char what[DESC_LEN];
 
-		if (!s)
-			return -ENOMEM;
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, EDPG_NFT_TABLE);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, sd->name);
-		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-		for (j = i; j < i + m; j++) {
-			struct nftnl_set_elem *se = nftnl_set_elem_alloc();
-
-			if (!se) {
-				nftnl_set_free(s);
-				return -ENOMEM;
-			}
-			elem_key(se, e[j].it.key, sd->key_len, 0);
-			nftnl_set_elem_add(s, se);
-			if (!e[j].it.has_end)
-				continue;
-			se = nftnl_set_elem_alloc();
-			if (!se) {
-				nftnl_set_free(s);
-				return -ENOMEM;
-			}
-			elem_key(se, e[j].it.end, sd->key_len, 1);
-			nftnl_set_elem_add(s, se);
-		}
 		snprintf(what, sizeof(what), "%s %zu element%s %s set %s", del ? "removing" : "adding",
 			 m, m == 1 ? "" : "s", del ? "from" : "to", sd->name);
 		nlh = batch_msg(b, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
 				del ? 0 : NLM_F_CREATE, what);
-		if (!nlh) {
-			nftnl_set_free(s);
+		if (!nlh)
 			return -ENOMEM;
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, EDPG_NFT_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, sd->name);
+		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+		for (j = i; j < i + m; j++) {
+			put_elem(nlh, e[j].it.key, sd->key_len, 0);
+			if (e[j].it.has_end)
+				put_elem(nlh, e[j].it.end, sd->key_len, 1);
 		}
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		nftnl_set_free(s);
+		mnl_attr_nest_end(nlh, list);
 		if (nlh->nlmsg_len > EDPG_NFT_MSG_MAX)
 			return -EMSGSIZE;	/* elem_size() is wrong: a bug */
 		batch_commit(b, nlh);
@@ -881,9 +870,9 @@ static int emit_decide_rules(struct edpg_nft_batch *b, const struct edpg_desired
 		x_lookup(r, NFT_REG_1, "bound4", 0);
 		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
 		x_cmp(r, NFT_REG_1, NFT_CMP_NEQ, zero16, 4);
-		x_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG32_00);
+		x_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG_1);
 		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_02);
-		x_lookup(r, NFT_REG32_00, "bind4", 1);
+		x_lookup(r, NFT_REG_1, "bind4", 1);
 	}
 	ret = rule_emit(b, r, deny, NULL, "binding");
 	if (ret)
@@ -902,9 +891,9 @@ static int emit_decide_rules(struct edpg_nft_batch *b, const struct edpg_desired
 		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 2, NFT_REG_1);
 		x_bitwise(r, ll_mask, zero16, 2);
 		x_cmp(r, NFT_REG_1, NFT_CMP_NEQ, ll, 2);
-		x_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG32_00);
+		x_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG_1);
 		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, NFT_REG32_02);
-		x_lookup(r, NFT_REG32_00, "bind6", 1);
+		x_lookup(r, NFT_REG_1, "bind6", 1);
 	}
 	ret = rule_emit(b, r, deny, NULL, "binding");
 	if (ret)
@@ -1492,7 +1481,11 @@ static int sb_add_rule(struct sbuild *sb, struct nftnl_rule *r)
 	struct edpg_nft_chain *ch;
 	struct nftnl_expr_iter *it;
 	struct nftnl_expr *e;
-	char text[4096];
+	char text[4096], raw[4096];
+	const uint8_t *ud;
+	uint32_t udlen = 0;
+	const char *p2;
+	size_t n;
 	void *p;
 
 	if (strcmp(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), EDPG_NFT_TABLE))
@@ -1513,7 +1506,32 @@ static int sb_add_rule(struct sbuild *sb, struct nftnl_rule *r)
 		}
 	}
 	nftnl_expr_iter_destroy(it);
-	nftnl_rule_snprintf(text, sizeof(text), r, NFTNL_OUTPUT_DEFAULT, 0);
+	/* One line: "[comment] [ expr ] [ expr ] ..." without the raw
+	 * userdata dump libnftnl appends. */
+	n = 0;
+	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &udlen);
+	if (ud && udlen > 2 && ud[0] == NFTNL_UDATA_RULE_COMMENT && ud[1] + 2U <= udlen)
+		n = snprintf(text, sizeof(text), "\"%.*s\"", (int)strnlen((const char *)ud + 2, ud[1]),
+			     (const char *)ud + 2);
+	nftnl_rule_snprintf(raw, sizeof(raw), r, NFTNL_OUTPUT_DEFAULT, 0);
+	/* (unsetting NFTNL_RULE_USERDATA instead would leave libnftnl 1.2.4
+	 * printing the freed buffer) */
+	p2 = strstr(raw, "\n  userdata = {");
+	if (p2)
+		*(char *)p2 = '\0';
+	for (p2 = strchr(raw, '\n'); p2 && n < sizeof(text) - 2; p2++) {
+		if (*p2 == '\n') {
+			while (p2[1] == ' ')
+				p2++;
+			if (p2[1])
+				text[n++] = ' ';
+			continue;
+		}
+		if (!*p2)
+			break;
+		text[n++] = *p2;
+	}
+	text[n] = '\0';
 	p = realloc(ch->rules, (ch->nrules + 1) * sizeof(*ch->rules));
 	if (!p)
 		return -ENOMEM;
