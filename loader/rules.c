@@ -525,16 +525,16 @@ static void stmt_service(struct ctx *c, const struct lline *l)
 		tok_copy(t, s.name, sizeof(s.name));
 	}
 	if (l->n < 3) {
-		err_end(c, l, "expected tcp or udp after the service name");
+		err_end(c, l, "expected tcp or udp and a port after the service name");
 	} else if (tok_is(&l->t[2], "tcp") || tok_is(&l->t[2], "udp")) {
 		s.proto = tok_is(&l->t[2], "tcp") ? IPPROTO_TCP : IPPROTO_UDP;
 		proto_ok = true;
 	} else {
 		err_at(c, &l->t[2], "expected tcp or udp, got '%.*s%s'", TQ(&l->t[2]));
 	}
-	if (l->n < 4)
+	if (l->n == 3)
 		err_end(c, l, "expected a port or port range (PORT or LO-HI) after the protocol");
-	else
+	else if (l->n > 3)
 		ports_ok = parse_ports(c, &l->t[3], &s.port_lo, &s.port_hi);
 	no_more(c, l, 4);
 
@@ -643,10 +643,6 @@ static bool parse_member(struct ctx *c, const struct tok *t, struct edpg_member 
 		err_at(c, t, "unknown member '%.*s%s': the only @ member is @router", TQ(t));
 		return false;
 	}
-	if (tok_is(t, "min-ttl") || tok_is(t, "grace") || tok_is(t, "max-addrs")) {
-		err_at(c, t, "'%.*s%s' must come before the group's members", TQ(t));
-		return false;
-	}
 	if (looks_like_addr(t)) {
 		m->kind = EDPG_MEMBER_ADDR;
 		err = tok_copy(t, buf, sizeof(buf)) ? edpg_addr_parse(buf, &m->addr, true) : -EINVAL;
@@ -750,8 +746,15 @@ members:
 	}
 	for (; i < l->n; i++) {
 		struct edpg_member *m = &g.members[g.nmembers];
+		const struct tok *o = &l->t[i];
 
-		if (!parse_member(c, &l->t[i], m))
+		if (tok_is(o, "min-ttl") || tok_is(o, "grace") || tok_is(o, "max-addrs")) {
+			/* Skip its value too: one mistake, one message. */
+			err_at(c, o, "'%.*s%s' must come before the group's members", TQ(o));
+			i++;
+			continue;
+		}
+		if (!parse_member(c, o, m))
 			continue;
 		for (k = 0; k < g.nmembers && !member_eq(&g.members[k], m); k++)
 			;
