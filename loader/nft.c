@@ -137,6 +137,9 @@ static struct nlmsghdr *batch_reserve(struct edpg_nft_batch *b, const char *what
 		p = realloc(b->buf, cap);
 		if (!p)
 			return NULL;
+		/* Attribute padding is never written: keep it zero so no
+		 * heap garbage goes to the kernel. */
+		memset(p + b->cap, 0, cap - b->cap);
 		b->buf = p;
 		b->cap = cap;
 	}
@@ -1777,7 +1780,7 @@ out:
 
 int edpg_nft_read(struct edpg_nft_state **out)
 {
-	char hdr[MNL_SOCKET_BUFFER_SIZE];
+	char hdr[8192] = { 0 };
 	struct mnl_socket *nl = NULL;
 	struct nlmsghdr *nlh;
 	struct sbuild sb;
