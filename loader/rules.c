@@ -1141,7 +1141,8 @@ static int finish(struct ctx *c, size_t first_diag, size_t errors_before)
 {
 	struct edpg_diags *d = c->d;
 
-	diags_sort(d->v + first_diag, d->n - first_diag);
+	if (d->n > first_diag)
+		diags_sort(d->v + first_diag, d->n - first_diag);
 	if (c->oom)
 		return -ENOMEM;
 	return d->nerrors > errors_before ? -EINVAL : 0;

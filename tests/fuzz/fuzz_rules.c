@@ -15,6 +15,13 @@
 #include "compile.h"
 #include "rules.h"
 
+/* UBSan findings must fail the run, not scroll by in the log. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
+
 static void check(int cond, const char *what)
 {
 	if (!cond) {
