@@ -17,7 +17,7 @@
 # Goals are reported PASS/MISS and never fail the run: performance is
 # measured, not asserted.  Only a benchmark that breaks makes the run fail.
 #
-# Environment: BENCH_CPU (CPU to pin to; default the last online one),
+# Environment: BENCH_CPU (CPU to pin to; default the idlest one),
 # BENCH_PIN=0 (do not pin), BENCH_ROUNDS, BENCH_REPEAT (data path).
 set -uo pipefail
 
@@ -38,13 +38,30 @@ section_add() { SECTIONS+=("$1"); }
 results_add() { RESULT_NAMES+=("$1"); RESULT_FILES+=("$2"); }
 summary_add() { cat "$1" >>"$SUMMARY"; }
 
+# The CPU that was idle longest over half a second: on a shared machine
+# pinning to a CPU that something else keeps busy is worse than not
+# pinning at all.
+idlest_cpu() {
+	local a b
+	a=$(awk '/^cpu[0-9]/ { print $1, $5 + $6 }' /proc/stat)
+	sleep 0.5
+	b=$(awk '/^cpu[0-9]/ { print $1, $5 + $6 }' /proc/stat)
+	join <(echo "$a") <(echo "$b") |
+		awk '{ d = $3 - $2; if (best == "" || d > max) { max = d; best = $1 } }
+		     END { sub(/^cpu/, "", best); print best }'
+}
+
 # One CPU for every timed run: a test run executes on the calling CPU, and
 # staying on one keeps its caches warm and its figures comparable between
-# rounds instead of mixing two CPUs' states.  CPU 0 takes most interrupts,
-# so the default is the last one.
+# rounds instead of mixing two CPUs' states and migrations.
 if [ "${BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null; then
-	BENCH_CPU=${BENCH_CPU:-$(($(nproc) - 1))}
-	PIN_NOTE="timed runs pinned to CPU $BENCH_CPU with taskset"
+	if [ -n "${BENCH_CPU:-}" ]; then
+		PIN_NOTE="timed runs pinned to CPU $BENCH_CPU with taskset"
+	else
+		BENCH_CPU=$(idlest_cpu)
+		BENCH_CPU=${BENCH_CPU:-0}
+		PIN_NOTE="timed runs pinned to CPU $BENCH_CPU (the idlest at the start) with taskset"
+	fi
 	pin() { taskset -c "$BENCH_CPU" "$@"; }
 else
 	PIN_NOTE="timed runs not pinned to a CPU"

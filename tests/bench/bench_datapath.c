@@ -21,7 +21,7 @@
  * silently belong to a different path than its label.
  *
  * Usage: bench_datapath [-r ROUNDS] [-n REPEAT] [-s SCALES] [-j JSON] [-m MD]
- *			 [-S SUMMARY_TSV]
+ *			 [-S SUMMARY_TSV] [-c CASES]
  * Exit: 0 (goals missed are reported, not failed), 77 when BPF is not
  * available, 1 on an error.
  */
@@ -114,6 +114,7 @@ static unsigned int rounds = 7;
 static uint32_t repeat = 1000000;
 
 static struct inst insts[MAX_SCALES][MAX_SCALES];
+static int selected[NR_CASES];		/* -c; all cases when not given */
 #define MAX_SAMPLES	(MAX_ROUNDS * NR_CASES)
 static struct empty *floor_skel;
 static int floor_fd = -1;
@@ -544,6 +545,8 @@ static int measure_round(unsigned int r)
 	int c, err;
 
 	for (c = 0; c < NR_CASES; c++) {
+		if (!selected[c])
+			continue;
 		case_frame(&f, c, scales[0], scales[0], r);
 		err = run(floor_fd, &f, repeat, &rv, &floor_k[nr_floor], &floor_w[nr_floor]);
 		if (err)
@@ -635,6 +638,7 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 	struct stats st[NR_CASES][MAX_SCALES][MAX_SCALES];
 	FILE *j = NULL, *md = NULL, *sum = NULL;
 	char cpu[64], kernel[128] = "?";
+	const char *sep;
 	struct utsname u;
 	int c, err = 0, ok;
 	double ratio;
@@ -691,6 +695,8 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 			fl.median, fl.min, fl.max);
 	}
 	for (c = 0; c < NR_CASES; c++) {
+		if (!selected[c])
+			continue;
 		for (gi = 0; gi < nr_scales; gi++) {
 			for (di = 0; di < nr_scales; di++) {
 				struct stats *s = &st[c][gi][di];
@@ -713,7 +719,7 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 	if (md)
 		fprintf(md, "\n| goal | figure | limit | result |\n|---|---:|---:|---|\n");
 	/* At the baseline scale and at the largest one. */
-	for (gi = 0; gi <= last; gi += last ? last : 1) {
+	for (gi = 0; gi <= last && selected[C_ALLOW4]; gi += last ? last : 1) {
 		ratio = st[C_ALLOW4][gi][gi].median / fl.median;
 		ok = ratio <= GOAL_FLOOR_RATIO;
 		printf("  allowed IPv4 at %u gw x %u dst <= %.2fx floor: %.2fx  %s\n",
@@ -729,6 +735,8 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 				GOAL_FLOOR_RATIO, verdict(ok));
 	}
 	for (c = 0; c < NR_CASES && last; c++) {
+		if (!selected[c])
+			continue;
 		ratio = scale_ratio(c, last, last);
 		ok = ratio <= GOAL_SCALE_RATIO;
 		printf("  %-18s %u gw x %u dst <= %.2fx the %u x %u case: %.2fx  %s\n",
@@ -747,7 +755,7 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 	}
 	if (sum)
 		for (c = 0; c < NR_CASES; c++)
-			if (c != C_ALLOW4)
+			if (c != C_ALLOW4 && selected[c])
 				fprintf(sum, "datapath\t%s (%u gw x %u dst)\t%.1f ns = %.2fx floor\t-\t-\n",
 					cases[c].label, scales[last], scales[last],
 					st[c][last][last].median,
@@ -768,18 +776,21 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 	json_samples(j, floor_k, nr_floor);
 	fprintf(j, ", \"wall_samples_ns\": ");
 	json_samples(j, floor_w, nr_floor);
-	fprintf(j, "},\n  \"cases\": [\n");
+	fprintf(j, "},\n  \"cases\": [");
+	sep = "\n";
 	for (c = 0; c < NR_CASES; c++) {
+		if (!selected[c])
+			continue;
 		for (gi = 0; gi < nr_scales; gi++) {
 			for (di = 0; di < nr_scales; di++) {
 				struct stats *s = &st[c][gi][di];
 				struct stats w = stats_of(w_ns[c][gi][di], rounds);
 
-				fprintf(j, "    {\"case\": \"%s\", \"reason\": \"%s\", \"verdict\": \"%s\", "
+				fprintf(j, "%s    {\"case\": \"%s\", \"reason\": \"%s\", \"verdict\": \"%s\", "
 					"\"gateways\": %u, \"destinations\": %u, \"median_ns\": %.2f, "
 					"\"min_ns\": %.2f, \"max_ns\": %.2f, \"ratio_to_floor\": %.4f, "
 					"\"ratio_to_1_entry\": %.4f, \"wall_median_ns\": %.2f, \"samples_ns\": ",
-					cases[c].name,
+					sep, cases[c].name,
 					cases[c].reason == EDPG_R_ALLOW ? "allow" :
 					cases[c].reason == EDPG_R_UNKNOWN_MAC ? "unknown_mac" : "destination",
 					cases[c].xdp == XDP_PASS ? "pass" : "drop", scales[gi], scales[di],
@@ -788,30 +799,31 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 				json_samples(j, k_ns[c][gi][di], rounds);
 				fprintf(j, ", \"wall_samples_ns\": ");
 				json_samples(j, w_ns[c][gi][di], rounds);
-				fprintf(j, "}%s\n", c == NR_CASES - 1 && gi == last && di == last ? "" : ",");
+				fputc('}', j);
+				sep = ",\n";
 			}
 		}
 	}
-	fprintf(j, "  ],\n  \"goals\": [\n");
-	ratio = st[C_ALLOW4][0][0].median / fl.median;
-	fprintf(j, "    {\"goal\": \"allowed IPv4 <= %.2fx floor\", \"gateways\": %u, "
-		"\"destinations\": %u, \"ratio\": %.4f, \"limit\": %.2f, \"pass\": %s}",
-		GOAL_FLOOR_RATIO, scales[0], scales[0], ratio, GOAL_FLOOR_RATIO,
-		ratio <= GOAL_FLOOR_RATIO ? "true" : "false");
-	if (last) {
-		ratio = st[C_ALLOW4][last][last].median / fl.median;
-		fprintf(j, ",\n    {\"goal\": \"allowed IPv4 <= %.2fx floor\", \"gateways\": %u, "
+	fprintf(j, "\n  ],\n  \"goals\": [");
+	sep = "\n";
+	for (gi = 0; gi <= last && selected[C_ALLOW4]; gi += last ? last : 1) {
+		ratio = st[C_ALLOW4][gi][gi].median / fl.median;
+		fprintf(j, "%s    {\"goal\": \"allowed IPv4 <= %.2fx floor\", \"gateways\": %u, "
 			"\"destinations\": %u, \"ratio\": %.4f, \"limit\": %.2f, \"pass\": %s}",
-			GOAL_FLOOR_RATIO, scales[last], scales[last], ratio, GOAL_FLOOR_RATIO,
+			sep, GOAL_FLOOR_RATIO, scales[gi], scales[gi], ratio, GOAL_FLOOR_RATIO,
 			ratio <= GOAL_FLOOR_RATIO ? "true" : "false");
+		sep = ",\n";
 	}
 	for (c = 0; c < NR_CASES && last; c++) {
+		if (!selected[c])
+			continue;
 		ratio = scale_ratio(c, last, last);
-		fprintf(j, ",\n    {\"goal\": \"%s at %u x %u <= %.2fx the %u x %u case\", "
+		fprintf(j, "%s    {\"goal\": \"%s at %u x %u <= %.2fx the %u x %u case\", "
 			"\"case\": \"%s\", \"ratio\": %.4f, \"limit\": %.2f, \"pass\": %s}",
-			cases[c].name, scales[last], scales[last], GOAL_SCALE_RATIO, scales[0],
+			sep, cases[c].name, scales[last], scales[last], GOAL_SCALE_RATIO, scales[0],
 			scales[0], cases[c].name, ratio, GOAL_SCALE_RATIO,
 			ratio <= GOAL_SCALE_RATIO ? "true" : "false");
+		sep = ",\n";
 	}
 	fprintf(j, "\n  ]\n}\n");
 out:
@@ -821,6 +833,27 @@ out:
 		err = bench_err(-errno, md_path);
 	if (sum && fclose(sum) && !err)
 		err = bench_err(-errno, sum_path);
+	return err;
+}
+
+/* "allow_v4_tcp3199,destination_v6": the cases to run. */
+static int parse_cases(const char *s)
+{
+	char *list = strdup(s), *tok, *save = NULL;
+	int c, err = 0;
+
+	if (!list)
+		return -ENOMEM;
+	for (tok = strtok_r(list, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		for (c = 0; c < NR_CASES; c++)
+			if (!strcmp(tok, cases[c].name))
+				break;
+		if (c == NR_CASES)
+			err = -EINVAL;
+		else
+			selected[c] = 1;
+	}
+	free(list);
 	return err;
 }
 
@@ -851,21 +884,26 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_datapath [-r ROUNDS] [-n REPEAT] [-s SCALES] [-j JSON] [-m MD] "
 		"[-S SUMMARY]\n"
+		"                      [-c CASES]\n"
 		"  -r ROUNDS   rounds per figure (default 7, at most %d)\n"
 		"  -n REPEAT   runs per BPF_PROG_TEST_RUN call (default 1000000)\n"
 		"  -s SCALES   ascending gateway/destination counts (default 1,1024,65536)\n"
 		"  -j JSON     write every figure and sample as JSON\n"
 		"  -m MD       write the report section as Markdown\n"
-		"  -S SUMMARY  write goal rows as tab-separated lines\n", MAX_ROUNDS);
+		"  -S SUMMARY  write goal rows as tab-separated lines\n"
+		"  -c CASES    comma-separated cases to run (default all):", MAX_ROUNDS);
+	for (int c = 0; c < NR_CASES; c++)
+		fprintf(f, " %s", cases[c].name);
+	fputc('\n', f);
 }
 
 int main(int argc, char **argv)
 {
 	const char *json = NULL, *md = NULL, *sum = NULL;
 	unsigned int gi, di, r;
-	int opt, err = 0;
+	int opt, c, any_case = 0, err = 0;
 
-	while ((opt = getopt(argc, argv, "r:n:s:j:m:S:h")) != -1) {
+	while ((opt = getopt(argc, argv, "r:n:s:j:m:S:c:h")) != -1) {
 		switch (opt) {
 		case 'r':
 			rounds = strtoul(optarg, NULL, 10);
@@ -878,6 +916,13 @@ int main(int argc, char **argv)
 				usage(stderr);
 				return 1;
 			}
+			break;
+		case 'c':
+			if (parse_cases(optarg)) {
+				usage(stderr);
+				return 1;
+			}
+			any_case = 1;
 			break;
 		case 'j':
 			json = optarg;
@@ -900,6 +945,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	for (c = 0; c < NR_CASES && !any_case; c++)
+		selected[c] = 1;
 	libbpf_set_print(libbpf_quiet);
 	nr_cpus = libbpf_num_possible_cpus();
 	if (nr_cpus < 1) {
