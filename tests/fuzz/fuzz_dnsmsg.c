@@ -14,6 +14,13 @@
 
 #include "dnsmsg.h"
 
+/* UBSan only reports by default; a finding must fail the fuzz run. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
+
 static void check(int cond, const char *what)
 {
 	if (!cond) {
