@@ -84,16 +84,22 @@ ipn() {
 # Field 22 of /proc/PID/stat: start time in clock ticks since boot.  Stored
 # with the PID so a later `down` can tell our daemon from a recycled PID.
 starttime() {
-	local stat
+	local stat f
 	stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
 	# The command name (field 2) may hold spaces; cut after its ')'.
-	stat=${stat##*) }
-	set -- $stat
-	echo "${20}"
+	read -ra f <<<"${stat##*) }"
+	echo "${f[19]}"
 }
 
+# Ours and still running: a zombie (state Z) waiting for whoever inherited
+# it to reap it has exited already.
 pid_is_ours() {
-	[ "$2" != 0 ] && [ "$(starttime "$1")" = "$2" ]
+	local stat f
+	[ "$2" != 0 ] || return 1
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	# f[0] is field 3 (state), f[19] field 22 (start time).
+	read -ra f <<<"${stat##*) }"
+	[ "${f[0]}" != Z ] && [ "${f[19]}" = "$2" ]
 }
 
 # start_daemon NAME HOST CMD...: run CMD in HOST's netns in its own session
@@ -215,8 +221,8 @@ write_configs() {
 		# Every name is local: unknown names get NXDOMAIN, never a timeout.
 		echo "local=/#/"
 		for line in "${cloud_names[@]}"; do
-			set -- $line
-			echo "host-record=$1,198.51.100.$2,2001:db8:100::$2"
+			read -r name n <<<"$line"
+			echo "host-record=$name,198.51.100.$n,2001:db8:100::$n"
 		done
 		# Like the real zone, one time server name is an alias of a
 		# pool name: resolvers and snooping must follow the CNAME.
@@ -236,9 +242,8 @@ write_configs() {
 	EOF
 
 	for line in "${cloud_names[@]}"; do
-		set -- $line
-		[ "$1" = extra.lab ] || san+="DNS:$1,"
-		n=$2
+		read -r name n <<<"$line"
+		[ "$name" = extra.lab ] || san+="DNS:$name,"
 		san+="IP:198.51.100.$n,IP:2001:db8:100::$n,"
 	done
 	san+="DNS:time.etherios.co.uk"
@@ -275,7 +280,7 @@ write_configs() {
 }
 
 build_topology() {
-	local h i mac line
+	local h i mac line name n
 
 	for h in "${HOSTS[@]}"; do
 		ip netns add "$(nsname "$h")"
@@ -339,9 +344,9 @@ build_topology() {
 		ipn "$h" -6 route add default via fd99::1
 	done
 	for line in "${cloud_names[@]}"; do
-		set -- $line
-		ipn cloud addr add "198.51.100.$2/24" dev wan0
-		ipn cloud addr add "2001:db8:100::$2/64" dev wan0 nodad
+		read -r name n <<<"$line"
+		ipn cloud addr add "198.51.100.$n/24" dev wan0
+		ipn cloud addr add "2001:db8:100::$n/64" dev wan0 nodad
 	done
 	# The cloud knows only the way back to the site, no default route.
 	ipn cloud route add 10.99.0.0/16 via 198.51.100.1

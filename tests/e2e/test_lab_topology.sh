@@ -54,7 +54,7 @@ if ! bash "$LAB_SH" up; then
 	exit 1
 fi
 RUN=$TMPDIR/$LAB
-# shellcheck source=../../scripts/lab-probe.sh
+# shellcheck disable=SC1091 # sourced at run time
 . "$ROOT/scripts/lab-probe.sh"
 
 expect 0 "status: all namespaces and daemons alive" quiet bash "$LAB_SH" status
@@ -125,6 +125,7 @@ fi
 
 # --- the VLAN path: gw1's VLAN address routes over the tagged link; the
 # router's lan0.42 must have received the packets (not lan0 untagged).
+# shellcheck disable=SC2016 # awk's own $1
 rx42() { lab_exec router awk '$1 == "lan0.42:" {print $3}' /proc/net/dev; }
 before=$(rx42)
 expect 0 "VLAN 42: gw1 TCP 3197 from 10.99.42.11" probe_tcp gw1 198.51.100.10 3197 10.99.42.11
@@ -157,7 +158,11 @@ eq "daemons recorded" "${#pids[@]}" 8
 expect 0 "lab down" quiet bash "$LAB_SH" down
 eq "no netns with the prefix" "$(ip netns list | grep -c "^$LAB-")" 0
 alive=0
-for p in "${pids[@]}"; do [ -d "/proc/$p" ] && alive=$((alive + 1)); done
+for p in "${pids[@]}"; do
+	# A zombie has exited; it only waits for its new parent to reap it.
+	st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
+	[ "$st" = Z ] || alive=$((alive + 1))
+done
 eq "no daemon from the run dir left" "$alive" 0
 if [ -e "$RUN" ]; then bad "run dir $RUN removed"; else ok "run dir removed"; fi
 expect 0 "down again is harmless" quiet bash "$LAB_SH" down
