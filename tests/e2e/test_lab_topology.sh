@@ -16,7 +16,7 @@ for c in ip nsenter setsid ss dnsmasq chronyd openssl socat; do
 done
 [ -c /dev/net/tun ] || { echo "skip: no /dev/net/tun"; exit 77; }
 
-export LAB=ltop$$
+export LAB=ltop$$ LAB_VLAN=1
 BAD=ltbad$$
 export TMPDIR=${TMPDIR:-/tmp}
 FAKEBIN=$(mktemp -d)
