@@ -24,7 +24,13 @@
 # State lives in ${TMPDIR:-/tmp}/$LAB: config, certificate, logs and "pids"
 # (name pid starttime).  `down` kills only those PIDs (after checking the
 # start time, so a recycled PID is never hit) and deletes only the namespaces
-# named after $LAB; the veths die with their namespaces.
+# named after $LAB; the veths die with their namespaces.  $RUN/lab.env is a
+# sourceable summary (addresses, MACs, the lab DNS, the CA for TLS clients);
+# scripts/lab-probe.sh has the flow probes.
+#
+# The router's lan0 is a plain veth with offloads off and MTU 1500, so native
+# XDP attaches to it (its peer is the switch port); VLAN 42 frames reach it
+# with the 802.1Q header in the frame (see build_vlan).
 #
 # No XDP program and no nft table is attached here: that is edpgate's job.
 set -euo pipefail
