@@ -40,6 +40,9 @@ TEST_HELPERS := $(filter-out $(UNIT_SRCS) $(BPFT_SRCS),$(wildcard tests/unit/*.c
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+# The loader sources each fuzz target links (they must stay free of libbpf).
+FUZZ_LINK_fuzz_rules := loader/rules.c loader/addr.c loader/compile.c
+FUZZ_LINK_fuzz_dnsmsg := loader/dnsmsg.c
 FUZZ_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FUZZ_SRCS))
 
 all: $(BUILD)/edpgate $(BPF_OBJS) $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS)
@@ -77,7 +80,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h)
 $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard loader/*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ibpf -Iloader -I$(BUILD)/bpf \
+	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE -Ibpf -Iloader -I$(BUILD)/bpf \
 		$< $(FUZZ_LINK_$*) -o $@
 
 unit: deps $(UNIT_BINS)

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * cli.h - what every subcommand shares: global options, exit codes and the
+ * "load the rules data and compile it" pipeline.
+ */
+#ifndef EDPG_CLI_H
+#define EDPG_CLI_H
+
+#include <stdbool.h>
+
+#include "bpfmaps.h"
+#include "policy.h"
+#include "state.h"
+
+#define EDPG_EXIT_OK	0
+#define EDPG_EXIT_FAIL	1
+#define EDPG_EXIT_USAGE	2
+
+struct edpg_cli {
+	const char *rules;	/* --rules */
+	const char *state_dir;	/* --state-dir */
+	const char *pin_dir;	/* --pin-dir */
+	int lock_fd;
+};
+
+extern struct edpg_cli cli;
+
+/* A usage error: prints the message and the command's synopsis; returns
+ * EDPG_EXIT_USAGE for `return usage(...)`. */
+int usage_err(const char *synopsis, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Subcommands: one file each, do_<name>(argc, argv) with argv[0] = name. */
+int do_check(int argc, char **argv);
+int do_attach(int argc, char **argv);
+int do_detach(int argc, char **argv);
+int do_apply(int argc, char **argv);
+int do_gateway(int argc, char **argv);
+int do_status(int argc, char **argv);
+int do_stats(int argc, char **argv);
+int do_verify(int argc, char **argv);
+
+/* ---- shared pipeline (ctx.c) ------------------------------------------ */
+
+/* Path of the gateways file in the state dir. */
+void edpg_gateways_path(char *buf, size_t len);
+/*
+ * Parse the rules file and the gateways file into @p.  Diagnostics are
+ * printed as FILE:LINE:COL; on any error nothing is returned and the
+ * caller must change nothing.
+ */
+int edpg_load_policy(struct edpg_policy *p, const char *rules_path, bool quiet_warnings);
+/* Names of @p resolved now (and saved as the address cache), or read
+ * back from the cache (@from_cache). */
+int edpg_resolve_policy(const struct edpg_policy *p, bool from_cache,
+			struct edpg_resolved **out, size_t *n);
+void edpg_resolved_free(struct edpg_resolved *r, size_t n);
+/* Addresses of the attached interfaces, for @router members. */
+int edpg_router_addrs(const struct edpg_ifaces *ifs, struct edpg_addr **out, size_t *n);
+/* The whole pipeline: policy -> names -> desired (heap-allocated). */
+int edpg_build_desired(const struct edpg_policy *p, bool from_cache, struct edpg_desired **out);
+/* Push @d to the live BPF maps and the nft table of the attached set. */
+int edpg_push_full(struct edpg_bpf *b, const struct edpg_desired *d, const struct edpg_ifaces *ifs);
+struct edpg_nft_opts;
+/* nft options (interfaces, enforcement) from the attached set; @names
+ * must hold EDPG_MAX_IFACES pointers. */
+int edpg_nft_opts_from(const struct edpg_ifaces *ifs, struct edpg_nft_opts *o, const char **names);
+/* Open the pinned program, with a message that says what to do if absent. */
+int edpg_open_live(struct edpg_bpf *b);
+
+#endif

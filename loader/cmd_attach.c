@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * edpgate attach IFACE: load (or reuse) the pinned program, fill its maps
+ * and the nft table from the rules data, then attach.  The policy is in
+ * place before the first frame is judged, so attaching never opens a
+ * window with an empty (drop-all) or stale policy.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "compile.h"
+#include "json.h"
+#include "log.h"
+#include "nft.h"
+#include "rules.h"
+
+static const char synopsis[] =
+	"attach IFACE [--mode native|generic|auto] [--enforce xdp|nft|both] [--max-gateways N]";
+
+static const char *mode_name(enum edpg_xdp_mode m)
+{
+	return m == EDPG_XDP_NATIVE ? "native" : m == EDPG_XDP_GENERIC ? "generic" : "auto";
+}
+
+int do_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "enforce", required_argument, NULL, 'e' },
+		{ "max-gateways", required_argument, NULL, 'g' },
+		{}
+	};
+	enum edpg_xdp_mode mode = EDPG_XDP_AUTO, used = EDPG_XDP_AUTO;
+	const char *enforce = "both", *ifname;
+	struct edpg_load_opts lo = {};
+	struct edpg_desired *d = NULL;
+	struct edpg_ifaces ifs, old;
+	struct edpg_policy p;
+	struct edpg_bpf b;
+	bool loaded = false;
+	int c, err, ret = EDPG_EXIT_FAIL;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!strcmp(optarg, "native"))
+				mode = EDPG_XDP_NATIVE;
+			else if (!strcmp(optarg, "generic"))
+				mode = EDPG_XDP_GENERIC;
+			else if (!strcmp(optarg, "auto"))
+				mode = EDPG_XDP_AUTO;
+			else
+				return usage_err(synopsis, "--mode must be native, generic or auto");
+			break;
+		case 'e':
+			if (strcmp(optarg, "xdp") && strcmp(optarg, "nft") && strcmp(optarg, "both"))
+				return usage_err(synopsis, "--enforce must be xdp, nft or both");
+			enforce = optarg;
+			break;
+		case 'g':
+			lo.max_gateways = strtoul(optarg, &end, 10);
+			if (*end || lo.max_gateways < 1 || lo.max_gateways > 1U << 20)
+				return usage_err(synopsis, "--max-gateways must be 1..1048576");
+			break;
+		default:
+			return usage_err(synopsis, "unknown option");
+		}
+	}
+	if (optind != argc - 1)
+		return usage_err(synopsis, "attach takes exactly one interface");
+	ifname = argv[optind];
+	if (strlen(ifname) >= IFNAMSIZ || !if_nametoindex(ifname))
+		return usage_err(synopsis, "no interface named '%s'", ifname);
+
+	cli.lock_fd = edpg_lock(cli.state_dir);
+	if (cli.lock_fd < 0)
+		return EDPG_EXIT_FAIL;
+	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	if (err)
+		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir), EDPG_EXIT_FAIL;
+	for (size_t i = 0; i < ifs.n; i++) {
+		if (!strcmp(ifs.v[i].name, ifname))
+			return edpg_err(-EEXIST, "%s is already attached; `edpgate detach %s` first",
+					ifname, ifname), EDPG_EXIT_FAIL;
+		if (strcmp(ifs.v[i].enforce, enforce))
+			return edpg_err(-EINVAL, "%s is attached with --enforce %s; all interfaces share one enforcement mode",
+					ifs.v[i].name, ifs.v[i].enforce), EDPG_EXIT_FAIL;
+	}
+	if (ifs.n == EDPG_MAX_IFACES)
+		return edpg_err(-ENOSPC, "at most %d interfaces", EDPG_MAX_IFACES), EDPG_EXIT_FAIL;
+
+	err = edpg_load_policy(&p, cli.rules, false);
+	if (err)
+		return EDPG_EXIT_FAIL;
+
+	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
+	if (err == -ENOENT) {
+		err = edpg_bpf_load_and_pin(&b, cli.pin_dir, &lo);
+		loaded = !err;
+	} else if (err) {
+		edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
+	}
+	if (err)
+		goto out_policy;
+
+	old = ifs;
+	snprintf(ifs.v[ifs.n].name, sizeof(ifs.v[ifs.n].name), "%s", ifname);
+	snprintf(ifs.v[ifs.n].enforce, sizeof(ifs.v[ifs.n].enforce), "%s", enforce);
+	snprintf(ifs.v[ifs.n].xdp_mode, sizeof(ifs.v[ifs.n].xdp_mode), "none");
+	ifs.n++;
+	/* The interface list feeds @router, so save it before compiling. */
+	err = edpg_ifaces_save(cli.state_dir, &ifs);
+	if (err) {
+		edpg_err(err, "cannot write %s/interfaces", cli.state_dir);
+		goto out;
+	}
+	err = edpg_build_desired(&p, false, &d);
+	err = err ?: edpg_push_full(&b, d, &ifs);
+	if (!err && strcmp(enforce, "nft")) {
+		err = edpg_bpf_attach(&b, cli.pin_dir, ifname, mode, &used);
+		if (!err)
+			snprintf(ifs.v[ifs.n - 1].xdp_mode, sizeof(ifs.v[0].xdp_mode), "%s",
+				 mode_name(used));
+	}
+	err = err ?: edpg_ifaces_save(cli.state_dir, &ifs);
+	if (err) {
+		/* Put back what was there: the old interface list and table. */
+		edpg_ifaces_save(cli.state_dir, &old);
+		if (old.n == 0) {
+			edpg_nft_delete_table();
+			if (loaded)
+				edpg_bpf_unpin_all(cli.pin_dir);
+		}
+		goto out;
+	}
+	out_begin();
+	out_obj_open(NULL);
+	out_str("interface", "attached %s: ", ifname);
+	out_str("xdp_mode", "xdp %s, ", ifs.v[ifs.n - 1].xdp_mode);
+	out_str("enforce", "enforce %s, ", enforce);
+	out_uint("gateways", "%llu gateways, ", d->ngws);
+	out_uint("destinations", "%llu destinations\n", d->ndsts);
+	out_obj_close();
+	ret = EDPG_EXIT_OK;
+out:
+	if (d) {
+		edpg_desired_free(d);
+		free(d);
+	}
+	edpg_bpf_close(&b);
+out_policy:
+	edpg_policy_free(&p);
+	return ret;
+}

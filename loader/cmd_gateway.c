@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * edpgate gateway add|del|list|show.
+ *
+ * Enrolment changes the gateways file (atomically) and then the live maps
+ * and nft sets by delta: the program is never reloaded and other gateways'
+ * entries and counters are never touched.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "compile.h"
+#include "json.h"
+#include "log.h"
+#include "nft.h"
+#include "rules.h"
+
+static const char syn_add[] =
+	"gateway add MAC [--name NAME] [--services S,S] [--ip ADDR]... [--vlan ID] [--replace]";
+static const char syn_del[] = "gateway del MAC|NAME";
+static const char syn_show[] = "gateway show MAC|NAME";
+static const char syn[] = "gateway add|del|list|show ...";
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= EDPG_NAME_MAX ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Index by MAC (any accepted spelling) or name; -1 when absent. */
+static ssize_t find_gw(const struct edpg_policy *p, const char *key)
+{
+	int i = edpg_policy_find_gateway(p, key);
+
+	return i < 0 ? -1 : i;
+}
+
+static bool gw_equal(const struct edpg_gateway *a, const struct edpg_gateway *b)
+{
+	return !memcmp(a->mac, b->mac, 6) && !strcmp(a->name, b->name) &&
+	       a->services == b->services && a->has_ip4 == b->has_ip4 &&
+	       a->has_ip6 == b->has_ip6 && a->has_vlan == b->has_vlan &&
+	       (!a->has_ip4 || !memcmp(a->ip4, b->ip4, 4)) &&
+	       (!a->has_ip6 || !memcmp(a->ip6, b->ip6, 16)) &&
+	       (!a->has_vlan || a->vlan == b->vlan);
+}
+
+static void print_services(const struct edpg_policy *p, uint32_t bits, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t s = 0; s < p->nservices; s++)
+		if (bits & (1U << s))
+			off += snprintf(buf + off, off < len ? len - off : 0, "%s%s",
+					off ? "," : "", p->services[s].name);
+}
+
+/* Save the gateways file of @p: the durable half of every change. */
+static int save_gateways(const struct edpg_policy *p)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	int err;
+
+	err = edpg_gateways_format(p, &text, &len);
+	if (err)
+		return edpg_err(err, "cannot format the gateways file");
+	edpg_gateways_path(path, sizeof(path));
+	err = edpg_write_atomic(path, text, len);
+	free(text);
+	if (err)
+		return edpg_err(err, "cannot write %s; nothing was changed", path);
+	return 0;
+}
+
+/*
+ * Bring the live maps and nft sets from @old to @new (policies that differ
+ * in one gateway).  Names are not resolved: only gateway elements differ,
+ * and the delta of two states compiled the same way contains just those.
+ */
+static int push_gateway_delta(const struct edpg_policy *old, const struct edpg_policy *new,
+			      const uint8_t mac[6], bool *live)
+{
+	struct edpg_desired *dold = NULL, *dnew = NULL;
+	const char *names[EDPG_MAX_IFACES];
+	struct edpg_nft_batch *batch = NULL;
+	struct edpg_nft_opts o = {};
+	struct edpg_ifaces ifs;
+	struct edpg_bpf b;
+	char msg[512] = "";
+	int err;
+
+	*live = false;
+	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
+	if (err == -ENOENT)
+		return 0;	/* not attached: the file is all there is */
+	if (err)
+		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
+	*live = true;
+	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	if (err)
+		goto out;
+	dold = calloc(1, sizeof(*dold));
+	dnew = calloc(1, sizeof(*dnew));
+	if (!dold || !dnew) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = edpg_compile(old, NULL, 0, NULL, 0, dold);
+	err = err ?: edpg_compile(new, NULL, 0, NULL, 0, dnew);
+	if (err)
+		goto out;
+	edpg_nft_opts_from(&ifs, &o, names);
+	if (ifs.n) {
+		err = edpg_nft_build_delta(dold, dnew, &o, &batch);
+		err = err ?: edpg_nft_send(batch, msg, sizeof(msg));
+		edpg_nft_batch_free(batch);
+		if (err) {
+			edpg_err(err, "nftables refused the gateway update (%s)", msg);
+			goto out;
+		}
+	}
+	err = -ENOENT;
+	for (size_t i = 0; i < dnew->ngws; i++)
+		if (!memcmp(dnew->gws[i].mac, mac, 6))
+			err = edpg_bpf_gw_put(&b, &dnew->gws[i]);
+	if (err == -ENOENT) {
+		err = edpg_bpf_gw_del(&b, mac);
+		if (err == -ENOENT)
+			err = 0;
+	}
+	if (err)
+		edpg_err(err, "cannot update the gateway map");
+out:
+	if (dold) {
+		edpg_desired_free(dold);
+		free(dold);
+	}
+	if (dnew) {
+		edpg_desired_free(dnew);
+		free(dnew);
+	}
+	edpg_bpf_close(&b);
+	return err;
+}
+
+static int services_parse(const struct edpg_policy *p, char *list, uint32_t *out)
+{
+	char *save = NULL;
+
+	*out = 0;
+	for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+		int id = edpg_policy_service_id(p, s);
+
+		if (id < 0)
+			return usage_err(syn_add, "unknown service '%s' (the rules file defines them)", s);
+		*out |= 1U << id;
+	}
+	return 0;
+}
+
+static int gw_add(struct edpg_policy *p, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "services", required_argument, NULL, 's' },
+		{ "ip", required_argument, NULL, 'i' },
+		{ "vlan", required_argument, NULL, 'l' },
+		{ "replace", no_argument, NULL, 'R' },
+		{}
+	};
+	struct edpg_gateway g = {}, *nv;
+	bool replace = false, live = false, had_services = false;
+	ssize_t at, byname;
+	struct edpg_addr a;
+	char mac[18], *end;
+	unsigned long v;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (!valid_name(optarg))
+				return usage_err(syn_add, "invalid name '%s': letters, digits, '-' and '_', starting with a letter, at most %d",
+						 optarg, EDPG_NAME_MAX - 1);
+			snprintf(g.name, sizeof(g.name), "%s", optarg);
+			break;
+		case 's':
+			if (services_parse(p, optarg, &g.services))
+				return EDPG_EXIT_USAGE;
+			had_services = true;
+			break;
+		case 'i':
+			if (edpg_addr_parse(optarg, &a, false))
+				return usage_err(syn_add, "invalid address '%s'", optarg);
+			if (a.family == AF_INET) {
+				if (g.has_ip4)
+					return usage_err(syn_add, "at most one IPv4 address per gateway");
+				g.has_ip4 = true;
+				memcpy(g.ip4, a.addr, 4);
+			} else {
+				if (g.has_ip6)
+					return usage_err(syn_add, "at most one IPv6 address per gateway");
+				g.has_ip6 = true;
+				memcpy(g.ip6, a.addr, 16);
+			}
+			break;
+		case 'l':
+			v = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || v < 1 || v > 4094)
+				return usage_err(syn_add, "invalid VLAN '%s': 1..4094", optarg);
+			g.has_vlan = true;
+			g.vlan = v;
+			break;
+		case 'R':
+			replace = true;
+			break;
+		default:
+			return usage_err(syn_add, "unknown option");
+		}
+	}
+	if (optind != argc - 1)
+		return usage_err(syn_add, "gateway add takes one MAC address");
+	err = edpg_mac_parse(argv[optind], g.mac);
+	if (err == -EDOM)
+		return usage_err(syn_add, "'%s' is a multicast, broadcast or all-zero MAC; a gateway has a unicast one",
+				 argv[optind]);
+	if (err)
+		return usage_err(syn_add, "invalid MAC '%s' (use 00:40:9d:aa:bb:cc, 00-40-9D-AA-BB-CC or 0040.9daa.bbcc)",
+				 argv[optind]);
+	if (!had_services)
+		g.services = p->default_services;
+	edpg_mac_format(g.mac, mac);
+
+	at = find_gw(p, mac);
+	byname = g.name[0] ? find_gw(p, g.name) : -1;
+	if (byname >= 0 && byname != at)
+		return edpg_err(-EEXIST, "the name '%s' belongs to another gateway", g.name),
+		       EDPG_EXIT_FAIL;
+	if (at >= 0 && gw_equal(&p->gateways[at], &g)) {
+		out_begin();
+		out_obj_open(NULL);
+		out_str("mac", "%s", mac);
+		out_str("result", ": %s (already enrolled with these settings)\n", "unchanged");
+		out_obj_close();
+		return EDPG_EXIT_OK;
+	}
+	if (at >= 0 && !replace)
+		return edpg_err(-EEXIST, "%s is already enrolled with other settings; add --replace to change them (see `edpgate gateway show %s`)",
+				mac, mac), EDPG_EXIT_FAIL;
+
+	/* Keep the old policy to compute the delta against. */
+	struct edpg_policy old = *p;
+
+	nv = malloc((p->ngateways + 1) * sizeof(*nv));
+	if (!nv)
+		return edpg_err(-ENOMEM, "out of memory"), EDPG_EXIT_FAIL;
+	memcpy(nv, p->gateways, p->ngateways * sizeof(*nv));
+	nv[at >= 0 ? (size_t)at : p->ngateways] = g;
+	p->gateways = nv;
+	p->ngateways = old.ngateways + (at < 0);
+	err = save_gateways(p);
+	if (!err)
+		err = push_gateway_delta(&old, p, g.mac, &live);
+	/* Hand the policy back its original array for edpg_policy_free. */
+	p->gateways = old.gateways;
+	p->ngateways = old.ngateways;
+	free(nv);
+	if (err)
+		return EDPG_EXIT_FAIL;
+	out_begin();
+	out_obj_open(NULL);
+	out_str("mac", "%s", mac);
+	out_str("result", ": %s", at >= 0 ? "replaced" : "enrolled");
+	out_bool("live", live ? "\n" : " (saved; edpgate is not attached, so it takes effect at `edpgate attach`)\n",
+		 live);
+	out_obj_close();
+	return EDPG_EXIT_OK;
+}
+
+static int gw_del(struct edpg_policy *p, int argc, char **argv)
+{
+	struct edpg_policy old = *p;
+	struct edpg_gateway *nv;
+	bool live = false;
+	char mac[18];
+	ssize_t at;
+	int err;
+
+	if (argc != 2)
+		return usage_err(syn_del, "gateway del takes one MAC or name");
+	at = find_gw(p, argv[1]);
+	if (at < 0)
+		return edpg_err(-ENOENT, "no enrolled gateway '%s' (see `edpgate gateway list`)", argv[1]),
+		       EDPG_EXIT_FAIL;
+	edpg_mac_format(p->gateways[at].mac, mac);
+	nv = malloc((p->ngateways ? p->ngateways : 1) * sizeof(*nv));
+	if (!nv)
+		return edpg_err(-ENOMEM, "out of memory"), EDPG_EXIT_FAIL;
+	memcpy(nv, p->gateways, at * sizeof(*nv));
+	memcpy(nv + at, p->gateways + at + 1, (p->ngateways - at - 1) * sizeof(*nv));
+	p->gateways = nv;
+	p->ngateways--;
+	err = save_gateways(p);
+	if (!err)
+		err = push_gateway_delta(&old, p, old.gateways[at].mac, &live);
+	p->gateways = old.gateways;
+	p->ngateways = old.ngateways;
+	free(nv);
+	if (err)
+		return EDPG_EXIT_FAIL;
+	out_begin();
+	out_obj_open(NULL);
+	out_str("mac", "%s", mac);
+	out_str("result", ": %s\n", "deleted");
+	out_obj_close();
+	return EDPG_EXIT_OK;
+}
+
+static void print_gw(const struct edpg_policy *p, const struct edpg_gateway *g,
+		     const struct edpg_bpf *b, bool detail)
+{
+	char mac[18], svc[EDPG_MAX_SERVICES * EDPG_NAME_MAX], a[64];
+	struct edpg_gw live;
+	bool is_live = b && !edpg_bpf_gw_get(b, g->mac, &live);
+
+	edpg_mac_format(g->mac, mac);
+	print_services(p, g->services, svc, sizeof(svc));
+	out_obj_open(NULL);
+	out_str("mac", "%-17s", mac);
+	out_str("name", "  %-16s", g->name[0] ? g->name : NULL);
+	out_str("services", "  %-24s", svc);
+	if (g->has_ip4) {
+		struct edpg_addr x = { .family = AF_INET, .plen = 32 };
+
+		memcpy(x.addr, g->ip4, 4);
+		edpg_addr_format(&x, a, sizeof(a));
+		out_str("ip4", "  ip %s", a);
+	}
+	if (g->has_ip6) {
+		struct edpg_addr x = { .family = AF_INET6, .plen = 128 };
+
+		memcpy(x.addr, g->ip6, 16);
+		edpg_addr_format(&x, a, sizeof(a));
+		out_str("ip6", "  ip %s", a);
+	}
+	if (g->has_vlan)
+		out_uint("vlan", "  vlan %llu", g->vlan);
+	out_bool("live", "  live %s", is_live);
+	if (detail && is_live) {
+		struct edpg_gw_stats st;
+
+		out_uint("slot", "\n  slot %llu", live.slot);
+		if (!edpg_bpf_gw_stats(b, live.slot, &st)) {
+			int64_t w = edpg_boot_to_wall(st.last_seen);
+			char ts[32] = "never";
+
+			if (w) {
+				struct tm tm;
+
+				strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&(time_t){ w }, &tm));
+			}
+			out_str("last_seen", "  last seen %s", w ? ts : NULL);
+		}
+	}
+	out_text("\n");
+	out_obj_close();
+}
+
+int do_gateway(int argc, char **argv)
+{
+	struct edpg_policy p;
+	struct edpg_bpf b;
+	bool have_b;
+	int ret = EDPG_EXIT_OK;
+	const char *sub;
+
+	if (argc < 2)
+		return usage_err(syn, "missing gateway subcommand");
+	sub = argv[1];
+	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list") && strcmp(sub, "show"))
+		return usage_err(syn, "unknown gateway subcommand '%s'", sub);
+	cli.lock_fd = edpg_lock(cli.state_dir);
+	if (cli.lock_fd < 0)
+		return EDPG_EXIT_FAIL;
+	if (edpg_load_policy(&p, cli.rules, true))
+		return EDPG_EXIT_FAIL;
+	argc--;
+	argv++;
+	optind = 0;
+	if (!strcmp(sub, "add")) {
+		ret = gw_add(&p, argc, argv);
+	} else if (!strcmp(sub, "del")) {
+		ret = gw_del(&p, argc, argv);
+	} else {
+		ssize_t at = -1;
+
+		if (!strcmp(sub, "show")) {
+			if (argc != 2) {
+				ret = usage_err(syn_show, "gateway show takes one MAC or name");
+				goto out;
+			}
+			at = find_gw(&p, argv[1]);
+			if (at < 0) {
+				edpg_err(-ENOENT, "no enrolled gateway '%s' (see `edpgate gateway list`)",
+					 argv[1]);
+				ret = EDPG_EXIT_FAIL;
+				goto out;
+			}
+		} else if (argc != 1) {
+			ret = usage_err("gateway list", "gateway list takes no arguments");
+			goto out;
+		}
+		have_b = edpg_bpf_open_pinned(&b, cli.pin_dir) == 0;
+		out_begin();
+		if (at >= 0) {
+			print_gw(&p, &p.gateways[at], have_b ? &b : NULL, true);
+		} else {
+			out_arr_open(NULL);
+			for (size_t i = 0; i < p.ngateways; i++)
+				print_gw(&p, &p.gateways[i], have_b ? &b : NULL, false);
+			out_arr_close();
+			if (!p.ngateways)
+				out_text("no gateway enrolled; `edpgate gateway add MAC` enrolls one\n");
+		}
+		if (have_b)
+			edpg_bpf_close(&b);
+	}
+out:
+	edpg_policy_free(&p);
+	return ret;
+}

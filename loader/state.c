@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "state.h"
+
+static int fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd, err = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -errno;
+	/* The rename is only durable once the directory entry is. */
+	if (fsync(fd))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int edpg_write_atomic(const char *path, const void *buf, size_t len)
+{
+	char tmp[PATH_MAX];
+	const char *p = buf;
+	int fd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		p += n;
+		len -= n;
+	}
+	if (fsync(fd)) {
+		err = -errno;
+		goto out;
+	}
+	if (close(fd)) {
+		fd = -1;
+		err = -errno;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path)) {
+		err = -errno;
+		goto out;
+	}
+	err = fsync_dir_of(path);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int edpg_read_file(const char *path, char **buf, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *b = NULL, *t;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r;
+
+		if (!b || n + 1 >= cap) {
+			cap *= 2;
+			t = realloc(b, cap);
+			if (!t) {
+				err = -ENOMEM;
+				goto out;
+			}
+			b = t;
+		}
+		r = read(fd, b + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += r;
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	b = NULL;
+out:
+	free(b);
+	close(fd);
+	return err;
+}
+
+int edpg_mkdir_p(const char *dir, int mode)
+{
+	char p[PATH_MAX];
+
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int edpg_lock(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = edpg_mkdir_p(state_dir, 0755);
+	if (err)
+		return edpg_err(err, "cannot create state dir %s", state_dir);
+	snprintf(path, sizeof(path), "%s/lock", state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return edpg_err(-errno, "cannot open %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		edpg_debug("another edpgate holds %s; waiting", path);
+		if (flock(fd, LOCK_EX)) {
+			err = -errno;
+			close(fd);
+			return edpg_err(err, "cannot lock %s", path);
+		}
+	}
+	return fd;
+}
+
+void edpg_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* closing drops the flock */
+}
+
+int edpg_ifaces_load(const char *state_dir, struct edpg_ifaces *out)
+{
+	char path[PATH_MAX], *buf = NULL, *line, *save = NULL;
+	size_t len;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "%s/interfaces", state_dir);
+	err = edpg_read_file(path, &buf, &len);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct edpg_iface *i = &out->v[out->n];
+
+		if (line[0] == '#' || out->n == EDPG_MAX_IFACES)
+			continue;
+		if (sscanf(line, "%15s %7s %7s", i->name, i->xdp_mode, i->enforce) == 3)
+			out->n++;
+	}
+	free(buf);
+	return 0;
+}
+
+int edpg_ifaces_save(const char *state_dir, const struct edpg_ifaces *in)
+{
+	char path[PATH_MAX], buf[EDPG_MAX_IFACES * 40 + 64];
+	size_t off;
+
+	off = snprintf(buf, sizeof(buf), "# attached by edpgate: IFNAME XDPMODE ENFORCE\n");
+	for (size_t i = 0; i < in->n; i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s %s %s\n", in->v[i].name,
+				in->v[i].xdp_mode, in->v[i].enforce);
+	snprintf(path, sizeof(path), "%s/interfaces", state_dir);
+	return edpg_write_atomic(path, buf, off);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * state.h - files in the state directory, written so that a crash at any
+ * instant leaves either the old or the new file whole.
+ */
+#ifndef EDPG_STATE_H
+#define EDPG_STATE_H
+
+#include <stddef.h>
+
+/* Write @len bytes to @path via a temporary file, fsync, rename, fsync dir. */
+int edpg_write_atomic(const char *path, const void *buf, size_t len);
+/* Read a whole file into a NUL-terminated malloc'd buffer. */
+int edpg_read_file(const char *path, char **buf, size_t *len);
+/* mkdir -p for the state directory. */
+int edpg_mkdir_p(const char *dir, int mode);
+/* Exclusive lock serialising edpgate invocations; returns an fd (>= 0). */
+int edpg_lock(const char *state_dir);
+void edpg_unlock(int fd);
+
+/* The attached interfaces: one "IFNAME XDPMODE ENFORCE" line each. */
+#define EDPG_MAX_IFACES 16
+
+struct edpg_iface {
+	char name[16];
+	char xdp_mode[8];	/* native | generic | none */
+	char enforce[8];	/* xdp | nft | both */
+};
+
+struct edpg_ifaces {
+	struct edpg_iface v[EDPG_MAX_IFACES];
+	size_t n;
+};
+
+int edpg_ifaces_load(const char *state_dir, struct edpg_ifaces *out);
+int edpg_ifaces_save(const char *state_dir, const struct edpg_ifaces *in);
+
+#endif

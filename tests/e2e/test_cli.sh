@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The CLI on a real veth in namespaces: attach, enroll, apply, del, detach;
+# pins shared between processes; bad input changes nothing; kill -9 in the
+# middle of an apply leaves one whole policy and a whole gateways file.
+. "$(dirname "$0")/lib.sh"
+require_root
+
+GW1=00:40:9d:00:00:01
+topo_pair "$GW1"
+bpffs_private
+STATE_DIR=$E2E_TMP/state
+RULES=$E2E_TMP/edpgate.rules
+cat >"$RULES" <<'RULES_EOF'
+service edp-ssl tcp 3199
+service edp     tcp 3197
+service ntp     udp 123
+group local 10.77.0.1 fd77::1
+group elsewhere 192.0.2.0/24
+allow edp-ssl,edp,ntp to local
+defaults edp-ssl,ntp
+unknown-mac drop
+non-ip drop
+RULES_EOF
+
+for port in 3199 3197; do
+	bg in_ns "$R_NS" socat TCP-LISTEN:$port,reuseaddr,fork,bind=10.77.0.1 SYSTEM:true
+done
+for i in $(seq 50); do tcp_ok "$H_NS" 10.77.0.1 3199 && break; sleep 0.1; done
+
+tcp_ok "$H_NS" 10.77.0.1 3199 || fail "no baseline connectivity"
+ok "baseline: 3199 reachable without edpgate"
+
+edp check >/dev/null || fail "check of a valid rules file failed"
+edp attach lan0 --mode native >/dev/null || fail "attach failed"
+ip -n "$R_NS" -d link show lan0 | grep -q 'prog/xdp' || fail "no XDP program on lan0"
+[ -e "$PIN_DIR/prog" ] && [ -e "$PIN_DIR/link_lan0" ] || fail "pins missing"
+ok "attached natively, program and link pinned"
+
+tcp_ok "$H_NS" 10.77.0.1 3199 && fail "unknown MAC reached 3199"
+drops=$(edp -j stats | jq '.global.unknown_mac.drop_packets')
+[ "$drops" -gt 0 ] || fail "unknown_mac drops not counted ($drops)"
+ok "unknown MAC dropped ($drops unknown_mac drops)"
+
+# Bad input: exit 2 and a message that says what is wrong.
+set +e
+out=$(edp gateway add 01:00:5e:00:00:01 2>&1); rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q multicast <<<"$out" || fail "multicast MAC: rc=$rc '$out'"
+set +e
+out=$(edp gateway add 00:40:9d:zz:00:01 2>&1); rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "invalid MAC" <<<"$out" || fail "bad MAC: rc=$rc '$out'"
+ok "invalid and multicast MACs rejected with exit 2"
+
+edp gateway add 0040.9D00.0001 --name gw1 >/dev/null || fail "gateway add failed"
+tcp_ok "$H_NS" 10.77.0.1 3199 || fail "enrolled gateway cannot reach 3199"
+tcp_ok "$H_NS" 10.77.0.1 3197 && fail "3197 allowed without the edp service"
+ok "enrolled gw1: 3199 passes, 3197 dropped (service)"
+
+# Same fields again: a no-op; different fields: refused without --replace.
+edp gateway add 00-40-9d-00-00-01 --name gw1 | grep -q unchanged || fail "re-add not a no-op"
+set +e
+edp gateway add $GW1 --name gw1 --services edp-ssl,edp,ntp >/dev/null 2>&1; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "conflicting re-add accepted (rc=$rc)"
+edp gateway add $GW1 --name gw1 --services edp-ssl,edp,ntp --replace >/dev/null
+tcp_ok "$H_NS" 10.77.0.1 3197 || fail "3197 not allowed after --replace with edp"
+ok "re-add is a no-op, --replace changes services"
+
+# A second process sees the change through the pins alone.
+[ "$(edp -j gateway list | jq -r '.[0].mac')" = "$GW1" ] || fail "gateway list -j"
+[ "$(edp -j gateway show gw1 | jq -r '.live')" = true ] || fail "gw1 not live"
+key=$(bpftool -j map dump pinned "$PIN_DIR/edpg_gateways" | jq -r '.[].key | join(",")' | head -1)
+[ -n "$key" ] || fail "no gateway entry visible through the pin"
+allowed=$(edp -j stats gw1 | jq '[.gateways[0].allowed[] | select(.service=="edp-ssl") | .packets] | add')
+[ "$allowed" -gt 0 ] || fail "no allowed packets counted for gw1 edp-ssl"
+ok "second process reads gw1 through the pins ($allowed edp-ssl packets)"
+
+dump_policy() {
+	for m in edpg_ctl edpg_config edpg_gateways edpg_services edpg_dst4 edpg_dst6 edpg_cidr4 edpg_cidr6; do
+		bpftool -j map dump pinned "$PIN_DIR/$m" | jq -S 'sort_by(.key)'
+	done
+	bpftool -j map dump pinned "$PIN_DIR/edpg_ports" | jq -c '[.[] | select(.value != [0,0,0,0])]'
+}
+
+# A malformed rules file: every error reported, exit 1, live maps byte-identical.
+before=$(dump_policy | sha256sum)
+cp "$RULES" "$E2E_TMP/bad.rules"
+printf 'service broken tcp 70000\nallow edp-ssl to nowhere\nfrobnicate\n' >>"$E2E_TMP/bad.rules"
+set +e
+out=$(in_ns "$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$E2E_TMP/bad.rules" apply 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] || fail "apply of a bad file: rc=$rc"
+grep -q "bad.rules:10:" <<<"$out" && grep -q "bad.rules:11:" <<<"$out" && grep -q "bad.rules:12:1:" <<<"$out" ||
+	fail "errors not all reported with line:col: $out"
+after=$(dump_policy | sha256sum)
+[ "$before" = "$after" ] || fail "a failed apply changed the live maps"
+edp verify >/dev/null || fail "verify after a failed apply"
+ok "malformed rules: 3 errors with line:col, maps byte-identical, verify passes"
+
+# kill -9 during apply: the live policy is the old one or the new one.
+cp "$RULES" "$E2E_TMP/old.rules"
+sed 's/^group local .*/group local 10.77.0.1 fd77::1 198.51.100.0\/24 203.0.113.7/' "$RULES" >"$E2E_TMP/new.rules"
+for i in $(seq 200); do printf 'gateway 02:00:00:00:%02x:%02x\n' $((i / 256)) $((i % 256)); done >>"$STATE_DIR/gateways"
+for delay in 0.001 0.005 0.01 0.02 0.04 0.08; do
+	in_ns "$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$E2E_TMP/new.rules" apply >/dev/null 2>&1 &
+	pid=$!
+	sleep "$delay"
+	kill -9 $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+	edp check >/dev/null || fail "gateways file damaged after kill -9"
+	old=0 new=0
+	in_ns "$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$E2E_TMP/old.rules" -j verify 2>/dev/null |
+		jq -e '[.differences[] | select(.where=="bpf")] | length == 0' >/dev/null && old=1
+	in_ns "$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$E2E_TMP/new.rules" -j verify 2>/dev/null |
+		jq -e '[.differences[] | select(.where=="bpf")] | length == 0' >/dev/null && new=1
+	[ $((old + new)) -eq 1 ] || fail "after kill -9 at ${delay}s the BPF policy is neither old nor new (old=$old new=$new)"
+	edp apply >/dev/null	# back to the old policy for the next round
+done
+ok "kill -9 at 6 points of an apply: always exactly the old or the new policy"
+
+edp gateway del gw1 >/dev/null || fail "gateway del"
+grep -q "00:40:9d:00:00:01" "$STATE_DIR/gateways" && fail "gw1 still in the gateways file"
+tcp_ok "$H_NS" 10.77.0.1 3199 && fail "deleted gateway still reaches 3199"
+ok "gateway del: file and live maps updated, traffic dropped again"
+
+edp detach lan0 >/dev/null || fail "detach"
+ip -n "$R_NS" -d link show lan0 | grep -q 'prog/xdp' && fail "XDP still attached after detach"
+tcp_ok "$H_NS" 10.77.0.1 3199 || fail "traffic not restored after detach"
+edp detach --all >/dev/null || fail "detach --all"
+[ -e "$PIN_DIR" ] && fail "pins remain after detach --all"
+ok "detach restores traffic; detach --all removes the pins"
