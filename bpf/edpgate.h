@@ -127,7 +127,7 @@ struct edpg_dst6_key {
 
 struct edpg_dst {
 	__u64 groups;		/* bitmap of destination groups */
-	__u64 last_used;	/* CLOCK_BOOTTIME ns of last allowed packet */
+	__u64 last_used;	/* CLOCK_MONOTONIC_COARSE ns of last allowed packet */
 };
 
 /*
@@ -159,7 +159,7 @@ struct edpg_counter {
 };
 
 struct edpg_gw_stats {
-	__u64 last_seen;	/* CLOCK_BOOTTIME ns */
+	__u64 last_seen;	/* CLOCK_MONOTONIC_COARSE ns */
 	__u64 drops[EDPG_R_MAX];
 	struct edpg_counter svc[EDPG_MAX_SERVICES];
 };

@@ -911,15 +911,15 @@ int edpg_bpf_read_live(const struct edpg_bpf *b, struct edpg_desired *out)
 	return 0;
 }
 
-int64_t edpg_boot_to_wall(uint64_t boot_ns)
+int64_t edpg_dp_time_to_wall(uint64_t dp_ns)
 {
-	struct timespec bt, rt;
-	int64_t now_boot;
+	struct timespec mt, rt;
+	int64_t now_mono;
 
-	if (!boot_ns)
+	if (!dp_ns)
 		return 0;
-	clock_gettime(CLOCK_BOOTTIME, &bt);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &mt);
 	clock_gettime(CLOCK_REALTIME, &rt);
-	now_boot = (int64_t)bt.tv_sec * 1000000000LL + bt.tv_nsec;
-	return rt.tv_sec - (now_boot - (int64_t)boot_ns) / 1000000000LL;
+	now_mono = (int64_t)mt.tv_sec * 1000000000LL + mt.tv_nsec;
+	return rt.tv_sec - (now_mono - (int64_t)dp_ns) / 1000000000LL;
 }

@@ -88,7 +88,7 @@ int edpg_bpf_global(const struct edpg_bpf *b, struct edpg_global out[EDPG_R_MAX]
  */
 int edpg_bpf_read_live(const struct edpg_bpf *b, struct edpg_desired *out);
 
-/* CLOCK_BOOTTIME ns -> wall clock seconds (0 stays 0). */
-int64_t edpg_boot_to_wall(uint64_t boot_ns);
+/* Data-path time (CLOCK_MONOTONIC_COARSE ns) -> wall clock seconds (0 stays 0). */
+int64_t edpg_dp_time_to_wall(uint64_t dp_ns);
 
 #endif

@@ -20,6 +20,8 @@ struct edpg_cli {
 	const char *rules;	/* --rules */
 	const char *state_dir;	/* --state-dir */
 	const char *pin_dir;	/* --pin-dir */
+	const char *resolvers[8];	/* --resolver ADDR[:PORT], repeatable */
+	size_t nresolvers;
 	int lock_fd;
 };
 

@@ -368,7 +368,7 @@ static void print_gw(const struct edpg_policy *p, const struct edpg_gateway *g,
 
 		out_uint("slot", "\n  slot %llu", live.slot);
 		if (!edpg_bpf_gw_stats(b, live.slot, &st)) {
-			int64_t w = edpg_boot_to_wall(st.last_seen);
+			int64_t w = edpg_dp_time_to_wall(st.last_seen);
 			char ts[32] = "never";
 
 			if (w) {

@@ -16,9 +16,9 @@
 
 static const char synopsis[] = "stats [MAC|NAME]";
 
-static void print_time(const char *key, uint64_t boot_ns)
+static void print_time(const char *key, uint64_t dp_ns)
 {
-	int64_t w = edpg_boot_to_wall(boot_ns);
+	int64_t w = edpg_dp_time_to_wall(dp_ns);
 	char ts[32];
 	struct tm tm;
 

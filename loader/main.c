@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "json.h"
 #include "log.h"
+#include "resolver.h"
 
 struct edpg_cli cli = {
 	.rules = "/etc/edpgate/edpgate.rules",
@@ -37,7 +38,8 @@ static const struct cmd {
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: edpgate [-j|--json] [-v] [--rules FILE] [--state-dir DIR] [--pin-dir DIR] COMMAND ...\n\n"
+	fprintf(f, "usage: edpgate [-j|--json] [-v] [--rules FILE] [--state-dir DIR] [--pin-dir DIR]\n"
+		   "               [--resolver ADDR[:PORT]]... COMMAND ...\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %s\n", cmds[i].help);
@@ -74,6 +76,7 @@ int main(int argc, char **argv)
 		{ "rules", required_argument, NULL, 'r' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "resolver", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -87,6 +90,14 @@ int main(int argc, char **argv)
 		case 'r': cli.rules = optarg; break;
 		case 's': cli.state_dir = optarg; break;
 		case 'p': cli.pin_dir = optarg; break;
+		case 'R':
+			if (cli.nresolvers == sizeof(cli.resolvers) / sizeof(cli.resolvers[0]) ||
+			    edpg_resolver_parse_server(optarg, &(int){ 0 }, (uint8_t[16]){ 0 },
+						       &(uint16_t){ 0 }))
+				return usage_err(NULL, "--resolver '%s': want ADDR, ADDR:PORT or [V6]:PORT (at most 8)",
+						 optarg);
+			cli.resolvers[cli.nresolvers++] = optarg;
+			break;
 		case 'h': help(stdout); return EDPG_EXIT_OK;
 		default: help(stderr); return EDPG_EXIT_USAGE;
 		}

@@ -533,11 +533,11 @@ static struct edpgate *skel;
 static int nr_cpus;
 static int prog_fd;
 
-static uint64_t boot_ns(void)
+static uint64_t mono_coarse_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_BOOTTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
@@ -825,9 +825,9 @@ static void expect(const char *name, const uint8_t *frame, size_t len, int v, in
 	assert_non_null(b);
 	clear_last_used();
 	take_snap(a);
-	t0 = boot_ns();
+	t0 = mono_coarse_ns();
 	err = run_prog(frame, len, &rc);
-	t1 = boot_ns();
+	t1 = mono_coarse_ns();
 	CHECK(err == 0, "BPF_PROG_TEST_RUN failed: %s", strerror(-err));
 	take_snap(b);
 	describe_moved(a, b, moved, sizeof(moved));

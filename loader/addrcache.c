@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * resolve.c - names to addresses, and the on-disk cache of the last
- * answers so a router that boots with the WAN down still enforces the
- * addresses it knew.
+ * addrcache.c - the on-disk cache of the last answers for every name, so
+ * a router that boots with the WAN down, or a resolver outage, still
+ * enforces the addresses it knew.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
 #include "log.h"
-#include "resolve.h"
+#include "addrcache.h"
 #include "state.h"
 
 static int push_addr(struct edpg_addr **v, size_t *n, const struct edpg_addr *a)
@@ -28,47 +27,6 @@ static int push_addr(struct edpg_addr **v, size_t *n, const struct edpg_addr *a)
 		return -ENOMEM;
 	*v = t;
 	t[(*n)++] = *a;
-	return 0;
-}
-
-int edpg_resolve_name(const char *name, struct edpg_addr **out, size_t *n)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	struct edpg_addr *v = NULL;
-	size_t cnt = 0;
-	int rc, err = 0;
-
-	rc = getaddrinfo(name, NULL, &hints, &res);
-	if (rc == EAI_NONAME || rc == EAI_NODATA) {
-		*out = NULL;
-		*n = 0;
-		return 0;
-	}
-	if (rc)
-		return edpg_err(-EAGAIN, "cannot resolve %s: %s", name, gai_strerror(rc));
-	for (ai = res; ai && !err; ai = ai->ai_next) {
-		struct edpg_addr a = {};
-
-		if (ai->ai_family == AF_INET) {
-			a.family = AF_INET;
-			a.plen = 32;
-			memcpy(a.addr, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
-		} else if (ai->ai_family == AF_INET6) {
-			a.family = AF_INET6;
-			a.plen = 128;
-			memcpy(a.addr, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
-		} else {
-			continue;
-		}
-		err = push_addr(&v, &cnt, &a);
-	}
-	freeaddrinfo(res);
-	if (err) {
-		free(v);
-		return err;
-	}
-	*out = v;
-	*n = cnt;
 	return 0;
 }
 
