@@ -438,20 +438,32 @@ static int delete_gen(int fd, size_t ksz, size_t gen_off, uint32_t gen)
 
 #define GEN_OFF(type, field) __builtin_offsetof(type, field)
 
+/* The four destination maps differ only in key layout: describe it. */
+struct dst_layout {
+	size_t ksz, gen_off, addr_off;
+	int family;
+	bool lpm;
+};
+
+static const struct dst_layout dst_layouts[] = {
+	[EDPG_M_DST4] = { sizeof(struct edpg_dst4_key), GEN_OFF(struct edpg_dst4_key, gen),
+			  GEN_OFF(struct edpg_dst4_key, addr), AF_INET, false },
+	[EDPG_M_DST6] = { sizeof(struct edpg_dst6_key), GEN_OFF(struct edpg_dst6_key, gen),
+			  GEN_OFF(struct edpg_dst6_key, addr), AF_INET6, false },
+	[EDPG_M_CIDR4] = { sizeof(struct edpg_cidr4_key), GEN_OFF(struct edpg_cidr4_key, gen),
+			   GEN_OFF(struct edpg_cidr4_key, addr), AF_INET, true },
+	[EDPG_M_CIDR6] = { sizeof(struct edpg_cidr6_key), GEN_OFF(struct edpg_cidr6_key, gen),
+			   GEN_OFF(struct edpg_cidr6_key, addr), AF_INET6, true },
+};
+
 static int delete_generation(struct edpg_bpf *b, uint32_t gen)
 {
 	int err;
 
 	err = delete_gen(b->map_fd[EDPG_M_GATEWAYS], sizeof(struct edpg_gw_key),
 			 GEN_OFF(struct edpg_gw_key, gen), gen);
-	err = err ?: delete_gen(b->map_fd[EDPG_M_DST4], sizeof(struct edpg_dst4_key),
-				GEN_OFF(struct edpg_dst4_key, gen), gen);
-	err = err ?: delete_gen(b->map_fd[EDPG_M_DST6], sizeof(struct edpg_dst6_key),
-				GEN_OFF(struct edpg_dst6_key, gen), gen);
-	err = err ?: delete_gen(b->map_fd[EDPG_M_CIDR4], sizeof(struct edpg_cidr4_key),
-				GEN_OFF(struct edpg_cidr4_key, gen), gen);
-	err = err ?: delete_gen(b->map_fd[EDPG_M_CIDR6], sizeof(struct edpg_cidr6_key),
-				GEN_OFF(struct edpg_cidr6_key, gen), gen);
+	for (int m = EDPG_M_DST4; m <= EDPG_M_CIDR6 && !err; m++)
+		err = delete_gen(b->map_fd[m], dst_layouts[m].ksz, dst_layouts[m].gen_off, gen);
 	return err;
 }
 
@@ -802,6 +814,69 @@ static int push_dst(struct edpg_desired *out, size_t *cap, int family, const uin
 	return 0;
 }
 
+/* The port table of one generation, in batches rather than 131,072 lookups. */
+static int read_ports(const struct edpg_bpf *b, uint32_t gen, struct edpg_desired *out)
+{
+	const uint32_t n = EDPG_NR_GENS * 2 * EDPG_NR_PORTS;
+	uint32_t *keys, *vals, batch = 0;
+	__u32 count, done = 0;
+	int err = 0;
+
+	keys = malloc(n * sizeof(*keys));
+	vals = malloc(n * sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (done < n) {
+		count = n - done;
+		if (bpf_map_lookup_batch(b->map_fd[EDPG_M_PORTS], done ? &batch : NULL, &batch,
+					 keys + done, vals + done, &count, NULL)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				goto out;
+			}
+			done += count;
+			break;
+		}
+		done += count;
+	}
+	for (uint32_t i = 0; i < done; i++) {
+		uint32_t k = keys[i], g = k / (2 * EDPG_NR_PORTS);
+
+		if (g == gen)
+			out->ports[k / EDPG_NR_PORTS % 2][k % EDPG_NR_PORTS] = vals[i];
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int read_dsts(const struct edpg_bpf *b, int m, uint32_t gen, struct edpg_desired *out,
+		     size_t *cap)
+{
+	const struct dst_layout *l = &dst_layouts[m];
+	uint8_t *keys = NULL;
+	size_t n = 0;
+	int err;
+
+	err = keys_of_gen(b->map_fd[m], l->ksz, l->gen_off, gen, (void **)&keys, &n);
+	for (size_t i = 0; i < n && !err; i++) {
+		const uint8_t *k = keys + i * l->ksz;
+		struct edpg_dst v;	/* edpg_cidr is a prefix of it */
+		uint8_t plen = l->family == AF_INET ? 32 : 128;
+
+		if (bpf_map_lookup_elem(b->map_fd[m], k, &v))
+			continue;	/* deleted meanwhile */
+		if (l->lpm)
+			plen = *(const uint32_t *)k - 8;
+		err = push_dst(out, cap, l->family, k + l->addr_off, plen, v.groups);
+	}
+	free(keys);
+	return err;
+}
+
 int edpg_bpf_read_live(const struct edpg_bpf *b, struct edpg_desired *out)
 {
 	size_t gcap = 0, dcap = 0;
@@ -852,63 +927,12 @@ int edpg_bpf_read_live(const struct edpg_bpf *b, struct edpg_desired *out)
 			return -errno;
 		out->svc_groups[s] = v.groups;
 	}
-	for (uint32_t p = 0; p < 2; p++)
-		for (uint32_t port = 0; port < EDPG_NR_PORTS; port++) {
-			uint32_t k = edpg_port_index(gen, p, port), v;
-
-			if (bpf_map_lookup_elem(b->map_fd[EDPG_M_PORTS], &k, &v))
-				return -errno;
-			out->ports[p][port] = v;
-		}
-	{
-		struct edpg_dst4_key k, cur, *prev = NULL;
-		struct edpg_dst v;
-
-		while (!bpf_map_get_next_key(b->map_fd[EDPG_M_DST4], prev, &k)) {
-			cur = k;
-			prev = &cur;
-			if (k.gen == gen && !bpf_map_lookup_elem(b->map_fd[EDPG_M_DST4], &k, &v) &&
-			    push_dst(out, &dcap, AF_INET, k.addr, 32, v.groups))
-				return -ENOMEM;
-		}
-	}
-	{
-		struct edpg_dst6_key k, cur, *prev = NULL;
-		struct edpg_dst v;
-
-		while (!bpf_map_get_next_key(b->map_fd[EDPG_M_DST6], prev, &k)) {
-			cur = k;
-			prev = &cur;
-			if (k.gen == gen && !bpf_map_lookup_elem(b->map_fd[EDPG_M_DST6], &k, &v) &&
-			    push_dst(out, &dcap, AF_INET6, k.addr, 128, v.groups))
-				return -ENOMEM;
-		}
-	}
-	{
-		struct edpg_cidr4_key k, cur, *prev = NULL;
-		struct edpg_cidr v;
-
-		while (!bpf_map_get_next_key(b->map_fd[EDPG_M_CIDR4], prev, &k)) {
-			cur = k;
-			prev = &cur;
-			if (k.gen == gen && !bpf_map_lookup_elem(b->map_fd[EDPG_M_CIDR4], &k, &v) &&
-			    push_dst(out, &dcap, AF_INET, k.addr, k.prefixlen - 8, v.groups))
-				return -ENOMEM;
-		}
-	}
-	{
-		struct edpg_cidr6_key k, cur, *prev = NULL;
-		struct edpg_cidr v;
-
-		while (!bpf_map_get_next_key(b->map_fd[EDPG_M_CIDR6], prev, &k)) {
-			cur = k;
-			prev = &cur;
-			if (k.gen == gen && !bpf_map_lookup_elem(b->map_fd[EDPG_M_CIDR6], &k, &v) &&
-			    push_dst(out, &dcap, AF_INET6, k.addr, k.prefixlen - 8, v.groups))
-				return -ENOMEM;
-		}
-	}
-	return 0;
+	err = read_ports(b, gen, out);
+	if (err)
+		return err;
+	for (int m = EDPG_M_DST4; m <= EDPG_M_CIDR6 && !err; m++)
+		err = read_dsts(b, m, gen, out, &dcap);
+	return err;
 }
 
 int64_t edpg_dp_time_to_wall(uint64_t dp_ns)
