@@ -60,6 +60,8 @@ void edpg_resolved_free(struct edpg_resolved *r, size_t n);
 int edpg_router_addrs(const struct edpg_ifaces *ifs, struct edpg_addr **out, size_t *n);
 /* The whole pipeline: policy -> names -> desired (heap-allocated). */
 int edpg_build_desired(const struct edpg_policy *p, bool from_cache, struct edpg_desired **out);
+/* Free a desired state from edpg_build_desired() (NULL is fine). */
+void edpg_desired_put(struct edpg_desired *d);
 /* Push @d to the live BPF maps and the nft table of the attached set. */
 int edpg_push_full(struct edpg_bpf *b, const struct edpg_desired *d, const struct edpg_ifaces *ifs);
 struct edpg_nft_opts;

@@ -50,10 +50,7 @@ int do_apply(int argc, char **argv)
 	out_obj_close();
 	ret = EDPG_EXIT_OK;
 out:
-	if (d) {
-		edpg_desired_free(d);
-		free(d);
-	}
+	edpg_desired_put(d);
 	edpg_bpf_close(&b);
 out_policy:
 	edpg_policy_free(&p);

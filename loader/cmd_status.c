@@ -86,10 +86,7 @@ int do_status(int argc, char **argv)
 	out_obj_close();
 	ret = EDPG_EXIT_OK;
 out:
-	if (live) {
-		edpg_desired_free(live);
-		free(live);
-	}
+	edpg_desired_put(live);
 	edpg_bpf_close(&b);
 	return ret;
 }

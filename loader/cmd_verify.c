@@ -185,14 +185,8 @@ int do_verify(int argc, char **argv)
 	ret = df.n ? EDPG_EXIT_FAIL : EDPG_EXIT_OK;
 out:
 	edpg_nft_diffs_free(nd, nnd);
-	if (want) {
-		edpg_desired_free(want);
-		free(want);
-	}
-	if (live) {
-		edpg_desired_free(live);
-		free(live);
-	}
+	edpg_desired_put(want);
+	edpg_desired_put(live);
 	edpg_bpf_close(&b);
 out_policy:
 	edpg_policy_free(&p);

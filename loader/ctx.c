@@ -314,6 +314,14 @@ out:
 	return err;
 }
 
+void edpg_desired_put(struct edpg_desired *d)
+{
+	if (!d)
+		return;
+	edpg_desired_free(d);
+	free(d);
+}
+
 int edpg_open_live(struct edpg_bpf *b)
 {
 	int err = edpg_bpf_open_pinned(b, cli.pin_dir);
