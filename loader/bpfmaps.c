@@ -947,3 +947,56 @@ int64_t edpg_dp_time_to_wall(uint64_t dp_ns)
 	now_mono = (int64_t)mt.tv_sec * 1000000000LL + mt.tv_nsec;
 	return rt.tv_sec - (now_mono - (int64_t)dp_ns) / 1000000000LL;
 }
+
+/*
+ * Many gateways into the live generation (bulk enrolment): the slot map
+ * is read once, not once per gateway, and the records go to the kernel in
+ * one bpf_map_update_batch() call.  Gateways already live keep their slot
+ * (and so their counters); new ones get a free slot with zeroed counters.
+ */
+int edpg_bpf_gw_put_many(struct edpg_bpf *b, const struct edpg_want_gw *v, size_t n)
+{
+	struct edpg_gw_key *keys = NULL;
+	struct edpg_gw *vals = NULL;
+	struct slots sl = {};
+	uint32_t gen = 0;
+	__u32 count = n;
+	int err;
+
+	if (!n)
+		return 0;
+	err = edpg_bpf_active_gen(b, &gen);
+	if (err)
+		return err;
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = slots_load(b, gen, &sl);
+	for (size_t i = 0; i < n && !err; i++) {
+		keys[i].gen = gen;
+		memcpy(keys[i].mac, v[i].mac, 6);
+		vals[i] = v[i].rec;
+		if (lookup_slot(b, v[i].mac, gen, &vals[i].slot) || vals[i].slot >= b->max_gateways)
+			err = slot_alloc(b, &sl, &vals[i].slot);
+	}
+	if (err)
+		goto out;
+	if (!bpf_map_update_batch(b->map_fd[EDPG_M_GATEWAYS], keys, vals, &count, NULL))
+		goto out;
+	err = -errno;
+	/* Kernels without batch ops on hash maps: one update per gateway. */
+	if (err != -EINVAL && err != -EOPNOTSUPP && err != -524)
+		goto out;
+	err = 0;
+	for (size_t i = 0; i < n && !err; i++)
+		if (bpf_map_update_elem(b->map_fd[EDPG_M_GATEWAYS], &keys[i], &vals[i], BPF_ANY))
+			err = -errno;
+out:
+	free(sl.used);
+	free(keys);
+	free(vals);
+	return err;
+}

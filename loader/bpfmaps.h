@@ -91,4 +91,10 @@ int edpg_bpf_read_live(const struct edpg_bpf *b, struct edpg_desired *out);
 /* Data-path time (CLOCK_MONOTONIC_COARSE ns) -> wall clock seconds (0 stays 0). */
 int64_t edpg_dp_time_to_wall(uint64_t dp_ns);
 
+/*
+ * Put @n gateways into the live generation: one read of the slot map, one
+ * bpf_map_update_batch() (bulk enrolment).  Live gateways keep their slot.
+ */
+int edpg_bpf_gw_put_many(struct edpg_bpf *b, const struct edpg_want_gw *v, size_t n);
+
 #endif

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * edpgate gateway add|del|list|show.
+ * edpgate gateway add|del|import|list|show.
  *
  * Enrolment changes the gateways file (atomically) and then the live maps
  * and nft sets by delta: the program is never reloaded and other gateways'
@@ -21,12 +21,14 @@
 #include "log.h"
 #include "nft.h"
 #include "rules.h"
+#include "state.h"
 
 static const char syn_add[] =
 	"gateway add MAC [--name NAME] [--services S,S] [--ip ADDR]... [--vlan ID] [--replace]";
 static const char syn_del[] = "gateway del MAC|NAME";
 static const char syn_show[] = "gateway show MAC|NAME";
-static const char syn[] = "gateway add|del|list|show ...";
+static const char syn_import[] = "gateway import [--replace] FILE";
+static const char syn[] = "gateway add|del|import|list|show ...";
 
 static bool valid_name(const char *s)
 {
@@ -333,6 +335,247 @@ static int gw_del(struct edpg_policy *p, int argc, char **argv)
 	return EDPG_EXIT_OK;
 }
 
+/* ---- gateway import ---------------------------------------------------- */
+
+static uint64_t mac64(const uint8_t mac[6])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 6; i++)
+		v = v << 8 | mac[i];
+	return v;
+}
+
+struct imp_key {
+	uint64_t mac;
+	size_t idx;		/* into the parsed file's gateways */
+};
+
+static int imp_key_cmp(const void *a, const void *b)
+{
+	const struct imp_key *x = a, *y = b;
+
+	return x->mac < y->mac ? -1 : x->mac > y->mac;
+}
+
+static void diags_print(const struct edpg_diags *d)
+{
+	char line[1024];
+
+	for (size_t i = 0; i < d->n; i++) {
+		edpg_diags_format(&d->v[i], line, sizeof(line));
+		fprintf(stderr, "%s\n", line);
+	}
+}
+
+static bool rec_equal(const struct edpg_want_gw *a, const struct edpg_want_gw *b)
+{
+	struct edpg_gw x = a->rec, y = b->rec;
+
+	x.slot = y.slot = 0;
+	return !memcmp(a->mac, b->mac, 6) && !memcmp(&x, &y, sizeof(x));
+}
+
+/*
+ * Live half of an import: one nft transaction with the element delta of
+ * @old -> @new, then the new and changed gateway records in one batched
+ * map update.  An import never removes a gateway, so there is nothing to
+ * delete from the map.
+ */
+static int push_import(const struct edpg_policy *old, const struct edpg_policy *new, bool *live)
+{
+	struct edpg_desired *dold = NULL, *dnew = NULL;
+	const char *names[EDPG_MAX_IFACES];
+	struct edpg_nft_batch *batch = NULL;
+	struct edpg_want_gw *put = NULL;
+	struct edpg_nft_opts o = {};
+	struct edpg_ifaces ifs;
+	struct edpg_bpf b;
+	char msg[512] = "";
+	size_t nput = 0, j = 0;
+	int err;
+
+	*live = false;
+	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
+	if (err == -ENOENT)
+		return 0;	/* not attached: the file is all there is */
+	if (err)
+		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
+	*live = true;
+	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	if (err)
+		goto out;
+	dold = calloc(1, sizeof(*dold));
+	dnew = calloc(1, sizeof(*dnew));
+	if (!dold || !dnew) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Both without names: only gateway elements can differ between them. */
+	err = edpg_compile(old, NULL, 0, NULL, 0, dold);
+	err = err ?: edpg_compile(new, NULL, 0, NULL, 0, dnew);
+	if (err)
+		goto out;
+	put = malloc((dnew->ngws ? dnew->ngws : 1) * sizeof(*put));
+	if (!put) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Both lists are sorted by MAC: one merge walk finds what changed. */
+	for (size_t i = 0; i < dnew->ngws; i++) {
+		while (j < dold->ngws && memcmp(dold->gws[j].mac, dnew->gws[i].mac, 6) < 0)
+			j++;
+		if (j < dold->ngws && rec_equal(&dold->gws[j], &dnew->gws[i]))
+			continue;
+		put[nput++] = dnew->gws[i];
+	}
+	edpg_nft_opts_from(&ifs, &o, names);
+	if (ifs.n) {
+		err = edpg_nft_build_delta(dold, dnew, &o, &batch);
+		err = err ?: edpg_nft_send(batch, msg, sizeof(msg));
+		edpg_nft_batch_free(batch);
+		if (err) {
+			edpg_err(err, "nftables refused the import (%s); the gateways file has it, `edpgate apply` retries",
+				 msg);
+			goto out;
+		}
+	}
+	err = edpg_bpf_gw_put_many(&b, put, nput);
+	if (err)
+		edpg_err(err, "cannot update the gateway map; the gateways file has the import, `edpgate apply` retries");
+out:
+	free(put);
+	edpg_desired_put(dold);
+	edpg_desired_put(dnew);
+	edpg_bpf_close(&b);
+	return err;
+}
+
+/*
+ * gateway import [--replace] FILE: many `gateway` lines in one change.
+ *
+ * All or nothing.  The file is parsed twice with the real parser:
+ *  1. alone (the rules' services, no enrolled gateway): syntax errors and
+ *     duplicates inside the file, at FILE:LINE:COL;
+ *  2. appended to the enrolled gateways it does not touch: a MAC enrolled
+ *     with other settings (without --replace) or a name owned by another
+ *     gateway is reported at FILE:LINE:COL too.
+ * A line identical to an enrolled gateway is a no-op (so importing the same
+ * file twice is harmless); one that differs is an error unless --replace,
+ * which replaces that gateway whole, as `gateway add --replace` does.
+ * Gateways not in the file are never changed: import never deletes.
+ * Then one atomic write of the gateways file, one nft transaction, one
+ * batched map update.
+ */
+static int gw_import(struct edpg_policy *p, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "replace", no_argument, NULL, 'R' },
+		{}
+	};
+	struct edpg_policy file = *p, merged = *p;
+	size_t added = 0, replaced = 0, same = 0, conflicts = 0, nbase = 0;
+	struct edpg_diags d = {};
+	struct imp_key *keys = NULL;
+	bool replace = false, live = false, reported = false;
+	char *text = NULL;
+	const char *path;
+	size_t len;
+	int c, err, ret = EDPG_EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'R')
+			return usage_err(syn_import, "unknown option");
+		replace = true;
+	}
+	if (optind != argc - 1)
+		return usage_err(syn_import, "gateway import takes one FILE");
+	path = argv[optind];
+	file.gateways = merged.gateways = NULL;
+	file.ngateways = merged.ngateways = 0;
+	err = edpg_read_file(path, &text, &len);
+	if (err)
+		return edpg_err(err, "cannot read %s", path), EDPG_EXIT_FAIL;
+
+	/* 1. The file on its own. */
+	err = edpg_gateways_parse(&file, path, text, len, &d);
+	if (err)
+		goto out;
+
+	/* Which enrolled gateways the file names, and how. */
+	keys = malloc((file.ngateways ? file.ngateways : 1) * sizeof(*keys));
+	merged.gateways = malloc((p->ngateways ? p->ngateways : 1) * sizeof(*merged.gateways));
+	if (!keys || !merged.gateways) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < file.ngateways; i++)
+		keys[i] = (struct imp_key){ mac64(file.gateways[i].mac), i };
+	qsort(keys, file.ngateways, sizeof(*keys), imp_key_cmp);
+	for (size_t i = 0; i < p->ngateways; i++) {
+		struct imp_key k = { mac64(p->gateways[i].mac), 0 }, *hit;
+
+		hit = bsearch(&k, keys, file.ngateways, sizeof(*keys), imp_key_cmp);
+		if (hit && gw_equal(&p->gateways[i], &file.gateways[hit->idx])) {
+			same++;
+			continue;	/* the file's identical copy takes its place */
+		}
+		if (hit && replace) {
+			replaced++;
+			continue;
+		}
+		conflicts += hit != NULL;
+		/* Untouched (or conflicting: pass 2 reports it where it is). */
+		merged.gateways[nbase++] = p->gateways[i];
+	}
+	added = file.ngateways - same - replaced;
+
+	/* 2. The file against every gateway it leaves enrolled. */
+	merged.ngateways = nbase;
+	err = edpg_gateways_parse(&merged, path, text, len, &d);
+	if (err)
+		goto out;
+
+	if (added || replaced) {
+		err = save_gateways(&merged);
+		if (!err)
+			err = push_import(p, &merged, &live);
+		reported = true;	/* both say what failed */
+		if (err)
+			goto out;
+	}
+	out_begin();
+	out_obj_open(NULL);
+	out_str("file", "%s: ", path);
+	out_uint("enrolled", "%llu enrolled", added);
+	out_uint("replaced", ", %llu replaced", replaced);
+	out_uint("unchanged", ", %llu unchanged", same);
+	if (added || replaced)
+		out_bool("live", live ? "\n" : " (saved; edpgate is not attached, so they take effect at `edpgate attach`)\n",
+			 live);
+	else
+		out_bool("live", " (nothing to change)\n", false);
+	out_obj_close();
+	ret = EDPG_EXIT_OK;
+out:
+	diags_print(&d);
+	if (ret != EDPG_EXIT_OK && !reported) {
+		if (conflicts && !replace)
+			edpg_err(0, "%zu gateway(s) in %s are enrolled with other settings; `--replace` replaces them",
+				 conflicts, path);
+		if (err == -EINVAL)
+			edpg_err(0, "%zu error(s) in %s; nothing was changed", d.nerrors, path);
+		else
+			edpg_err(err, "cannot import %s; nothing was changed", path);
+	}
+	edpg_diags_free(&d);
+	free(keys);
+	free(file.gateways);
+	free(merged.gateways);
+	free(text);
+	return ret;
+}
+
 static void print_gw(const struct edpg_policy *p, const struct edpg_gateway *g,
 		     const struct edpg_bpf *b, bool detail)
 {
@@ -394,7 +637,8 @@ int do_gateway(int argc, char **argv)
 	if (argc < 2)
 		return usage_err(syn, "missing gateway subcommand");
 	sub = argv[1];
-	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list") && strcmp(sub, "show"))
+	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "import") &&
+	    strcmp(sub, "list") && strcmp(sub, "show"))
 		return usage_err(syn, "unknown gateway subcommand '%s'", sub);
 	cli.lock_fd = edpg_lock(cli.state_dir);
 	if (cli.lock_fd < 0)
@@ -408,6 +652,8 @@ int do_gateway(int argc, char **argv)
 		ret = gw_add(&p, argc, argv);
 	} else if (!strcmp(sub, "del")) {
 		ret = gw_del(&p, argc, argv);
+	} else if (!strcmp(sub, "import")) {
+		ret = gw_import(&p, argc, argv);
 	} else {
 		ssize_t at = -1;
 

@@ -30,7 +30,7 @@ static const struct cmd {
 	{ "attach", do_attach, "attach IFACE [--mode native|generic|auto] [--enforce xdp|nft|both]" },
 	{ "detach", do_detach, "detach IFACE|--all" },
 	{ "apply", do_apply, "apply                             push the rules data (atomic)" },
-	{ "gateway", do_gateway, "gateway add|del|list|show ...     manage enrolled gateways" },
+	{ "gateway", do_gateway, "gateway add|del|import|list|show ... manage enrolled gateways" },
 	{ "status", do_status, "status                            attached interfaces, policy summary" },
 	{ "stats", do_stats, "stats [MAC|NAME]                  counters per gateway and reason" },
 	{ "verify", do_verify, "verify                            compare BPF maps and nft with the rules" },
