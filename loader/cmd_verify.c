@@ -175,7 +175,7 @@ int do_verify(int argc, char **argv)
 	for (size_t i = 0; i < nnd; i++)
 		diff(&df, "nft", "%s", nd[i]);
 	out_arr_close();
-	out_bool("in_sync", df.n ? NULL : "in sync: BPF maps and nftables match the rules data (%s)\n",
+	out_bool("in_sync", df.n ? NULL : "in sync: BPF maps and nftables match the rules data\n",
 		 df.n == 0);
 	out_uint("gateways", NULL, want->ngws);
 	out_uint("destinations", NULL, want->ndsts);
