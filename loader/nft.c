@@ -1474,6 +1474,9 @@ static int sb_add_chain(struct sbuild *sb, const struct nftnl_chain *c)
 		snprintf(ch->hook, sizeof(ch->hook), "%s",
 			 h == NF_INET_FORWARD ? "forward" : h == NF_INET_LOCAL_IN ? "input" : "other");
 		ch->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+		/* A base chain flipped to `policy drop` changes every verdict. */
+		ch->policy = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ?
+			     nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : NF_ACCEPT;
 	}
 	return 0;
 }
@@ -2012,6 +2015,10 @@ static void diff_chain(struct lines *l, const struct edpg_nft_chain *live,
 		line_add(l, "chain %s: hook %s priority %d, want hook %s priority %d", want->name,
 			 live->hook[0] ? live->hook : "none", live->prio,
 			 want->hook[0] ? want->hook : "none", want->prio);
+	if (live->policy != want->policy)
+		line_add(l, "chain %s: policy %s, want %s", want->name,
+			 live->policy == NF_DROP ? "drop" : "accept",
+			 want->policy == NF_DROP ? "drop" : "accept");
 	for (i = 0; i < n; i++) {
 		if (i >= live->nrules)
 			line_add(l, "chain %s: missing rule %zu: %s", want->name, i + 1, want->rules[i]);

@@ -96,6 +96,7 @@ struct edpg_nft_chain {
 	char name[64];
 	char hook[16];		/* "" for a regular chain */
 	int prio;
+	uint32_t policy;	/* NF_ACCEPT / NF_DROP (base chains) */
 	char **rules;		/* normalised text of each rule, in order */
 	size_t nrules;
 };

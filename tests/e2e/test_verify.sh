@@ -180,6 +180,8 @@ in_ns "$R_NS" nft delete element inet edpgate g_cloud_v4 '{ 203.0.113.7 }'
 in_ns "$R_NS" nft delete element inet edpgate svc_ntp "{ $SIX }"
 # nft: a MAC nobody enrolled
 in_ns "$R_NS" nft add element inet edpgate gateways "{ $STRANGER }"
+# nft: a base chain's policy flipped
+in_ns "$R_NS" nft chain inet edpgate lan_input '{ policy drop; }'
 # bpf: the host gets edp too (services bitmap 0x5 -> 0x7: edp-ssl=1, edp=2, ntp=4)
 val=$(bpftool -j map lookup pinned "$PIN_DIR/edpg_gateways" key $(mac_key "$HOST") | hexbytes)
 read -r -a v <<<"$val"
@@ -201,6 +203,7 @@ WANT_DIFFS=(
 	"nft|set g_cloud_v4: missing element 203.0.113.7"
 	"nft|set svc_ntp: missing element $SIX"
 	"nft|set gateways: extra element $STRANGER"
+	"nft|chain lan_input: policy drop, want accept"
 	"bpf|gateway $HOST differs (services 0x7"
 	"bpf|extra destination 192.0.2.99"
 	"bpf|missing gateway $SIX"
