@@ -116,3 +116,171 @@ int edpg_cache_save(const char *path, const struct edpg_resolved *r, size_t n)
 	free(buf);
 	return err;
 }
+
+/* ---- the current format: with group, source, TTL and times ------------ */
+
+int edpg_cache_source_parse(const char *s, enum edpg_dst_source *out)
+{
+	static const enum edpg_dst_source all[] = { SRC_RESOLVED, SRC_SNOOPED, SRC_STATIC,
+						    SRC_CACHE };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!strcmp(s, edpg_dst_source_name(all[i]))) {
+			*out = all[i];
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int parse_time(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!strcmp(s, "-")) {
+		*out = 0;
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_line(const char *line, struct edpg_cache_entry *e)
+{
+	char name[EDPG_DNS_MAX], addr[64], group[EDPG_NAME_MAX], src[16];
+	char seen[24], exp[24], used[24];
+	unsigned long ttl;
+	int k;
+
+	memset(e, 0, sizeof(*e));
+	k = sscanf(line, "%253s %63s %31s %15s %lu %23s %23s %23s", name, addr, group, src, &ttl,
+		   seen, exp, used);
+	if (k != 2 && k != 8)
+		return -EINVAL;
+	if (edpg_addr_parse(addr, &e->addr, false) ||
+	    (e->addr.plen != 32 && e->addr.plen != 128))
+		return -EINVAL;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->source = SRC_CACHE;
+	if (k == 2)
+		return 0;
+	if (edpg_cache_source_parse(src, &e->source) || ttl > UINT32_MAX ||
+	    parse_time(seen, &e->seen) || parse_time(exp, &e->expires) ||
+	    parse_time(used, &e->last_used))
+		return -EINVAL;
+	snprintf(e->group, sizeof(e->group), "%s", strcmp(group, "-") ? group : "");
+	e->ttl = ttl;
+	return 0;
+}
+
+int edpg_cache_parse(const char *text, struct edpg_cache_entry **out, size_t *n)
+{
+	struct edpg_cache_entry *v = NULL, *t;
+	size_t cnt = 0, cap = 0;
+	const char *p = text, *nl;
+	char line[1024];
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (; *p; p = nl ? nl + 1 : p + strlen(p)) {
+		size_t l;
+
+		nl = strchr(p, '\n');
+		l = nl ? (size_t)(nl - p) : strlen(p);
+		if (l == 0 || p[0] == '#' || l >= sizeof(line))
+			continue;
+		memcpy(line, p, l);
+		line[l] = '\0';
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 32;
+			t = realloc(v, cap * sizeof(*v));
+			if (!t) {
+				err = -ENOMEM;
+				goto out;
+			}
+			v = t;
+		}
+		if (parse_line(line, &v[cnt]))
+			continue;	/* a damaged line loses one address, not all */
+		cnt++;
+	}
+out:
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static void fmt_time(char *buf, size_t len, int64_t t)
+{
+	if (t <= 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%lld", (long long)t);
+}
+
+int edpg_cache_format(const struct edpg_cache_entry *v, size_t n, char **out, size_t *len)
+{
+	static const char head[] =
+		"# edpgate address cache: NAME ADDRESS GROUP SOURCE TTL SEEN EXPIRES LASTUSED\n"
+		"# (times: wall-clock seconds; written by edpgate, read at attach and daemon start)\n";
+	size_t cap = sizeof(head) + n * (EDPG_DNS_MAX + EDPG_NAME_MAX + 160), off;
+	char *buf;
+
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	off = snprintf(buf, cap, "%s", head);
+	for (size_t i = 0; i < n; i++) {
+		char a[64], s[24], x[24], u[24];
+
+		edpg_addr_format(&v[i].addr, a, sizeof(a));
+		fmt_time(s, sizeof(s), v[i].seen);
+		fmt_time(x, sizeof(x), v[i].expires);
+		fmt_time(u, sizeof(u), v[i].last_used);
+		off += snprintf(buf + off, cap - off, "%s %s %s %s %u %s %s %s\n", v[i].name, a,
+				v[i].group[0] ? v[i].group : "-",
+				edpg_dst_source_name(v[i].source), v[i].ttl, s, x, u);
+	}
+	*out = buf;
+	*len = off;
+	return 0;
+}
+
+int edpg_cache_load_entries(const char *path, struct edpg_cache_entry **out, size_t *n)
+{
+	char *buf = NULL;
+	size_t len;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = edpg_read_file(path, &buf, &len);
+	if (err)
+		return err;
+	err = edpg_cache_parse(buf, out, n);
+	free(buf);
+	return err;
+}
+
+int edpg_cache_save_entries(const char *path, const struct edpg_cache_entry *v, size_t n)
+{
+	char *buf = NULL;
+	size_t len;
+	int err;
+
+	err = edpg_cache_format(v, n, &buf, &len);
+	if (err)
+		return err;
+	err = edpg_write_atomic(path, buf, len);
+	free(buf);
+	return err;
+}

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "nft.h"
 #include "rules.h"
+#include "snoop.h"
 
 static const char synopsis[] =
 	"attach IFACE [--mode native|generic|auto] [--enforce xdp|nft|both] [--max-gateways N]";
@@ -126,6 +127,12 @@ int do_attach(int argc, char **argv)
 		if (!err)
 			snprintf(ifs.v[ifs.n - 1].xdp_mode, sizeof(ifs.v[0].xdp_mode), "%s",
 				 mode_name(used));
+	}
+	/* The DNS answers gateways get, so the daemon allows what they were given. */
+	if (!err) {
+		err = edpg_snoop_attach(&b, cli.pin_dir, ifname);
+		if (err)
+			edpg_bpf_detach(cli.pin_dir, ifname);
 	}
 	err = err ?: edpg_ifaces_save(cli.state_dir, &ifs);
 	if (err) {

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "nft.h"
 #include "rules.h"
+#include "snoop.h"
 
 static const char synopsis[] = "detach IFACE|--all";
 
@@ -29,6 +30,9 @@ static int detach_all(struct edpg_ifaces *ifs)
 		err = edpg_bpf_detach(cli.pin_dir, ifs->v[i].name);
 		if (err && err != -ENOENT)
 			ret = edpg_err(err, "cannot detach %s", ifs->v[i].name);
+		err = edpg_snoop_detach(ifs->v[i].name);
+		if (err && err != -ENOENT && err != -ENODEV)
+			ret = edpg_err(err, "cannot remove the DNS snooper from %s", ifs->v[i].name);
 	}
 	err = edpg_nft_delete_table();
 	if (err && err != -ENOENT)
@@ -82,6 +86,9 @@ int do_detach(int argc, char **argv)
 	err = edpg_bpf_detach(cli.pin_dir, ifname);
 	if (err && err != -ENOENT)
 		return edpg_err(err, "cannot detach %s", ifname), EDPG_EXIT_FAIL;
+	err = edpg_snoop_detach(ifname);
+	if (err && err != -ENOENT && err != -ENODEV)
+		return edpg_err(err, "cannot remove the DNS snooper from %s", ifname), EDPG_EXIT_FAIL;
 	memmove(&ifs.v[i], &ifs.v[i + 1], (ifs.n - i - 1) * sizeof(ifs.v[0]));
 	ifs.n--;
 	err = edpg_ifaces_save(cli.state_dir, &ifs);

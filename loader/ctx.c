@@ -16,8 +16,7 @@
 #include "compile.h"
 #include "log.h"
 #include "nft.h"
-#include "addrcache.h"
-#include "resolver.h"
+#include "names.h"
 #include "rules.h"
 
 void edpg_gateways_path(char *buf, size_t len)
@@ -93,138 +92,19 @@ void edpg_resolved_free(struct edpg_resolved *r, size_t n)
 	free(r);
 }
 
-static const struct edpg_resolved *find_name(const struct edpg_resolved *r, size_t n,
-					      const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(r[i].name, name))
-			return &r[i];
-	return NULL;
-}
-
-/* Add @name once to the list of names to resolve. */
-static int names_add(const char ***v, size_t *n, const char *name)
-{
-	const char **t;
-
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*v)[i], name))
-			return 0;
-	t = realloc(*v, (*n + 1) * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	*v = t;
-	t[(*n)++] = name;
-	return 0;
-}
-
-/* Fill @e with @name's answers, or with its cached addresses when the
- * resolver had none: a resolver outage must not empty the allow set. */
-static int take_result(struct edpg_resolved *e, const struct edpg_name_result *res,
-		       const struct edpg_resolved *cached)
-{
-	if (res && res->status == 0 && res->nanswers) {
-		e->addrs = calloc(res->nanswers, sizeof(*e->addrs));
-		if (!e->addrs)
-			return -ENOMEM;
-		for (size_t k = 0; k < res->nanswers; k++)
-			e->addrs[k] = res->answers[k].addr;
-		e->naddrs = res->nanswers;
-		return 0;
-	}
-	if (res && cached)
-		edpg_warn("%s: %s; keeping %zu cached address(es)", e->name,
-			  res->status == -ENOENT ? "no such name" : strerror(-res->status),
-			  cached->naddrs);
-	else if (res)
-		edpg_warn("%s: %s; it allows nothing until it resolves", e->name,
-			  res->status == -ENOENT ? "no such name" : strerror(-res->status));
-	if (!cached || !cached->naddrs)
-		return 0;
-	e->addrs = malloc(cached->naddrs * sizeof(*e->addrs));
-	if (!e->addrs)
-		return -ENOMEM;
-	memcpy(e->addrs, cached->addrs, cached->naddrs * sizeof(*e->addrs));
-	e->naddrs = cached->naddrs;
-	return 0;
-}
-
+/*
+ * The table of names.c does the work: cache first, one resolution, a name
+ * that fails keeps its cached addresses, an address within its expiry is
+ * never dropped, and the result becomes the cache (with TTLs and sources).
+ */
 int edpg_resolve_policy(const struct edpg_policy *p, bool from_cache,
 			struct edpg_resolved **out, size_t *n)
 {
-	struct edpg_resolved *cache = NULL, *r = NULL;
-	struct edpg_name_result *res = NULL;
-	struct edpg_resolver *rv = NULL;
-	const char **names = NULL;
-	size_t ncache = 0, nnames = 0, cnt = 0;
 	char cpath[PATH_MAX];
-	int err = 0;
 
 	cache_path(cpath, sizeof(cpath));
-	err = edpg_cache_load(cpath, &cache, &ncache);
-	if (err && err != -ENOENT)
-		edpg_warn("address cache %s unreadable: %s", cpath, strerror(-err));
-	err = 0;
-	for (size_t g = 0; g < p->ngroups && !err; g++)
-		for (size_t m = 0; m < p->groups[g].nmembers && !err; m++)
-			if (p->groups[g].members[m].kind == EDPG_MEMBER_NAME)
-				err = names_add(&names, &nnames, p->groups[g].members[m].name);
-	if (err)
-		goto out;
-	r = calloc(nnames ? nnames : 1, sizeof(*r));
-	if (!r) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (!from_cache && nnames) {
-		/* All names in one round trip: c-ares runs them concurrently. */
-		res = calloc(nnames, sizeof(*res));
-		if (!res) {
-			err = -ENOMEM;
-			goto out;
-		}
-		err = edpg_resolver_new(&rv, cli.resolvers, cli.nresolvers, 0);
-		if (err) {
-			err = edpg_err(err, "cannot set up the resolver");
-			goto out;
-		}
-		err = edpg_resolver_resolve(rv, names, nnames, res);
-		if (err) {
-			err = edpg_err(err, "name resolution failed");
-			goto out;
-		}
-	}
-	for (cnt = 0; cnt < nnames; cnt++) {
-		r[cnt].name = strdup(names[cnt]);
-		if (!r[cnt].name) {
-			err = -ENOMEM;
-			goto out;
-		}
-		err = take_result(&r[cnt], res ? &res[cnt] : NULL,
-				  find_name(cache, ncache, names[cnt]));
-		if (err)
-			goto out;
-	}
-	if (!from_cache) {
-		err = edpg_cache_save(cpath, r, cnt);
-		if (err) {
-			err = edpg_err(err, "cannot write the address cache %s", cpath);
-			goto out;
-		}
-	}
-out:
-	if (res)
-		edpg_name_results_free(res, nnames);
-	edpg_resolver_free(rv);
-	free(names);
-	edpg_resolved_free(cache, ncache);
-	if (err) {
-		edpg_resolved_free(r, cnt);
-		return err;
-	}
-	*out = r;
-	*n = cnt;
-	return 0;
+	return edpg_names_resolve_once(p, cpath, from_cache, cli.resolvers, cli.nresolvers,
+				       out, n);
 }
 
 int edpg_router_addrs(const struct edpg_ifaces *ifs, struct edpg_addr **out, size_t *n)

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * snoop.bpf.c - DNS-answer snooping on the LAN interface's TC egress hook.
+ *
+ * A DNS answer (UDP or TCP source port 53) that the router sends to an
+ * enrolled gateway is copied into a ring buffer, so the daemon can allow
+ * exactly the addresses the gateway was given (pool names hand out
+ * different servers on every query).  The gateway is recognised by the
+ * destination MAC in the XDP program's edpg_gateways map of the live
+ * generation: the loader makes this object share the pinned edpg_ctl and
+ * edpg_gateways maps (bpf_map__reuse_fd), so enrolment needs no second map.
+ *
+ * The program never drops or changes a frame: it always returns
+ * TC_ACT_UNSPEC, which lets any other filter on the hook decide.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "edpgate.h"
+#include "snoop_abi.h"
+
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+
+/* Shared with the XDP program (reused fds); sizes are overwritten then. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edpg_ctl);
+} edpg_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_GATEWAYS);
+	__type(key, struct edpg_gw_key);
+	__type(value, struct edpg_gw);
+} edpg_gateways SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EDPG_SNOOP_RB_SIZE);
+} edpg_snoop_rb SEC(".maps");
+
+/* Answers lost because the ring was full (the daemon reports it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} edpg_snoop_lost SEC(".maps");
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&edpg_snoop_lost, &zero);
+
+	if (v)
+		*v += 1;
+}
+
+SEC("tc")
+int edpgate_snoop(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct edpg_gw_key gk = {};
+	struct edpg_snoop_event *ev;
+	struct edpg_ctl *ctl;
+	__u32 zero = 0, off, l4;
+	__u64 len;
+	__u16 proto;
+	__u8 ipproto;
+	int i;
+
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_UNSPEC;
+	/* Cheap test first: most egress frames are not for a gateway. */
+	ctl = bpf_map_lookup_elem(&edpg_ctl, &zero);
+	if (!ctl)
+		return TC_ACT_UNSPEC;
+	__builtin_memcpy(gk.mac, eth->h_dest, 6);
+	gk.gen = ctl->gen & 1;
+	if (!bpf_map_lookup_elem(&edpg_gateways, &gk))
+		return TC_ACT_UNSPEC;
+
+	proto = eth->h_proto;
+	off = sizeof(*eth);
+#pragma unroll
+	for (i = 0; i < EDPG_MAX_VLAN_DEPTH; i++) {
+		struct vlan_hdr *vh = data + off;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > end)
+			return TC_ACT_UNSPEC;
+		proto = vh->proto;
+		off += sizeof(*vh);
+	}
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+
+		if ((void *)(ip + 1) > end || ip->ihl < 5)
+			return TC_ACT_UNSPEC;
+		/* A later fragment carries no port; a first fragment only
+		 * part of the answer: both are left to the resolver. */
+		if (ip->frag_off & bpf_htons(0x3fff))
+			return TC_ACT_UNSPEC;
+		ipproto = ip->protocol;
+		off += ip->ihl * 4;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+
+		if ((void *)(ip6 + 1) > end)
+			return TC_ACT_UNSPEC;
+		/* No extension headers: a router's own DNS answers have none. */
+		ipproto = ip6->nexthdr;
+		off += sizeof(*ip6);
+	} else {
+		return TC_ACT_UNSPEC;
+	}
+
+	if (ipproto == IPPROTO_UDP) {
+		struct udphdr *uh = data + off;
+
+		if ((void *)(uh + 1) > end || uh->source != bpf_htons(53))
+			return TC_ACT_UNSPEC;
+		l4 = sizeof(*uh);
+	} else if (ipproto == IPPROTO_TCP) {
+		struct tcphdr *th = data + off;
+
+		if ((void *)(th + 1) > end || th->source != bpf_htons(53) || th->doff < 5)
+			return TC_ACT_UNSPEC;
+		l4 = th->doff * 4;
+	} else {
+		return TC_ACT_UNSPEC;
+	}
+	off += l4;
+	if (off >= skb->len)
+		return TC_ACT_UNSPEC;	/* a bare TCP ACK */
+	/* 64-bit: the bound checked below is on the whole register. */
+	len = skb->len - off;
+	if (len > EDPG_SNOOP_MAX)
+		len = EDPG_SNOOP_MAX;	/* the parser rejects a cut message */
+
+	ev = bpf_ringbuf_reserve(&edpg_snoop_rb, sizeof(*ev), 0);
+	if (!ev) {
+		count_lost();
+		return TC_ACT_UNSPEC;
+	}
+	ev->ts = bpf_ktime_get_ns();
+	ev->ifindex = skb->ifindex;
+	ev->tcp = ipproto == IPPROTO_TCP;
+	ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
+	__builtin_memcpy(ev->mac, gk.mac, 6);
+	ev->pad2[0] = ev->pad2[1] = 0;
+	/* Bounded for the verifier: 1..EDPG_SNOOP_MAX, checked on the very
+	 * register passed (the barrier stops clang from testing a copy). */
+	asm volatile("" : "+r"(len));
+	if (len < 1 || len > EDPG_SNOOP_MAX ||
+	    bpf_skb_load_bytes(skb, off, ev->data, len)) {
+		bpf_ringbuf_discard(ev, 0);
+		return TC_ACT_UNSPEC;
+	}
+	ev->len = len;
+	bpf_ringbuf_submit(ev, 0);
+	return TC_ACT_UNSPEC;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * names.c - the live destination table and the pushes of its changes.
+ *
+ * Everything that decides (expiry, refresh, cap) is expiry.c; this file
+ * ties it to the policy's groups, the snooped answers (dnsmsg.c), the
+ * cache file (addrcache.c) and the two sinks.  A change reaches the sinks
+ * as a delta of two compiled desired states, so the daemon's pushes and a
+ * full `apply` can never disagree about what a table means.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <bpf/bpf.h>
+
+#include "addr.h"
+#include "addrcache.h"
+#include "cli.h"
+#include "compile.h"
+#include "dnsmsg.h"
+#include "log.h"
+#include "names.h"
+#include "nft.h"
+#include "resolver.h"
+
+/* strcasecmp with a trailing dot on either side ignored. */
+static bool name_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la && a[la - 1] == '.')
+		la--;
+	if (lb && b[lb - 1] == '.')
+		lb--;
+	return la == lb && !strncasecmp(a, b, la);
+}
+
+uint64_t edpg_names_groups_of(const struct edpg_policy *p, const char *name)
+{
+	uint64_t g = 0;
+
+	for (size_t i = 0; i < p->ngroups; i++)
+		for (size_t m = 0; m < p->groups[i].nmembers; m++)
+			if (p->groups[i].members[m].kind == EDPG_MEMBER_NAME &&
+			    name_eq(p->groups[i].members[m].name, name))
+				g |= 1ULL << i;
+	return g;
+}
+
+int edpg_names_index(const struct edpg_names *n, const char *name)
+{
+	for (size_t i = 0; i < n->nnames; i++)
+		if (name_eq(n->names[i], name))
+			return i;
+	return -ENOENT;
+}
+
+int edpg_names_init(struct edpg_names *n, const struct edpg_policy *p, int64_t wall_off)
+{
+	memset(n, 0, sizeof(*n));
+	n->p = p;
+	n->wall_off = wall_off;
+	edpg_dst_table_init(&n->t);
+	for (size_t g = 0; g < p->ngroups; g++) {
+		const struct edpg_group *gr = &p->groups[g];
+		struct edpg_dst_params pa = {
+			.min_ttl = gr->min_ttl, .grace = gr->grace, .max_addrs = gr->max_addrs,
+		};
+
+		edpg_dst_set_params(&n->t, g, &pa);
+		for (size_t m = 0; m < gr->nmembers; m++) {
+			const char **t;
+
+			if (gr->members[m].kind != EDPG_MEMBER_NAME ||
+			    edpg_names_index(n, gr->members[m].name) >= 0)
+				continue;
+			t = realloc(n->names, (n->nnames + 1) * sizeof(*t));
+			if (!t)
+				goto nomem;
+			n->names = t;
+			n->names[n->nnames++] = gr->members[m].name;
+		}
+	}
+	n->confirmed = calloc(n->nnames ? n->nnames : 1, sizeof(*n->confirmed));
+	if (!n->confirmed)
+		goto nomem;
+	return 0;
+nomem:
+	edpg_names_free(n);
+	return -ENOMEM;
+}
+
+void edpg_names_free(struct edpg_names *n)
+{
+	edpg_dst_table_free(&n->t);
+	free(n->names);
+	free(n->confirmed);
+	memset(n, 0, sizeof(*n));
+}
+
+static void log_removed(struct edpg_names *n, enum edpg_names_change ch,
+			const struct edpg_dst_entry *v, size_t cnt, uint64_t now,
+			edpg_names_log_fn log, void *ctx)
+{
+	for (size_t i = 0; log && i < cnt; i++)
+		log(ctx, ch, n, &v[i], now);
+}
+
+int edpg_names_answer(struct edpg_names *n, const char *name, const struct edpg_addr *addrs,
+		      const uint32_t *ttls, size_t na, enum edpg_dst_source src, uint64_t now,
+		      edpg_names_log_fn log, void *ctx)
+{
+	uint64_t groups = edpg_names_groups_of(n->p, name);
+	int idx = edpg_names_index(n, name), changes = 0, err;
+
+	if (!groups || idx < 0)
+		return -ENOENT;
+	/* The table keeps the policy's spelling of the name. */
+	name = n->names[idx];
+	for (int g = 0; g < EDPG_MAX_GROUPS; g++) {
+		struct edpg_dst_entry *gone = NULL;
+		size_t ngone = 0;
+
+		if (!(groups & (1ULL << g)))
+			continue;
+		for (size_t i = 0; i < na; i++) {
+			err = edpg_dst_add(&n->t, g, name, &addrs[i], src, ttls[i], now);
+			if (err < 0)
+				return err;
+			changes += err;
+			if (log)
+				log(ctx, err ? EDPG_CH_ADDED : EDPG_CH_REFRESHED, n,
+				    edpg_dst_find(&n->t, g, name, &addrs[i]), now);
+		}
+		err = edpg_dst_evict(&n->t, g, name, now, &gone, &ngone);
+		if (err)
+			return err;
+		log_removed(n, EDPG_CH_EVICTED, gone, ngone, now, log, ctx);
+		changes += ngone;
+		free(gone);
+	}
+	if (na)
+		n->confirmed[idx] = true;
+	return changes;
+}
+
+static int snooped_msg(struct edpg_names *n, const uint8_t *msg, size_t len, uint64_t now,
+		       edpg_names_log_fn log, void *ctx)
+{
+	struct edpg_dns_msg m;
+	struct edpg_addr *addrs = NULL;
+	uint32_t *ttls = NULL;
+	size_t na = 0;
+	int err;
+
+	err = edpg_dns_parse(msg, len, &m);
+	if (err)
+		return err;
+	if (m.rcode || !edpg_names_groups_of(n->p, m.qname))
+		goto out;	/* not about a name of ours: nothing to do */
+	err = edpg_dns_addresses(&m, m.qname, &addrs, &ttls, &na);
+	if (!err && na)
+		err = edpg_names_answer(n, m.qname, addrs, ttls, na, SRC_SNOOPED, now, log, ctx);
+out:
+	free(addrs);
+	free(ttls);
+	edpg_dns_msg_free(&m);
+	return err;
+}
+
+int edpg_names_snooped(struct edpg_names *n, const uint8_t *data, size_t len, bool tcp,
+		       uint64_t now, edpg_names_log_fn log, void *ctx)
+{
+	const uint8_t *msg;
+	size_t off = 0, mlen;
+	int err, changes = 0;
+
+	if (!tcp)
+		return snooped_msg(n, data, len, now, log, ctx);
+	/* A segment usually holds whole messages; one cut at the end of the
+	 * segment is left to the resolver. */
+	while (!(err = edpg_dns_tcp_next(data, len, &off, &msg, &mlen))) {
+		err = snooped_msg(n, msg, mlen, now, log, ctx);
+		if (err < 0)
+			return err;
+		changes += err;
+	}
+	return err == -ENOENT || changes ? changes : err;
+}
+
+void edpg_names_used(struct edpg_names *n, const struct edpg_addr *addr, uint64_t when)
+{
+	edpg_dst_used(&n->t, addr, when);
+}
+
+/* A cache entry whose name no answer has confirmed yet: last-known-good. */
+static bool protected(const struct edpg_names *n, const struct edpg_dst_entry *e)
+{
+	int idx;
+
+	if (e->source == SRC_STATIC)
+		return true;
+	if (e->source != SRC_CACHE)
+		return false;
+	idx = edpg_names_index(n, e->name);
+	return idx < 0 || !n->confirmed[idx];
+}
+
+int edpg_names_expire(struct edpg_names *n, uint64_t now, edpg_names_log_fn log, void *ctx)
+{
+	struct edpg_dst_entry *gone;
+	size_t j = 0, k = 0;
+
+	gone = malloc((n->t.n ? n->t.n : 1) * sizeof(*gone));
+	if (!gone)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->t.n; i++) {
+		const struct edpg_dst_entry *e = &n->t.v[i];
+
+		if (protected(n, e) || edpg_dst_alive(e, &n->t.params[e->group], now))
+			n->t.v[j++] = *e;
+		else
+			gone[k++] = *e;
+	}
+	n->t.n = j;
+	log_removed(n, EDPG_CH_EXPIRED, gone, k, now, log, ctx);
+	free(gone);
+	return k;
+}
+
+uint64_t edpg_names_next_expiry(const struct edpg_names *n)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (size_t i = 0; i < n->t.n; i++) {
+		const struct edpg_dst_entry *e = &n->t.v[i];
+		uint64_t x;
+
+		if (protected(n, e))
+			continue;
+		x = edpg_dst_expiry(e, &n->t.params[e->group]);
+		if (x < best)
+			best = x;
+	}
+	return best;
+}
+
+int edpg_names_resolved(const struct edpg_names *n, struct edpg_resolved **out, size_t *nout)
+{
+	struct edpg_resolved *r;
+
+	*out = NULL;
+	*nout = 0;
+	r = calloc(n->nnames ? n->nnames : 1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->nnames; i++) {
+		r[i].name = strdup(n->names[i]);
+		r[i].addrs = calloc(n->t.n ? n->t.n : 1, sizeof(*r[i].addrs));
+		if (!r[i].name || !r[i].addrs)
+			goto nomem;
+		for (size_t k = 0; k < n->t.n; k++) {
+			const struct edpg_dst_entry *e = &n->t.v[k];
+			size_t d;
+
+			if (!name_eq(e->name, n->names[i]))
+				continue;
+			for (d = 0; d < r[i].naddrs && edpg_addr_cmp(&r[i].addrs[d], &e->addr); d++)
+				;
+			if (d == r[i].naddrs)
+				r[i].addrs[r[i].naddrs++] = e->addr;
+		}
+	}
+	*out = r;
+	*nout = n->nnames;
+	return 0;
+nomem:
+	for (size_t i = 0; i < n->nnames; i++) {
+		free((char *)r[i].name);
+		free(r[i].addrs);
+	}
+	free(r);
+	return -ENOMEM;
+}
+
+/* ---- the cache file ---------------------------------------------------- */
+
+static int64_t to_wall(const struct edpg_names *n, uint64_t t)
+{
+	return t ? (int64_t)t + n->wall_off : 0;
+}
+
+/* Wall seconds back to table seconds; a time before the table clock's
+ * zero (e.g. before this boot) becomes 1, "long ago". */
+static uint64_t from_wall(const struct edpg_names *n, int64_t w)
+{
+	if (w <= 0)
+		return 0;
+	return w - n->wall_off > 0 ? (uint64_t)(w - n->wall_off) : 1;
+}
+
+int edpg_names_load_cache(struct edpg_names *n, const char *path, uint64_t now)
+{
+	struct edpg_cache_entry *v = NULL;
+	size_t cnt = 0;
+	int err;
+
+	err = edpg_cache_load_entries(path, &v, &cnt);
+	if (err)
+		return err;
+	for (size_t i = 0; i < cnt && !err; i++) {
+		uint64_t groups = edpg_names_groups_of(n->p, v[i].name);
+		int idx = edpg_names_index(n, v[i].name);
+
+		if (idx < 0)
+			continue;	/* no longer in the rules */
+		for (int g = 0; g < EDPG_MAX_GROUPS && !err; g++) {
+			struct edpg_dst_entry *e;
+
+			if (!(groups & (1ULL << g)))
+				continue;
+			err = edpg_dst_add(&n->t, g, n->names[idx], &v[i].addr, SRC_CACHE,
+					   v[i].ttl, now);
+			if (err < 0)
+				break;
+			err = 0;
+			e = edpg_dst_find(&n->t, g, n->names[idx], &v[i].addr);
+			/* The first format has no times: it expires as if just
+			 * seen.  Otherwise keep what the file says. */
+			if (v[i].expires) {
+				e->seen = from_wall(n, v[i].seen);
+				e->expires_ttl = from_wall(n, v[i].expires);
+			}
+			e->last_used = from_wall(n, v[i].last_used);
+		}
+	}
+	free(v);
+	return err;
+}
+
+int edpg_names_save_cache(const struct edpg_names *n, const char *path)
+{
+	struct edpg_cache_entry *v;
+	int err;
+
+	v = calloc(n->t.n ? n->t.n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->t.n; i++) {
+		const struct edpg_dst_entry *e = &n->t.v[i];
+
+		snprintf(v[i].name, sizeof(v[i].name), "%s", e->name);
+		snprintf(v[i].group, sizeof(v[i].group), "%s", n->p->groups[e->group].name);
+		v[i].addr = e->addr;
+		v[i].source = e->source;
+		v[i].ttl = e->ttl;
+		v[i].seen = to_wall(n, e->seen);
+		v[i].expires = to_wall(n, e->expires_ttl);
+		v[i].last_used = to_wall(n, e->last_used);
+	}
+	err = edpg_cache_save_entries(path, v, n->t.n);
+	free(v);
+	return err;
+}
+
+/* ---- one-shot resolution (attach, apply) -------------------------------- */
+
+int edpg_names_resolve_once(const struct edpg_policy *p, const char *cache_path, bool from_cache,
+			    const char *const *servers, size_t nservers,
+			    struct edpg_resolved **out, size_t *nout)
+{
+	struct edpg_name_result *res = NULL;
+	struct edpg_resolver *rv = NULL;
+	struct edpg_names n;
+	uint64_t now = time(NULL);
+	int err;
+
+	err = edpg_names_init(&n, p, 0);
+	if (err)
+		return err;
+	/* The cache first: whatever happens to DNS below, yesterday's
+	 * addresses are there. */
+	err = edpg_names_load_cache(&n, cache_path, now);
+	if (err && err != -ENOENT)
+		edpg_warn("address cache %s unreadable: %s", cache_path, strerror(-err));
+	err = 0;
+	if (from_cache || !n.nnames)
+		goto done;
+
+	res = calloc(n.nnames, sizeof(*res));
+	if (!res) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = edpg_resolver_new(&rv, servers, nservers, 0);
+	if (err) {
+		err = edpg_err(err, "cannot set up the resolver");
+		goto out;
+	}
+	/* All names in one round trip: c-ares runs them concurrently. */
+	err = edpg_resolver_resolve(rv, n.names, n.nnames, res);
+	if (err) {
+		err = edpg_err(err, "name resolution failed");
+		goto out;
+	}
+	for (size_t i = 0; i < n.nnames && !err; i++) {
+		struct edpg_addr *a;
+		uint32_t *ttls;
+
+		if (res[i].status || !res[i].nanswers) {
+			size_t kept = 0;
+
+			for (size_t k = 0; k < n.t.n; k++)
+				kept += name_eq(n.t.v[k].name, n.names[i]);
+			edpg_warn("%s: %s; %s", n.names[i],
+				  res[i].status == -ENOENT || !res[i].status ? "no such name" :
+				  strerror(-res[i].status),
+				  kept ? "keeping its cached addresses" :
+					 "it allows nothing until it resolves");
+			continue;
+		}
+		a = calloc(res[i].nanswers, sizeof(*a));
+		ttls = calloc(res[i].nanswers, sizeof(*ttls));
+		if (!a || !ttls) {
+			err = -ENOMEM;
+		} else {
+			for (size_t k = 0; k < res[i].nanswers; k++) {
+				a[k] = res[i].answers[k].addr;
+				ttls[k] = res[i].answers[k].ttl;
+			}
+			err = edpg_names_answer(&n, n.names[i], a, ttls, res[i].nanswers,
+						SRC_RESOLVED, now, NULL, NULL);
+			err = err < 0 ? err : 0;
+		}
+		free(a);
+		free(ttls);
+	}
+	if (err)
+		goto out;
+	/* Cached addresses of names that answered go once their expiry has
+	 * run out; those still within it stay (an answer that left them out
+	 * does not cut a flow the address still carries). */
+	err = edpg_names_expire(&n, now, NULL, NULL);
+	if (err < 0)
+		goto out;
+	err = edpg_names_save_cache(&n, cache_path);
+	if (err) {
+		err = edpg_err(err, "cannot write the address cache %s", cache_path);
+		goto out;
+	}
+done:
+	err = edpg_names_resolved(&n, out, nout);
+out:
+	if (res)
+		edpg_name_results_free(res, n.nnames);
+	edpg_resolver_free(rv);
+	edpg_names_free(&n);
+	return err;
+}
+
+/* ---- single destinations in the live generation -------------------------- */
+
+static int dst_key(const struct edpg_bpf *b, const struct edpg_addr *a, int *fd,
+		   uint8_t key[20])
+{
+	uint32_t gen = 0;
+	int err;
+
+	err = edpg_bpf_active_gen(b, &gen);
+	if (err)
+		return err;
+	memset(key, 0, 20);
+	if (a->family == AF_INET) {
+		struct edpg_dst4_key *k = (void *)key;
+
+		memcpy(k->addr, a->addr, 4);
+		k->gen = gen;
+		*fd = b->map_fd[EDPG_M_DST4];
+	} else if (a->family == AF_INET6) {
+		struct edpg_dst6_key *k = (void *)key;
+
+		memcpy(k->addr, a->addr, 16);
+		k->gen = gen;
+		*fd = b->map_fd[EDPG_M_DST6];
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int edpg_bpf_dst_put(struct edpg_bpf *b, const struct edpg_addr *a, uint64_t groups)
+{
+	struct edpg_dst v = { .groups = groups }, old;
+	uint8_t key[20];
+	int fd, err;
+
+	err = dst_key(b, a, &fd, key);
+	if (err)
+		return err;
+	/* In place: the data path's last_used stamp must survive, and the
+	 * key never disappears, so no packet meets a gap. */
+	if (!bpf_map_lookup_elem(fd, key, &old))
+		v.last_used = old.last_used;
+	if (bpf_map_update_elem(fd, key, &v, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int edpg_bpf_dst_del(struct edpg_bpf *b, const struct edpg_addr *a)
+{
+	uint8_t key[20];
+	int fd, err;
+
+	err = dst_key(b, a, &fd, key);
+	if (err)
+		return err;
+	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int edpg_bpf_dst_last_used(const struct edpg_bpf *b, const struct edpg_addr *a, uint64_t *ns)
+{
+	struct edpg_dst v;
+	uint8_t key[20];
+	int fd, err;
+
+	err = dst_key(b, a, &fd, key);
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(fd, key, &v))
+		return -errno;
+	*ns = v.last_used;
+	return 0;
+}
+
+/* ---- deltas --------------------------------------------------------------- */
+
+static bool exact(const struct edpg_want_dst *w)
+{
+	return w->addr.plen == (w->addr.family == AF_INET ? 32 : 128);
+}
+
+/* Whether @a and @b differ only in exact destinations. */
+static bool only_exact_differ(const struct edpg_desired *a, const struct edpg_desired *b)
+{
+	size_t i = 0, j = 0;
+
+	if (a->flags != b->flags || a->nservices != b->nservices || a->ngroups != b->ngroups ||
+	    a->ngws != b->ngws ||
+	    memcmp(a->svc_groups, b->svc_groups, sizeof(a->svc_groups)) ||
+	    memcmp(a->ports, b->ports, sizeof(a->ports)))
+		return false;
+	for (size_t k = 0; k < a->ngws; k++)
+		if (memcmp(a->gws[k].mac, b->gws[k].mac, 6) ||
+		    a->gws[k].rec.services != b->gws[k].rec.services ||
+		    a->gws[k].rec.flags != b->gws[k].rec.flags)
+			return false;
+	/* CIDRs must match one for one. */
+	for (;;) {
+		while (i < a->ndsts && exact(&a->dsts[i]))
+			i++;
+		while (j < b->ndsts && exact(&b->dsts[j]))
+			j++;
+		if (i == a->ndsts || j == b->ndsts)
+			return i == a->ndsts && j == b->ndsts;
+		if (edpg_addr_cmp(&a->dsts[i].addr, &b->dsts[j].addr) ||
+		    a->dsts[i].groups != b->dsts[j].groups)
+			return false;
+		i++;
+		j++;
+	}
+}
+
+int edpg_names_push_delta(struct edpg_bpf *b, const struct edpg_desired *old,
+			  const struct edpg_desired *new, const struct edpg_ifaces *ifs,
+			  size_t *nchanged)
+{
+	const char *names[EDPG_MAX_IFACES];
+	struct edpg_nft_batch *batch = NULL;
+	struct edpg_nft_opts o = {};
+	char msg[512] = "";
+	size_t i = 0, j = 0, cnt = 0;
+	int err = 0;
+
+	*nchanged = 0;
+	if (!only_exact_differ(old, new))
+		return -EAGAIN;
+	edpg_nft_opts_from(ifs, &o, names);
+	/* nft first, as in a full push: if it refuses, BPF is untouched. */
+	err = edpg_nft_build_delta(old, new, &o, &batch);
+	if (err)
+		return err;
+	if (edpg_nft_batch_nmsgs(batch))
+		err = edpg_nft_send(batch, msg, sizeof(msg));
+	edpg_nft_batch_free(batch);
+	if (err) {
+		edpg_warn("nftables refused the update (%s)", msg);
+		return err;
+	}
+	/* One merge walk of the sorted lists: additions and group changes
+	 * update in place, removals delete. */
+	while (i < old->ndsts || j < new->ndsts) {
+		const struct edpg_want_dst *o_ = i < old->ndsts ? &old->dsts[i] : NULL;
+		const struct edpg_want_dst *n_ = j < new->ndsts ? &new->dsts[j] : NULL;
+		int c = !o_ ? 1 : !n_ ? -1 : edpg_addr_cmp(&o_->addr, &n_->addr);
+
+		if (c < 0) {
+			if (exact(o_)) {
+				err = edpg_bpf_dst_del(b, &o_->addr);
+				cnt++;
+			}
+			i++;
+		} else if (c > 0) {
+			if (exact(n_)) {
+				err = edpg_bpf_dst_put(b, &n_->addr, n_->groups);
+				cnt++;
+			}
+			j++;
+		} else {
+			if (exact(n_) && o_->groups != n_->groups) {
+				err = edpg_bpf_dst_put(b, &n_->addr, n_->groups);
+				cnt++;
+			}
+			i++;
+			j++;
+		}
+		if (err)
+			return err;
+	}
+	*nchanged = cnt;
+	return 0;
+}

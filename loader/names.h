@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * names.h - the live destination table: every (group, name, address) that
+ * DNS resolution, snooped answers or the last-known-good cache put there,
+ * with its expiry (expiry.c), and the pushes of its changes to the sinks.
+ *
+ * Times in the table are seconds of one clock chosen by the caller (the
+ * daemon: CLOCK_MONOTONIC, which the data path's last_used stamps also
+ * use; one-shot commands: the wall clock).  @wall_off converts them for the
+ * cache file, which holds wall-clock seconds: wall = t + wall_off.
+ *
+ * Cached entries are the last-known-good answers: until their name is
+ * confirmed (resolved, or seen in a snooped answer) they never expire, so
+ * a router that boots with the WAN down keeps enforcing them.  Once the
+ * name is confirmed they expire like any other entry.
+ */
+#ifndef EDPG_NAMES_H
+#define EDPG_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpfmaps.h"
+#include "expiry.h"
+#include "policy.h"
+#include "state.h"
+
+struct edpg_names {
+	const struct edpg_policy *p;
+	struct edpg_dst_table t;
+	int64_t wall_off;
+	/* The policy's DNS names (pointers into p), and per name whether an
+	 * answer confirmed it since the table was made. */
+	const char **names;
+	bool *confirmed;
+	size_t nnames;
+};
+
+/* What changed, for the one log line per change. */
+enum edpg_names_change {
+	EDPG_CH_ADDED,
+	EDPG_CH_REFRESHED,
+	EDPG_CH_EXPIRED,
+	EDPG_CH_EVICTED,
+};
+
+typedef void (*edpg_names_log_fn)(void *ctx, enum edpg_names_change ch,
+				  const struct edpg_names *n, const struct edpg_dst_entry *e,
+				  uint64_t now);
+
+/* Table for @p (kept by pointer: it must outlive the table). */
+int edpg_names_init(struct edpg_names *n, const struct edpg_policy *p, int64_t wall_off);
+void edpg_names_free(struct edpg_names *n);
+/* Index of @name among the policy's names (case-insensitive, a trailing
+ * dot ignored), or -ENOENT. */
+int edpg_names_index(const struct edpg_names *n, const char *name);
+/* Bitmap of the groups that list @name. */
+uint64_t edpg_names_groups_of(const struct edpg_policy *p, const char *name);
+
+/*
+ * @na answers (@addrs with @ttls) for @name from @src at @now: added to or
+ * refreshed in every group that lists @name, then each group's cap applied.
+ * Confirms the name.  Returns the number of entries added or evicted (0 =
+ * nothing the sinks need to see), -ENOENT for a name of no group, -errno.
+ */
+int edpg_names_answer(struct edpg_names *n, const char *name, const struct edpg_addr *addrs,
+		      const uint32_t *ttls, size_t na, enum edpg_dst_source src, uint64_t now,
+		      edpg_names_log_fn log, void *ctx);
+/*
+ * A snooped DNS payload: one message (UDP) or length-prefixed messages
+ * (TCP segment).  Answers whose question is a name of a group are added as
+ * SRC_SNOOPED.  Returns changes as edpg_names_answer() (summed), 0 for an
+ * answer about other names, -EBADMSG/-EINVAL for what is not a good answer.
+ */
+int edpg_names_snooped(struct edpg_names *n, const uint8_t *data, size_t len, bool tcp,
+		       uint64_t now, edpg_names_log_fn log, void *ctx);
+/* The data path used @addr at @when (table seconds). */
+void edpg_names_used(struct edpg_names *n, const struct edpg_addr *addr, uint64_t when);
+/* Remove entries gone at @now (unconfirmed cache entries stay).  Number
+ * removed or -ENOMEM. */
+int edpg_names_expire(struct edpg_names *n, uint64_t now, edpg_names_log_fn log, void *ctx);
+/* Earliest expiry of an entry that can expire (UINT64_MAX: none). */
+uint64_t edpg_names_next_expiry(const struct edpg_names *n);
+
+/* Compile input: every name with its addresses in the table. */
+int edpg_names_resolved(const struct edpg_names *n, struct edpg_resolved **out, size_t *nout);
+
+/* The cache <-> the table.  Loading adds every cached address of a name
+ * the policy still lists, to every group listing it, as SRC_CACHE. */
+int edpg_names_load_cache(struct edpg_names *n, const char *path, uint64_t now);
+int edpg_names_save_cache(const struct edpg_names *n, const char *path);
+
+/*
+ * Attach/apply: cache first, then one resolution of every name (unless
+ * @from_cache); answers are added, a name that fails keeps its cached
+ * addresses, and an address still within its expiry is never dropped.  The
+ * result is saved as the cache (unless @from_cache) and returned as
+ * compile input.
+ */
+int edpg_names_resolve_once(const struct edpg_policy *p, const char *cache_path, bool from_cache,
+			    const char *const *servers, size_t nservers,
+			    struct edpg_resolved **out, size_t *nout);
+
+/* ---- single destinations in the live generation (no swap) ------------- */
+
+/* Put @a (exact) with @groups; an existing key is updated in place and
+ * keeps its last_used stamp. */
+int edpg_bpf_dst_put(struct edpg_bpf *b, const struct edpg_addr *a, uint64_t groups);
+int edpg_bpf_dst_del(struct edpg_bpf *b, const struct edpg_addr *a);
+/* last_used (CLOCK_MONOTONIC_COARSE ns) of @a in the live generation. */
+int edpg_bpf_dst_last_used(const struct edpg_bpf *b, const struct edpg_addr *a, uint64_t *ns);
+
+/*
+ * Push the difference @old -> @new: one nft transaction with only the
+ * element changes, then a BPF update or delete per changed exact address.
+ * -EAGAIN when more than exact addresses differ (the caller pushes in
+ * full).  *nchanged gets the number of BPF destinations written.
+ */
+int edpg_names_push_delta(struct edpg_bpf *b, const struct edpg_desired *old,
+			  const struct edpg_desired *new, const struct edpg_ifaces *ifs,
+			  size_t *nchanged);
+
+#endif

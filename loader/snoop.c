@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * snoop.c - load, attach and read the DNS-answer snooper (bpf/snoop.bpf.c).
+ *
+ * The TC filter holds a reference to the program, so the attachment
+ * outlives this process like the XDP link does; the program, ring buffer
+ * and lost counter are pinned so the daemon (another process) can open the
+ * ring and detach can find the instance.  The filter is identified by a
+ * fixed handle and priority on the clsact egress hook.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "snoop.h"
+#include "snoop.skel.h"
+
+static void pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	snprintf(buf, len, "%s/%s", pin_dir, name);
+}
+
+/* The pinned program, loading and pinning it first if needed. */
+static int snoop_prog_fd(const struct edpg_bpf *b, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct snoop *s;
+	int fd, err;
+
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG);
+	fd = bpf_obj_get(path);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT)
+		return edpg_err(-errno, "cannot open %s", path);
+
+	s = snoop__open();
+	if (!s)
+		return edpg_err(-errno, "cannot open the snooper BPF object");
+	/* The gateway table is the XDP program's: enrolment is seen at once. */
+	err = bpf_map__reuse_fd(s->maps.edpg_ctl, b->map_fd[EDPG_M_CTL]);
+	err = err ?: bpf_map__reuse_fd(s->maps.edpg_gateways, b->map_fd[EDPG_M_GATEWAYS]);
+	if (err) {
+		err = edpg_err(err, "cannot share the gateway map with the snooper");
+		goto out;
+	}
+	err = snoop__load(s);
+	if (err) {
+		err = edpg_err(err, "the kernel refused the DNS snooper (run with -v for the verifier log)");
+		goto out;
+	}
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_RB);
+	if (bpf_map__pin(s->maps.edpg_snoop_rb, path)) {
+		err = edpg_err(-errno, "cannot pin %s", path);
+		goto out;
+	}
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_LOST);
+	if (bpf_map__pin(s->maps.edpg_snoop_lost, path)) {
+		err = edpg_err(-errno, "cannot pin %s", path);
+		goto out;
+	}
+	/* The program pin goes last: its presence means "fully pinned". */
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG);
+	if (bpf_program__pin(s->progs.edpgate_snoop, path)) {
+		err = edpg_err(-errno, "cannot pin %s", path);
+		goto out;
+	}
+	err = dup(bpf_program__fd(s->progs.edpgate_snoop));
+	if (err < 0)
+		err = -errno;
+out:
+	if (err < 0) {
+		pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_RB);
+		unlink(path);
+		pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_LOST);
+		unlink(path);
+	}
+	snoop__destroy(s);
+	return err;
+}
+
+static int tc_hook(const char *ifname, struct bpf_tc_hook *h)
+{
+	int ifindex = if_nametoindex(ifname);
+
+	if (!ifindex)
+		return -ENODEV;
+	memset(h, 0, sizeof(*h));
+	h->sz = sizeof(*h);
+	h->ifindex = ifindex;
+	h->attach_point = BPF_TC_EGRESS;
+	return 0;
+}
+
+int edpg_snoop_attach(const struct edpg_bpf *b, const char *pin_dir, const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = EDPG_SNOOP_TC_HANDLE,
+		    .priority = EDPG_SNOOP_TC_PRIO, .flags = BPF_TC_F_REPLACE);
+	struct bpf_tc_hook h;
+	int fd, err;
+
+	err = tc_hook(ifname, &h);
+	if (err)
+		return edpg_err(err, "no interface named %s", ifname);
+	fd = snoop_prog_fd(b, pin_dir);
+	if (fd < 0)
+		return fd;
+	/* clsact may exist already (another tool's filters): share it. */
+	err = bpf_tc_hook_create(&h);
+	if (err && err != -EEXIST) {
+		err = edpg_err(err, "cannot add a clsact qdisc to %s", ifname);
+		goto out;
+	}
+	o.prog_fd = fd;
+	err = bpf_tc_attach(&h, &o);
+	if (err)
+		err = edpg_err(err, "cannot attach the DNS snooper to %s egress", ifname);
+out:
+	close(fd);
+	return err;
+}
+
+int edpg_snoop_detach(const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = EDPG_SNOOP_TC_HANDLE,
+		    .priority = EDPG_SNOOP_TC_PRIO);
+	struct bpf_tc_hook h;
+	int err;
+
+	err = tc_hook(ifname, &h);
+	if (err)
+		return err;
+	err = bpf_tc_detach(&h, &o);
+	/* No clsact at all reads as EINVAL from the kernel: nothing of ours. */
+	if (err == -EINVAL)
+		err = -ENOENT;
+	return err;
+}
+
+bool edpg_snoop_is_attached(const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = EDPG_SNOOP_TC_HANDLE,
+		    .priority = EDPG_SNOOP_TC_PRIO);
+	struct bpf_tc_hook h;
+
+	if (tc_hook(ifname, &h))
+		return false;
+	return bpf_tc_query(&h, &o) == 0;
+}
+
+int edpg_snoop_lost(const char *pin_dir, uint64_t *lost)
+{
+	char path[PATH_MAX];
+	int ncpus = libbpf_num_possible_cpus(), fd, err = 0;
+	uint64_t *v;
+	uint32_t zero = 0;
+
+	*lost = 0;
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_LOST);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	v = calloc(ncpus, sizeof(*v));
+	if (!v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, v)) {
+		err = -errno;
+		goto out;
+	}
+	for (int i = 0; i < ncpus; i++)
+		*lost += v[i];
+out:
+	free(v);
+	close(fd);
+	return err;
+}
+
+struct edpg_snoop {
+	struct ring_buffer *rb;
+	int map_fd;
+	edpg_snoop_fn fn;
+	void *ctx;
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct edpg_snoop *s = ctx;
+
+	if (size < sizeof(struct edpg_snoop_event))
+		return 0;	/* not one of ours: skip it */
+	return s->fn(s->ctx, data);
+}
+
+int edpg_snoop_open(struct edpg_snoop **out, const char *pin_dir, edpg_snoop_fn fn, void *ctx)
+{
+	struct edpg_snoop *s;
+	char path[PATH_MAX];
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fn = fn;
+	s->ctx = ctx;
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_RB);
+	s->map_fd = bpf_obj_get(path);
+	if (s->map_fd < 0) {
+		err = -errno;
+		free(s);
+		return err;
+	}
+	s->rb = ring_buffer__new(s->map_fd, on_record, s, NULL);
+	if (!s->rb) {
+		err = -errno;
+		close(s->map_fd);
+		free(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+int edpg_snoop_fd(const struct edpg_snoop *s)
+{
+	return ring_buffer__epoll_fd(s->rb);
+}
+
+int edpg_snoop_consume(struct edpg_snoop *s)
+{
+	return ring_buffer__consume(s->rb);
+}
+
+void edpg_snoop_close(struct edpg_snoop *s)
+{
+	if (!s)
+		return;
+	ring_buffer__free(s->rb);
+	close(s->map_fd);
+	free(s);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * snoop.h - the DNS-answer snooper: attach the TC egress program of
+ * bpf/snoop.bpf.c to a LAN interface and consume its ring buffer.
+ *
+ * The program, its ring buffer and its lost counter are pinned under the pin
+ * directory next to the XDP program's maps (one instance serves every
+ * attached interface); each interface gets one direct-action filter on its
+ * clsact egress hook with a fixed handle and priority, which is how detach
+ * finds and removes exactly ours.
+ */
+#ifndef EDPG_SNOOP_LOADER_H
+#define EDPG_SNOOP_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpfmaps.h"
+#include "snoop_abi.h"
+
+/* Our filter on the clsact egress hook (priority must fit 16 bits). */
+#define EDPG_SNOOP_TC_HANDLE	0xedb0
+#define EDPG_SNOOP_TC_PRIO	0xedb0
+
+/*
+ * Load the snooper (once: the pins are reused by later interfaces) with
+ * edpg_ctl and edpg_gateways shared from @b, and attach it to @ifname's
+ * TC egress hook (replacing an earlier filter of ours).  0 or -errno.
+ */
+int edpg_snoop_attach(const struct edpg_bpf *b, const char *pin_dir, const char *ifname);
+/* Remove our filter from @ifname (0, -ENOENT when there was none). */
+int edpg_snoop_detach(const char *ifname);
+/* Whether @ifname carries our filter. */
+bool edpg_snoop_is_attached(const char *ifname);
+/* Answers the program could not queue (ring full), summed over CPUs. */
+int edpg_snoop_lost(const char *pin_dir, uint64_t *lost);
+
+struct edpg_snoop;
+
+/* Called for each record; a negative return stops the current poll. */
+typedef int (*edpg_snoop_fn)(void *ctx, const struct edpg_snoop_event *ev);
+
+/* Open the pinned ring buffer; -ENOENT when no snooper is loaded. */
+int edpg_snoop_open(struct edpg_snoop **out, const char *pin_dir, edpg_snoop_fn fn, void *ctx);
+/* An fd that polls readable when records wait (for epoll/poll). */
+int edpg_snoop_fd(const struct edpg_snoop *s);
+/* Consume every waiting record (no wait).  Records handled or -errno. */
+int edpg_snoop_consume(struct edpg_snoop *s);
+void edpg_snoop_close(struct edpg_snoop *s);
+
+#endif
