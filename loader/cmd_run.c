@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * edpgate run: the foreground daemon (for systemd, Type=simple).
+ *
+ * It keeps the destination table of names.c fresh and the sinks in step
+ * with it: each name is resolved again when its shortest TTL runs out (not
+ * on a fixed poll), DNS answers snooped on the LAN egress are added as they
+ * pass, addresses expire by the rules of expiry.c (the data path's
+ * last_used stamps are read every second for the grace), and every change
+ * goes out as one delta: one nft transaction and in-place BPF updates of
+ * the live generation.  The table is written to the address cache after
+ * every change, so `dst list`, `apply` and the next boot see it.
+ *
+ * SIGHUP reloads the rules data atomically (a broken file leaves the old
+ * policy live and says why); SIGTERM/SIGINT exit leaving the filter as it
+ * is.  The state-dir lock is held only while pushing, so the other
+ * commands keep working while the daemon runs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "compile.h"
+#include "log.h"
+#include "names.h"
+#include "resolver.h"
+#include "rules.h"
+#include "snoop.h"
+
+static const char synopsis[] = "run [--resolve-floor SECONDS]";
+
+/* Retry delays after a failed resolution, and the shortest refresh. */
+#define RETRY_MIN	5
+#define RETRY_MAX	300
+#define PERSIST_EVERY	30	/* s: last_used stamps reach the cache file */
+
+struct run {
+	struct edpg_policy p;
+	struct edpg_names n;
+	struct edpg_desired *d;		/* what the sinks hold */
+	struct edpg_bpf b;
+	struct edpg_ifaces ifs;
+	struct edpg_resolver *rv;
+	struct edpg_snoop *snoop;
+	uint64_t *due;			/* per name: next resolution (s) */
+	uint32_t *retry;		/* per name: current retry delay */
+	uint32_t floor;			/* shortest refresh interval */
+	char cache[PATH_MAX];
+	/* snooped answers waiting for the push, for the latency figure */
+	uint64_t pending_ts[64];
+	size_t npending;
+	bool changed;
+	uint64_t last_persist;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t mono_s(void)
+{
+	return mono_ns() / 1000000000ULL;
+}
+
+static int64_t wall_off(void)
+{
+	return (int64_t)time(NULL) - (int64_t)mono_s();
+}
+
+static void log_change(void *ctx, enum edpg_names_change ch, const struct edpg_names *n,
+		       const struct edpg_dst_entry *e, uint64_t now)
+{
+	const char *group = n->p->groups[e->group].name;
+	char a[64];
+
+	(void)ctx;
+	(void)now;
+	edpg_addr_format(&e->addr, a, sizeof(a));
+	switch (ch) {
+	case EDPG_CH_ADDED:
+		edpg_info("added %s to %s (%s, %s, ttl %us)", a, group, e->name,
+			  edpg_dst_source_name(e->source), e->ttl);
+		break;
+	case EDPG_CH_REFRESHED:
+		edpg_debug("refreshed %s in %s (%s, %s, ttl %us)", a, group, e->name,
+			   edpg_dst_source_name(e->source), e->ttl);
+		break;
+	case EDPG_CH_EXPIRED:
+		edpg_info("removed %s from %s (%s, expired)", a, group, e->name);
+		break;
+	case EDPG_CH_EVICTED:
+		edpg_info("removed %s from %s (%s, evicted: more than %u addresses)", a, group,
+			  e->name, n->t.params[e->group].max_addrs);
+		break;
+	}
+}
+
+/* The desired state of the current table. */
+static int build(struct run *r, struct edpg_desired **out)
+{
+	struct edpg_resolved *names = NULL;
+	struct edpg_addr *router = NULL;
+	struct edpg_desired *d;
+	size_t nnames = 0, nrouter = 0;
+	int err;
+
+	*out = NULL;
+	err = edpg_router_addrs(&r->ifs, &router, &nrouter);
+	err = err ?: edpg_names_resolved(&r->n, &names, &nnames);
+	if (err)
+		goto out;
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = edpg_compile(&r->p, names, nnames, router, nrouter, d);
+	if (err) {
+		free(d);
+		goto out;
+	}
+	*out = d;
+out:
+	edpg_resolved_free(names, nnames);
+	free(router);
+	return err;
+}
+
+static int persist(struct run *r)
+{
+	int err = edpg_names_save_cache(&r->n, r->cache);
+
+	if (err)
+		edpg_warn("cannot write the address cache %s: %s", r->cache, strerror(-err));
+	r->last_persist = mono_s();
+	return err;
+}
+
+/*
+ * Push the table: a delta from what the sinks hold, or the whole policy
+ * when more than addresses changed (or a delta failed: someone else
+ * changed the sinks meanwhile).  Under the state-dir lock.
+ */
+static int push(struct run *r, bool full)
+{
+	struct edpg_desired *d = NULL;
+	size_t nch = 0;
+	int err;
+
+	err = build(r, &d);
+	if (err)
+		return edpg_err(err, "cannot compile the destination table");
+	cli.lock_fd = edpg_lock(cli.state_dir);
+	if (cli.lock_fd < 0) {
+		edpg_desired_put(d);
+		return cli.lock_fd;
+	}
+	err = full || !r->d ? -EAGAIN : edpg_names_push_delta(&r->b, r->d, d, &r->ifs, &nch);
+	if (err) {
+		if (err != -EAGAIN)
+			edpg_warn("delta push failed (%s); pushing the whole policy", strerror(-err));
+		err = edpg_push_full(&r->b, d, &r->ifs);
+	}
+	if (!err) {
+		edpg_desired_put(r->d);
+		r->d = d;
+		d = NULL;
+		persist(r);
+	}
+	edpg_unlock(cli.lock_fd);
+	cli.lock_fd = -1;
+	edpg_desired_put(d);
+	return err;
+}
+
+static int schedule_init(struct run *r, uint64_t now)
+{
+	free(r->due);
+	free(r->retry);
+	r->due = calloc(r->n.nnames ? r->n.nnames : 1, sizeof(*r->due));
+	r->retry = calloc(r->n.nnames ? r->n.nnames : 1, sizeof(*r->retry));
+	if (!r->due || !r->retry)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n.nnames; i++)
+		r->due[i] = now;
+	return 0;
+}
+
+/* Resolve every name whose TTL ran out; returns changes or -errno. */
+static int resolve_due(struct run *r, uint64_t now)
+{
+	struct edpg_name_result *res = NULL;
+	const char **names = NULL;
+	size_t *idx = NULL, k = 0;
+	int err = 0, changes = 0;
+
+	for (size_t i = 0; i < r->n.nnames; i++)
+		k += r->due[i] <= now;
+	if (!k)
+		return 0;
+	names = calloc(k, sizeof(*names));
+	idx = calloc(k, sizeof(*idx));
+	res = calloc(k, sizeof(*res));
+	if (!names || !idx || !res) {
+		err = -ENOMEM;
+		goto out;
+	}
+	k = 0;
+	for (size_t i = 0; i < r->n.nnames; i++)
+		if (r->due[i] <= now) {
+			idx[k] = i;
+			names[k++] = r->n.names[i];
+		}
+	err = edpg_resolver_resolve(r->rv, names, k, res);
+	if (err) {
+		free(res);
+		res = NULL;
+		goto out;
+	}
+	now = mono_s();	/* the lookups took time */
+	for (size_t j = 0; j < k; j++) {
+		size_t i = idx[j];
+		uint32_t minttl = UINT32_MAX;
+		struct edpg_addr a[64];
+		uint32_t t[64];
+		size_t na = 0;
+		int c;
+
+		if (res[j].status || !res[j].nanswers) {
+			/* Keep what we have (it expires on its own); try again
+			 * sooner than a TTL, backing off. */
+			r->retry[i] = r->retry[i] ? r->retry[i] * 2 : RETRY_MIN;
+			if (r->retry[i] > RETRY_MAX)
+				r->retry[i] = RETRY_MAX;
+			r->due[i] = now + r->retry[i];
+			edpg_warn("%s: %s; keeping its addresses until they expire, next try in %us",
+				  names[j], res[j].status == -ENOENT || !res[j].status ?
+				  "no such name" : strerror(-res[j].status), r->retry[i]);
+			continue;
+		}
+		for (size_t q = 0; q < res[j].nanswers && na < 64; q++, na++) {
+			a[na] = res[j].answers[q].addr;
+			t[na] = res[j].answers[q].ttl;
+			if (t[na] < minttl)
+				minttl = t[na];
+		}
+		c = edpg_names_answer(&r->n, names[j], a, t, na, SRC_RESOLVED, now, log_change, r);
+		if (c < 0) {
+			err = c;
+			goto out;
+		}
+		changes += c;
+		r->retry[i] = 0;
+		/* Ask again when the answer's TTL runs out. */
+		r->due[i] = now + (minttl > r->floor ? minttl : r->floor);
+	}
+	err = changes;
+out:
+	if (res)
+		edpg_name_results_free(res, k);
+	free(names);
+	free(idx);
+	return err;
+}
+
+static int on_snooped(void *ctx, const struct edpg_snoop_event *ev)
+{
+	struct run *r = ctx;
+	int c;
+
+	c = edpg_names_snooped(&r->n, ev->data, ev->len < EDPG_SNOOP_MAX ? ev->len : EDPG_SNOOP_MAX,
+			       ev->tcp, mono_s(), log_change, r);
+	if (c > 0) {
+		r->changed = true;
+		if (r->npending < sizeof(r->pending_ts) / sizeof(r->pending_ts[0]))
+			r->pending_ts[r->npending++] = ev->ts;
+	} else if (c < 0 && c != -ENOENT) {
+		edpg_debug("snooped DNS message ignored: %s", strerror(-c));
+	}
+	return 0;
+}
+
+/* The data path's last_used stamps feed the grace window. */
+static void poll_used(struct run *r)
+{
+	for (size_t i = 0; i < r->n.t.n; i++) {
+		uint64_t ns;
+
+		if (!edpg_bpf_dst_last_used(&r->b, &r->n.t.v[i].addr, &ns) && ns)
+			edpg_names_used(&r->n, &r->n.t.v[i].addr, ns / 1000000000ULL);
+	}
+}
+
+/* Move the entries of @old into @n (a table for a new policy). */
+static int carry_over(struct edpg_names *n, const struct edpg_names *old)
+{
+	for (size_t i = 0; i < old->t.n; i++) {
+		const struct edpg_dst_entry *e = &old->t.v[i];
+		uint64_t groups = edpg_names_groups_of(n->p, e->name);
+		int idx = edpg_names_index(n, e->name), oidx = edpg_names_index(old, e->name);
+
+		if (idx < 0)
+			continue;
+		if (oidx >= 0 && old->confirmed[oidx])
+			n->confirmed[idx] = true;
+		for (int g = 0; g < EDPG_MAX_GROUPS; g++) {
+			struct edpg_dst_entry *ne;
+			int err;
+
+			if (!(groups & (1ULL << g)))
+				continue;
+			err = edpg_dst_add(&n->t, g, n->names[idx], &e->addr, e->source, e->ttl,
+					   e->seen);
+			if (err < 0)
+				return err;
+			ne = edpg_dst_find(&n->t, g, n->names[idx], &e->addr);
+			if (e->expires_ttl > ne->expires_ttl)
+				ne->expires_ttl = e->expires_ttl;
+			if (e->last_used > ne->last_used)
+				ne->last_used = e->last_used;
+		}
+	}
+	return 0;
+}
+
+/* SIGHUP (or a failed delta): the rules data again, all or nothing. */
+static int reload(struct run *r, const char *why)
+{
+	struct edpg_names nn;
+	struct edpg_policy np, op;
+	struct edpg_ifaces ifs;
+	struct edpg_names on;
+	int err;
+
+	edpg_info("%s: reloading the rules data from %s", why, cli.rules);
+	err = edpg_load_policy(&np, cli.rules, true);
+	if (err) {
+		edpg_info("the new rules data is invalid (see above); keeping the old policy");
+		return err;
+	}
+	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	if (err) {
+		edpg_policy_free(&np);
+		return edpg_err(err, "cannot read %s/interfaces; keeping the old policy",
+				cli.state_dir);
+	}
+	/* The table points into the policy: move both, keep the old ones
+	 * until the push has worked. */
+	op = r->p;
+	on = r->n;
+	r->p = np;
+	err = edpg_names_init(&nn, &r->p, on.wall_off);
+	if (!err) {
+		nn.p = &r->p;
+		on.p = &op;
+		err = carry_over(&nn, &on);
+		if (err)
+			edpg_names_free(&nn);
+	}
+	if (!err) {
+		struct edpg_ifaces oifs = r->ifs;
+
+		r->n = nn;
+		r->ifs = ifs;
+		err = push(r, true);
+		if (err) {
+			edpg_names_free(&r->n);
+			r->ifs = oifs;
+		}
+	}
+	if (err) {
+		edpg_policy_free(&r->p);
+		r->p = op;
+		r->n = on;
+		r->n.p = &r->p;
+		edpg_info("the new policy could not be pushed; keeping the old one");
+		return err;
+	}
+	edpg_names_free(&on);
+	edpg_policy_free(&op);
+	err = schedule_init(r, mono_s());
+	if (err)
+		return err;
+	edpg_info("reloaded: %zu groups, %zu names, %zu gateways", r->p.ngroups, r->n.nnames,
+		  r->p.ngateways);
+	return 0;
+}
+
+static int setup(struct run *r)
+{
+	uint64_t now = mono_s();
+	int err;
+
+	snprintf(r->cache, sizeof(r->cache), "%s/addresses", cli.state_dir);
+	err = edpg_load_policy(&r->p, cli.rules, false);
+	if (err)
+		return err;
+	err = edpg_open_live(&r->b);
+	if (err)
+		return err;
+	err = edpg_ifaces_load(cli.state_dir, &r->ifs);
+	if (err)
+		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir);
+	err = edpg_names_init(&r->n, &r->p, wall_off());
+	if (err)
+		return err;
+	/* Yesterday's addresses before any DNS: a router booting with the
+	 * WAN down enforces them. */
+	err = edpg_names_load_cache(&r->n, r->cache, now);
+	if (err && err != -ENOENT)
+		edpg_warn("address cache %s unreadable: %s", r->cache, strerror(-err));
+	edpg_info("edpgate run: %zu names in %zu groups, %zu cached addresses", r->n.nnames,
+		  r->p.ngroups, r->n.t.n);
+	err = push(r, true);
+	if (err)
+		return err;
+	err = edpg_snoop_open(&r->snoop, cli.pin_dir, on_snooped, r);
+	if (err == -ENOENT) {
+		edpg_warn("no DNS snooper is loaded (attached by an older edpgate?); `edpgate detach` and `attach` again to snoop answers");
+		r->snoop = NULL;
+	} else if (err) {
+		return edpg_err(err, "cannot open the DNS snooper's ring buffer");
+	}
+	err = edpg_resolver_new(&r->rv, cli.resolvers, cli.nresolvers, 0);
+	if (err)
+		return edpg_err(err, "cannot set up the resolver");
+	return schedule_init(r, now);
+}
+
+static void teardown(struct run *r)
+{
+	edpg_snoop_close(r->snoop);
+	edpg_resolver_free(r->rv);
+	edpg_desired_put(r->d);
+	edpg_names_free(&r->n);
+	edpg_policy_free(&r->p);
+	edpg_bpf_close(&r->b);
+	free(r->due);
+	free(r->retry);
+}
+
+/* Milliseconds until the next thing to do (at most one second: the
+ * last_used stamps are read every second). */
+static int next_timeout(const struct run *r, uint64_t now_ns)
+{
+	uint64_t next = now_ns / 1000000000ULL + 1, x;
+	int64_t ms;
+
+	for (size_t i = 0; i < r->n.nnames; i++)
+		if (r->due[i] < next)
+			next = r->due[i];
+	x = edpg_names_next_expiry(&r->n);
+	if (x < next)
+		next = x;
+	ms = (int64_t)(next * 1000) - (int64_t)(now_ns / 1000000);
+	return ms < 0 ? 0 : ms > 1000 ? 1000 : ms;
+}
+
+static void report_latency(struct run *r)
+{
+	uint64_t now = mono_ns();
+
+	for (size_t i = 0; i < r->npending; i++)
+		edpg_debug("snoop-to-map %llu us",
+			   (unsigned long long)(now - r->pending_ts[i]) / 1000);
+	r->npending = 0;
+}
+
+int do_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "resolve-floor", required_argument, NULL, 'f' },
+		{}
+	};
+	struct run r = { .floor = RETRY_MIN };
+	struct pollfd pfd[2];
+	sigset_t set;
+	int c, err, sfd, ret = EDPG_EXIT_FAIL;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			r.floor = strtoul(optarg, &end, 10);
+			if (*end || r.floor < 1 || r.floor > 86400)
+				return usage_err(synopsis, "--resolve-floor must be 1..86400");
+			break;
+		default:
+			return usage_err(synopsis, "unknown option");
+		}
+	}
+	if (optind != argc)
+		return usage_err(synopsis, "run takes no arguments");
+	/* Logs go to the journal as they happen. */
+	setvbuf(stderr, NULL, _IOLBF, 0);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return edpg_err(-errno, "signalfd"), EDPG_EXIT_FAIL;
+	memset(&r.b, 0, sizeof(r.b));
+	r.b.prog_fd = -1;
+	for (int i = 0; i < EDPG_M_MAX; i++)
+		r.b.map_fd[i] = -1;
+	err = setup(&r);
+	if (err)
+		goto out;
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		uint64_t now;
+		int n, ch;
+
+		pfd[0].fd = sfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = r.snoop ? edpg_snoop_fd(r.snoop) : -1;
+		pfd[1].events = POLLIN;
+		n = poll(pfd, 2, next_timeout(&r, mono_ns()));
+		if (n < 0 && errno != EINTR) {
+			edpg_err(-errno, "poll");
+			goto out;
+		}
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP) {
+				reload(&r, "SIGHUP");
+				continue;
+			}
+			edpg_info("%s: exiting; the filter stays as it is",
+				  si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			persist(&r);
+			ret = EDPG_EXIT_OK;
+			goto out;
+		}
+		/* Snooped answers first: a gateway is waiting on them. */
+		if (r.snoop && edpg_snoop_consume(r.snoop) > 0 && r.changed) {
+			r.changed = false;
+			if (push(&r, false))
+				reload(&r, "push failed");
+			report_latency(&r);
+		}
+		r.npending = 0;
+		now = mono_s();
+		ch = resolve_due(&r, now);
+		if (ch < 0)
+			edpg_warn("resolution failed: %s", strerror(-ch));
+		poll_used(&r);
+		c = edpg_names_expire(&r.n, mono_s(), log_change, &r);
+		if (ch > 0 || c > 0) {
+			if (push(&r, false))
+				reload(&r, "push failed");
+		} else if (mono_s() - r.last_persist >= PERSIST_EVERY) {
+			persist(&r);
+		}
+	}
+out:
+	teardown(&r);
+	close(sfd);
+	return ret;
+}
