@@ -40,6 +40,8 @@ int do_gateway(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_verify(int argc, char **argv);
+int do_run(int argc, char **argv);
+int do_dst(int argc, char **argv);
 
 /* ---- shared pipeline (ctx.c) ------------------------------------------ */
 

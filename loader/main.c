@@ -34,6 +34,8 @@ static const struct cmd {
 	{ "status", do_status, "status                            attached interfaces, policy summary" },
 	{ "stats", do_stats, "stats [MAC|NAME]                  counters per gateway and reason" },
 	{ "verify", do_verify, "verify                            compare BPF maps and nft with the rules" },
+	{ "run", do_run, "run                               daemon: names fresh, snooped answers, expiry" },
+	{ "dst", do_dst, "dst list                          destinations: group, name, address, source, TTL" },
 };
 
 static void help(FILE *f)
