@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,9 @@ struct run {
 	uint64_t pending_ts[64];
 	size_t npending;
 	bool changed;
+	bool dirty;			/* table pushed, cache not yet written */
 	uint64_t last_persist;
+	uint64_t last_used_poll;
 };
 
 static uint64_t mono_ns(void)
@@ -140,14 +143,92 @@ out:
 	return err;
 }
 
+/*
+ * The cache file is written by a thread: an atomic write fsyncs the file
+ * and the directory (milliseconds), and a snooped answer arriving meanwhile
+ * must not wait for it.  The main thread hands over the newest text; an
+ * older one not yet written is simply replaced.
+ */
+struct writer {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *buf;
+	size_t len;
+	bool stop, running;
+	const char *path;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		char *buf;
+		size_t len;
+		int err;
+
+		while (!w->buf && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->buf)
+			break;
+		buf = w->buf;
+		len = w->len;
+		w->buf = NULL;
+		pthread_mutex_unlock(&w->mu);
+		err = edpg_write_atomic(w->path, buf, len);
+		if (err)
+			edpg_warn("cannot write the address cache %s: %s", w->path, strerror(-err));
+		free(buf);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static struct writer writer = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+};
+
+/* Stop the thread after it wrote what it holds (on exit). */
+static void writer_stop(void)
+{
+	if (!writer.running)
+		return;
+	pthread_mutex_lock(&writer.mu);
+	writer.stop = true;
+	pthread_cond_signal(&writer.cv);
+	pthread_mutex_unlock(&writer.mu);
+	pthread_join(writer.th, NULL);
+	writer.running = false;
+}
+
 static int persist(struct run *r)
 {
-	int err = edpg_names_save_cache(&r->n, r->cache);
+	char *buf = NULL;
+	size_t len;
+	int err;
 
-	if (err)
-		edpg_warn("cannot write the address cache %s: %s", r->cache, strerror(-err));
 	r->last_persist = mono_s();
-	return err;
+	r->dirty = false;
+	if (!writer.running) {
+		err = edpg_names_save_cache(&r->n, r->cache);
+		if (err)
+			edpg_warn("cannot write the address cache %s: %s", r->cache, strerror(-err));
+		return err;
+	}
+	err = edpg_names_cache_text(&r->n, &buf, &len);
+	if (err)
+		return err;
+	pthread_mutex_lock(&writer.mu);
+	free(writer.buf);
+	writer.buf = buf;
+	writer.len = len;
+	pthread_cond_signal(&writer.cv);
+	pthread_mutex_unlock(&writer.mu);
+	return 0;
 }
 
 /*
@@ -179,7 +260,10 @@ static int push(struct run *r, bool full)
 		edpg_desired_put(r->d);
 		r->d = d;
 		d = NULL;
-		persist(r);
+		/* Written by the main loop after the push: an fsync'ed
+		 * file is not on the path of a gateway waiting for its
+		 * answer to be allowed. */
+		r->dirty = true;
 	}
 	edpg_unlock(cli.lock_fd);
 	cli.lock_fd = -1;
@@ -294,15 +378,16 @@ static int on_snooped(void *ctx, const struct edpg_snoop_event *ev)
 	return 0;
 }
 
-/* The data path's last_used stamps feed the grace window. */
+/* The data path's last_used stamps feed the grace window: read once a
+ * second (their granularity), not on every wake-up. */
 static void poll_used(struct run *r)
 {
-	for (size_t i = 0; i < r->n.t.n; i++) {
-		uint64_t ns;
+	uint64_t now = mono_s();
 
-		if (!edpg_bpf_dst_last_used(&r->b, &r->n.t.v[i].addr, &ns) && ns)
-			edpg_names_used(&r->n, &r->n.t.v[i].addr, ns / 1000000000ULL);
-	}
+	if (now == r->last_used_poll)
+		return;
+	r->last_used_poll = now;
+	edpg_names_poll_used(&r->n, &r->b);
 }
 
 /* Move the entries of @old into @n (a table for a new policy). */
@@ -406,6 +491,10 @@ static int setup(struct run *r)
 	int err;
 
 	snprintf(r->cache, sizeof(r->cache), "%s/addresses", cli.state_dir);
+	writer.path = r->cache;
+	writer.running = !pthread_create(&writer.th, NULL, writer_main, &writer);
+	if (!writer.running)
+		edpg_warn("no cache writer thread; the cache is written inline");
 	err = edpg_load_policy(&r->p, cli.rules, false);
 	if (err)
 		return err;
@@ -443,6 +532,7 @@ static int setup(struct run *r)
 
 static void teardown(struct run *r)
 {
+	writer_stop();
 	edpg_snoop_close(r->snoop);
 	edpg_resolver_free(r->rv);
 	edpg_desired_put(r->d);
@@ -563,12 +653,12 @@ int do_run(int argc, char **argv)
 			edpg_warn("resolution failed: %s", strerror(-ch));
 		poll_used(&r);
 		c = edpg_names_expire(&r.n, mono_s(), log_change, &r);
-		if (ch > 0 || c > 0) {
-			if (push(&r, false))
-				reload(&r, "push failed");
-		} else if (mono_s() - r.last_persist >= PERSIST_EVERY) {
+		if ((ch > 0 || c > 0) && push(&r, false))
+			reload(&r, "push failed");
+		/* At most once a second: formatting the table is not free. */
+		if ((r.dirty && mono_s() != r.last_persist) ||
+		    mono_s() - r.last_persist >= PERSIST_EVERY)
 			persist(&r);
-		}
 	}
 out:
 	teardown(&r);

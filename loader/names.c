@@ -248,6 +248,11 @@ uint64_t edpg_names_next_expiry(const struct edpg_names *n)
 	return best;
 }
 
+static int addr_cmp_q(const void *a, const void *b)
+{
+	return edpg_addr_cmp(a, b);
+}
+
 int edpg_names_resolved(const struct edpg_names *n, struct edpg_resolved **out, size_t *nout)
 {
 	struct edpg_resolved *r;
@@ -262,16 +267,19 @@ int edpg_names_resolved(const struct edpg_names *n, struct edpg_resolved **out, 
 		r[i].addrs = calloc(n->t.n ? n->t.n : 1, sizeof(*r[i].addrs));
 		if (!r[i].name || !r[i].addrs)
 			goto nomem;
-		for (size_t k = 0; k < n->t.n; k++) {
-			const struct edpg_dst_entry *e = &n->t.v[k];
-			size_t d;
+		for (size_t k = 0; k < n->t.n; k++)
+			if (name_eq(n->t.v[k].name, n->names[i]))
+				r[i].addrs[r[i].naddrs++] = n->t.v[k].addr;
+		/* The same address under several groups: sort, then unique
+		 * (a pairwise check would be quadratic in a big pool). */
+		if (r[i].naddrs > 1) {
+			size_t u = 1;
 
-			if (!name_eq(e->name, n->names[i]))
-				continue;
-			for (d = 0; d < r[i].naddrs && edpg_addr_cmp(&r[i].addrs[d], &e->addr); d++)
-				;
-			if (d == r[i].naddrs)
-				r[i].addrs[r[i].naddrs++] = e->addr;
+			qsort(r[i].addrs, r[i].naddrs, sizeof(*r[i].addrs), addr_cmp_q);
+			for (size_t k = 1; k < r[i].naddrs; k++)
+				if (edpg_addr_cmp(&r[i].addrs[k], &r[i].addrs[u - 1]))
+					r[i].addrs[u++] = r[i].addrs[k];
+			r[i].naddrs = u;
 		}
 	}
 	*out = r;
@@ -343,6 +351,20 @@ int edpg_names_load_cache(struct edpg_names *n, const char *path, uint64_t now)
 
 int edpg_names_save_cache(const struct edpg_names *n, const char *path)
 {
+	char *buf = NULL;
+	size_t len;
+	int err;
+
+	err = edpg_names_cache_text(n, &buf, &len);
+	if (err)
+		return err;
+	err = edpg_write_atomic(path, buf, len);
+	free(buf);
+	return err;
+}
+
+int edpg_names_cache_text(const struct edpg_names *n, char **out, size_t *len)
+{
 	struct edpg_cache_entry *v;
 	int err;
 
@@ -361,7 +383,7 @@ int edpg_names_save_cache(const struct edpg_names *n, const char *path)
 		v[i].expires = to_wall(n, e->expires_ttl);
 		v[i].last_used = to_wall(n, e->last_used);
 	}
-	err = edpg_cache_save_entries(path, v, n->t.n);
+	err = edpg_cache_format(v, n->t.n, out, len);
 	free(v);
 	return err;
 }
@@ -535,6 +557,36 @@ int edpg_bpf_dst_last_used(const struct edpg_bpf *b, const struct edpg_addr *a, 
 		return -errno;
 	*ns = v.last_used;
 	return 0;
+}
+
+void edpg_names_poll_used(struct edpg_names *n, const struct edpg_bpf *b)
+{
+	uint32_t gen = 0;
+
+	/* One generation read for the whole table; one lookup per entry,
+	 * written to that entry only (edpg_dst_used would rescan the table
+	 * for every address). */
+	if (edpg_bpf_active_gen(b, &gen))
+		return;
+	for (size_t i = 0; i < n->t.n; i++) {
+		struct edpg_dst_entry *e = &n->t.v[i];
+		struct edpg_dst4_key k4 = { .gen = gen };
+		struct edpg_dst6_key k6 = { .gen = gen };
+		struct edpg_dst v;
+		uint64_t s;
+		int err;
+
+		if (e->addr.family == AF_INET) {
+			memcpy(k4.addr, e->addr.addr, 4);
+			err = bpf_map_lookup_elem(b->map_fd[EDPG_M_DST4], &k4, &v);
+		} else {
+			memcpy(k6.addr, e->addr.addr, 16);
+			err = bpf_map_lookup_elem(b->map_fd[EDPG_M_DST6], &k6, &v);
+		}
+		s = v.last_used / 1000000000ULL;
+		if (!err && v.last_used && s > e->last_used)
+			e->last_used = s;
+	}
 }
 
 /* ---- deltas --------------------------------------------------------------- */

@@ -90,6 +90,8 @@ int edpg_names_resolved(const struct edpg_names *n, struct edpg_resolved **out, 
  * the policy still lists, to every group listing it, as SRC_CACHE. */
 int edpg_names_load_cache(struct edpg_names *n, const char *path, uint64_t now);
 int edpg_names_save_cache(const struct edpg_names *n, const char *path);
+/* The cache file's text for the table (malloc'ed), without writing it. */
+int edpg_names_cache_text(const struct edpg_names *n, char **out, size_t *len);
 
 /*
  * Attach/apply: cache first, then one resolution of every name (unless
@@ -101,6 +103,10 @@ int edpg_names_save_cache(const struct edpg_names *n, const char *path);
 int edpg_names_resolve_once(const struct edpg_policy *p, const char *cache_path, bool from_cache,
 			    const char *const *servers, size_t nservers,
 			    struct edpg_resolved **out, size_t *nout);
+
+/* Every entry's last_used from the live maps (CLOCK_MONOTONIC_COARSE ns
+ * there, seconds here): the daemon's table clock must be CLOCK_MONOTONIC. */
+void edpg_names_poll_used(struct edpg_names *n, const struct edpg_bpf *b);
 
 /* ---- single destinations in the live generation (no swap) ------------- */
 

@@ -27,6 +27,7 @@ done
 export LAB=nm$$ LAB_VLAN=0
 LAB_SH=$ROOT/scripts/lab.sh
 lab_cleanup() {
+	set +e
 	[ -n "${D_PID:-}" ] && kill "$D_PID" 2>/dev/null && wait "$D_PID" 2>/dev/null
 	[ -n "${DNS2_PID:-}" ] && kill "$DNS2_PID" 2>/dev/null && wait "$DNS2_PID" 2>/dev/null
 	bash "$LAB_SH" down >/dev/null 2>&1
@@ -125,8 +126,13 @@ probe_ntp gw1 198.51.100.99 || fail "NTP to the snooped address blocked"
 logged "added 198.51.100.99 to ntp ($POOL, snooped, ttl 2s)" ||
 	{ cat "$LOG"; fail "no log line for the snooped address"; }
 ok "gateway's own lookup then NTP works because the answer was snooped"
-dst=$(edp -j dst list 2>/dev/null)
-grep -q '"address":"198.51.100.99","source":"snooped"' <<<"$dst" ||
+# The daemon writes the cache at most once a second.
+dst_has_snooped() {
+	local out
+	out=$(edp -j dst list 2>/dev/null)
+	grep -q '"address":"198.51.100.99","source":"snooped"' <<<"$out"
+}
+wait_for 3 dst_has_snooped ||
 	fail "dst list does not show the snooped address"
 edp verify >/dev/null || fail "verify: BPF and nft disagree after the snooped add"
 ok "dst list shows it as snooped; verify passes"
