@@ -18,14 +18,18 @@
 # measured, not asserted.  Only a benchmark that breaks makes the run fail.
 #
 # Environment: BENCH_CPU (CPU to pin to; default the idlest one),
-# BENCH_PIN=0 (do not pin), BENCH_ROUNDS, BENCH_REPEAT (data path).
+# BENCH_PIN=0 (do not pin), BENCH_ROUNDS, BENCH_REPEAT (data path); the
+# helper scripts scripts/bench-*.sh read their own (see their headers).
+#
+# To add a benchmark: define bench_NAME below (before "the run") and add
+# NAME to BENCHES.
 set -uo pipefail
 
 BUILD=${1:-build}
 [ $# -gt 0 ] && shift
 OUT=$BUILD/bench
 
-BENCHES=(datapath)
+BENCHES=(datapath snoop)
 [ $# -gt 0 ] && BENCHES=("$@")
 
 SECTIONS=()
@@ -118,6 +122,161 @@ plot_datapath() {
 		plot $plots
 	EOF
 	printf '![data path ns/packet against scale](%s)\n\n' "$png" >>"$OUT/datapath.md"
+}
+
+# Snoop-to-allow latency: 1,000 DNS answers, each with a new address, sent
+# from a router netns to an enrolled gateway; each is timed from the TC
+# egress hook (bpf_ktime_get_ns in the snooper) to the end of the push
+# (nft transaction + BPF map update) in `edpgate run -v`.  Plus the wall
+# time of `edpgate apply` resolving every shipped name (from a dnsmasq in
+# the netns) and pushing.  Everything lives in two netns and a private
+# bpffs, removed on return.
+bench_snoop() {
+	local ns=bsn$$ edp=$BUILD/edpgate tmp rc=0 dpid="" npid="" i n med p99 t0 t1 apply_ms
+	local rules names
+
+	[ "$(id -u)" -eq 0 ] || { echo "bench snoop: needs root" >&2; return 77; }
+	command -v dnsmasq >/dev/null || { echo "bench snoop: no dnsmasq" >&2; return 77; }
+	tmp=$(mktemp -d) || return 1
+	mkdir "$tmp/bpffs" && mount -t bpf bpf "$tmp/bpffs" || { rmdir "$tmp/bpffs"; rm -rf "$tmp"; return 1; }
+	# shellcheck disable=SC2317 # called through the RETURN trap
+	snoop_cleanup() {
+		[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+		[ -n "$npid" ] && kill "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
+		ip netns del "$ns-r" 2>/dev/null
+		ip netns del "$ns-h" 2>/dev/null
+		umount "$tmp/bpffs" 2>/dev/null
+		rm -rf "$tmp"
+		trap - RETURN
+	}
+	trap snoop_cleanup RETURN
+	ip netns add "$ns-r" && ip netns add "$ns-h" || return 1
+	ip link add "${ns}r" netns "$ns-r" type veth peer name "${ns}h" netns "$ns-h" || return 1
+	ip -n "$ns-r" link set "${ns}r" name lan0
+	ip -n "$ns-h" link set "${ns}h" name eth0
+	ip -n "$ns-h" link set eth0 address 00:40:9d:00:00:42
+	ip -n "$ns-r" addr add 10.88.0.1/24 dev lan0
+	# The answers come from .3: dnsmasq holds port 53 on .1.
+	ip -n "$ns-r" addr add 10.88.0.3/24 dev lan0
+	ip -n "$ns-h" addr add 10.88.0.2/24 dev eth0
+	for i in r h; do ip -n "$ns-$i" link set lo up; done
+	ip -n "$ns-r" link set lan0 up
+	ip -n "$ns-h" link set eth0 up
+	ip -n "$ns-r" neigh replace 10.88.0.2 lladdr 00:40:9d:00:00:42 dev lan0
+
+	# The shipped rules, with the NTP group allowed enough addresses per
+	# name for 1,000 distinct answers (no eviction in the figure).
+	rules=$tmp/edpgate.rules
+	sed 's/^group ntp grace 2048/group ntp max-addrs 1024 grace 2048/' rules/devicecloud.rules >"$rules"
+	# The names, as edpgate reads them (dst list needs no attached program).
+	names=$("$edp" -j --rules "$rules" --state-dir "$tmp/names" dst list 2>/dev/null |
+		jq -r '.groups[].names[].name' | grep -v '^@' | grep '[a-z]$' | sort -u)
+	{
+		echo "no-resolv"; echo "no-hosts"; echo "bind-interfaces"
+		echo "listen-address=10.88.0.1"; echo "local=/#/"; echo "pid-file="
+		i=10
+		for n in $names; do echo "host-record=$n,192.0.2.$i"; i=$((i + 1)); done
+	} >"$tmp/dnsmasq.conf"
+	ip netns exec "$ns-r" dnsmasq --keep-in-foreground --conf-file="$tmp/dnsmasq.conf" \
+		>"$tmp/dnsmasq.log" 2>&1 &
+	npid=$!
+	sleep 0.5
+	set -- nsenter --net="/var/run/netns/$ns-r" "$edp" --pin-dir "$tmp/bpffs/edpgate" \
+		--state-dir "$tmp/state" --rules "$rules" --resolver 10.88.0.1
+	"$@" attach lan0 >/dev/null 2>"$tmp/attach.log" || { cat "$tmp/attach.log" >&2; return 1; }
+	"$@" gateway add 00:40:9d:00:00:42 >/dev/null 2>&1 || return 1
+	# Resolution of every shipped name + full push, 5 times.
+	: >"$tmp/apply.ms"
+	for i in 1 2 3 4 5; do
+		t0=$(date +%s%N)
+		"$@" apply >/dev/null 2>&1 || return 1
+		t1=$(date +%s%N)
+		echo $(((t1 - t0) / 1000000)) >>"$tmp/apply.ms"
+	done
+	apply_ms=$(sort -n "$tmp/apply.ms" | sed -n 3p)
+
+	"$@" -v run >"$tmp/run.log" 2>&1 &
+	dpid=$!
+	for i in $(seq 50); do grep -q "edpgate run:" "$tmp/run.log" && break; sleep 0.1; done
+	sleep 1
+	# 1,000 answers for 0.idigi.pool.ntp.org, 10.201.x.y each, 3 ms apart
+	# (the figure is the latency of one answer, not of a queue).
+	pin nsenter --net="/var/run/netns/$ns-r" /usr/bin/python3 - <<-'PY' || return 1
+	import socket, struct, time
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.bind(("10.88.0.3", 53))
+	q = b"".join(bytes([len(l)]) + l.encode() for l in "0.idigi.pool.ntp.org".split(".")) + b"\0"
+	for i in range(1000):
+	    m = struct.pack("!HHHHHH", i, 0x8180, 1, 1, 0, 0) + q + struct.pack("!HH", 1, 1)
+	    m += struct.pack("!HHHIH", 0xc00c, 1, 1, 300, 4) + bytes([10, 201, i // 256, i % 256])
+	    s.sendto(m, ("10.88.0.2", 5353))
+	    time.sleep(0.003)
+	PY
+	for i in $(seq 50); do
+		[ "$(grep -c 'snoop-to-map' "$tmp/run.log")" -ge 1000 ] && break
+		sleep 0.1
+	done
+	sed -n 's/.*snoop-to-map \([0-9]*\) us/\1/p' "$tmp/run.log" | sort -n >"$tmp/lat"
+	n=$(wc -l <"$tmp/lat")
+	[ "$n" -gt 0 ] || { echo "bench snoop: no answer was snooped" >&2; tail "$tmp/run.log" >&2; return 1; }
+	med=$(awk -v n="$n" 'NR == int((n + 1) / 2)' "$tmp/lat")
+	p99=$(awk -v n="$n" 'NR == int(n * 0.99 + 0.999)' "$tmp/lat")
+	{
+		printf 'snoop\tsnooped answer -> address in BPF+nft, median (%s answers)\t%s us\t\t\n' "$n" "$med"
+		printf 'snoop\tsnooped answer -> address in BPF+nft, p99\t%s us\t<= 2000 us\t%s\n' "$p99" \
+			"$([ "$p99" -le 2000 ] && echo PASS || echo MISS)"
+		printf 'snoop\tresolve all shipped names + full push (apply), median of 5\t%s ms\t\t\n' "$apply_ms"
+	} >"$OUT/snoop.tsv"
+	jq -n --argjson n "$n" --argjson med "$med" --argjson p99 "$p99" --argjson apply "$apply_ms" \
+		'{answers: $n, median_us: $med, p99_us: $p99, goal_p99_us: 2000, apply_wall_ms: $apply}' \
+		>"$OUT/snoop.json"
+	{
+		echo "## DNS snooping"
+		echo
+		echo "$n DNS answers, each with a new address for 0.idigi.pool.ntp.org, sent 3 ms apart"
+		echo "from the router netns to an enrolled gateway; timed from the TC egress hook"
+		echo "(bpf_ktime_get_ns) to the end of the push (one nft transaction and the BPF map"
+		echo "update) in \`edpgate run\`: median $med us, p99 $p99 us (goal p99 <= 2000 us)."
+		echo "\`edpgate apply\` (resolve every shipped name from a local dnsmasq, compile, full"
+		echo "push): $apply_ms ms wall time (median of 5)."
+		echo
+	} >"$OUT/snoop.md"
+	section_add "$OUT/snoop.md"
+	results_add snoop "$OUT/snoop.json"
+	summary_add "$OUT/snoop.tsv"
+	return $rc
+}
+
+# Live traffic (scripts/bench-live.sh): pps received behind XDP_DROP,
+# edpgate (XDP and --enforce nft) and nftables alone, side by side.
+bench_live() {
+	local rc
+
+	[ -x "$BUILD/tests/bench/bench_live" ] || { echo "bench: $BUILD/tests/bench/bench_live is missing" >&2; return 1; }
+	# The generator is pinned inside the script (the setup is not).
+	if [ "${BENCH_PIN:-1}" != 0 ]; then
+		BENCH_CPU=$BENCH_CPU bash scripts/bench-live.sh "$BUILD" "$OUT"
+	else
+		BENCH_CPU='' bash scripts/bench-live.sh "$BUILD" "$OUT"
+	fi
+	rc=$?
+	[ "$rc" -eq 0 ] || return "$rc"
+	section_add "$OUT/live.md"
+	results_add live "$OUT/live.json"
+	summary_add "$OUT/live.tsv"
+}
+
+# Control plane and memory (scripts/bench-ctl.sh): import, add, apply, nft
+# push against nft -f, RSS of the daemon, kernel memory of the maps.
+bench_ctl() {
+	local rc
+
+	pin bash scripts/bench-ctl.sh "$BUILD" "$OUT"
+	rc=$?
+	[ "$rc" -eq 0 ] || return "$rc"
+	section_add "$OUT/ctl.md"
+	results_add ctl "$OUT/ctl.json"
+	summary_add "$OUT/ctl.tsv"
 }
 
 # ---- the run ----
