@@ -29,7 +29,7 @@ BUILD=${1:-build}
 [ $# -gt 0 ] && shift
 OUT=$BUILD/bench
 
-BENCHES=(datapath snoop)
+BENCHES=(datapath live ctl snoop)
 [ $# -gt 0 ] && BENCHES=("$@")
 
 SECTIONS=()
