@@ -100,7 +100,7 @@ lf_up() {
 	mkdir -m 0700 "$LF_DIR" "$LF_DIR/bpffs" "$LF_STATE" || return 1
 	: >"$LF_LOG"
 	mount -t bpf bpf "$LF_DIR/bpffs" || return 1
-	# shellcheck disable=SC1091 # sourced at run time
+	# shellcheck disable=SC1090,SC1091 # written by lab.sh up
 	. "${TMPDIR:-/tmp}/$LAB/lab.env" || return 1
 	# shellcheck disable=SC1091
 	. "$ROOT/scripts/lab-probe.sh"
@@ -264,6 +264,7 @@ lf_flow_field() {
 	case $2 in 1) echo "$f1" ;; 2) echo "$f2" ;; 3) echo "$f3" ;; 4) echo "$f4" ;; esac
 }
 
+# shellcheck disable=SC2034 # LF_* are read by the sourcing scripts
 # lf_run DESCRIPTION EXPECTED COUNTER MODE CMD...: run one flow (any, not
 # only the table's); sets LF_OBS, LF_COUNTER (the key as MODE names it),
 # LF_DELTA and LF_OK (0: outcome and counter as expected).

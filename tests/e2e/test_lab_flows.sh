@@ -266,6 +266,7 @@ done
 
 # The same outcome for every flow in every mode: the nft mirror decides
 # like the data path.
+# shellcheck disable=SC2086 # a list of words
 set -- $MODES
 if [ $# -gt 1 ]; then
 	diffs=0
