@@ -18,7 +18,6 @@
 
 #include "addr.h"
 #include "addrcache.h"
-#include "cli.h"
 #include "compile.h"
 #include "dnsmsg.h"
 #include "log.h"
@@ -641,7 +640,18 @@ int edpg_names_push_delta(struct edpg_bpf *b, const struct edpg_desired *old,
 	*nchanged = 0;
 	if (!only_exact_differ(old, new))
 		return -EAGAIN;
-	edpg_nft_opts_from(ifs, &o, names);
+	/* As edpg_nft_opts_from() (ctx.c), kept here so this module links
+	 * without the CLI's globals (unit tests). */
+	o.enforce = EDPG_ENFORCE_BOTH;
+	for (size_t k = 0; k < ifs->n; k++) {
+		names[k] = ifs->v[k].name;
+		if (!strcmp(ifs->v[k].enforce, "xdp"))
+			o.enforce = EDPG_ENFORCE_XDP;
+		else if (!strcmp(ifs->v[k].enforce, "nft"))
+			o.enforce = EDPG_ENFORCE_NFT;
+	}
+	o.ifaces = names;
+	o.nifaces = ifs->n;
 	/* nft first, as in a full push: if it refuses, BPF is untouched. */
 	err = edpg_nft_build_delta(old, new, &o, &batch);
 	if (err)
