@@ -679,6 +679,29 @@ static bool member_eq(const struct edpg_member *a, const struct edpg_member *b)
 	return true;
 }
 
+/* FNV-1a over what member_eq compares, so equal members hash alike. */
+static uint32_t member_hash(const struct edpg_member *m)
+{
+	uint32_t h = (2166136261u ^ (uint32_t)m->kind) * 16777619u;
+	const uint8_t *b;
+	size_t n, i;
+
+	if (m->kind == EDPG_MEMBER_NAME) {
+		b = (const uint8_t *)m->name;
+		n = strlen(m->name);
+	} else if (m->kind == EDPG_MEMBER_ADDR) {
+		h = (h ^ (uint32_t)m->addr.family) * 16777619u;
+		h = (h ^ m->addr.plen) * 16777619u;
+		b = m->addr.addr;
+		n = edpg_addr_bits(m->addr.family) / 8;
+	} else {
+		return h;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
 static void stmt_group(struct ctx *c, const struct lline *l)
 {
 	static const struct {
@@ -695,6 +718,7 @@ static void stmt_group(struct ctx *c, const struct lline *l)
 	struct edpg_group g;
 	const struct tok *t;
 	bool name_ok = false;
+	uint32_t *seen_at = NULL, mask = 1, h;
 	size_t i, k;
 	int id;
 
@@ -738,11 +762,22 @@ members:
 	g.max_addrs = val[2];
 	g.line = t->line;
 	if (i < l->n) {
+		/*
+		 * Members seen so far, by hash (index + 1, open addressing):
+		 * a linear scan for duplicates made a group of 10,000
+		 * addresses cost 50M comparisons per pass.
+		 */
+		while (mask < 2 * (l->n - i))
+			mask <<= 1;
 		g.members = calloc(l->n - i, sizeof(*g.members));
-		if (!g.members) {
+		seen_at = calloc(mask, sizeof(*seen_at));
+		if (!g.members || !seen_at) {
+			free(g.members);
+			free(seen_at);
 			c->oom = true;
 			return;
 		}
+		mask--;
 	}
 	for (; i < l->n; i++) {
 		struct edpg_member *m = &g.members[g.nmembers];
@@ -756,14 +791,16 @@ members:
 		}
 		if (!parse_member(c, o, m))
 			continue;
-		for (k = 0; k < g.nmembers && !member_eq(&g.members[k], m); k++)
-			;
-		if (k < g.nmembers) {
+		for (h = member_hash(m) & mask; seen_at[h]; h = (h + 1) & mask)
+			if (member_eq(&g.members[seen_at[h] - 1], m))
+				break;
+		if (seen_at[h]) {
 			warn_at(c, &l->t[i], "'%.*s%s' is already a member of this group", TQ(&l->t[i]));
 			continue;
 		}
-		g.nmembers++;
+		seen_at[h] = ++g.nmembers;
 	}
+	free(seen_at);
 	if (name_ok && p->ngroups >= EDPG_MAX_GROUPS) {
 		err_at(c, t, "too many groups (at most %d)", EDPG_MAX_GROUPS);
 		name_ok = false;
