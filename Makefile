@@ -50,7 +50,7 @@ all: $(BUILD)/edpgate $(BPF_OBJS) $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS)
 deps:
 	$(Q)bash scripts/deps.sh
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/edpgate.h
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h)
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -59,7 +59,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
-$(BUILD)/loader/%.o: loader/%.c $(wildcard loader/*.h) bpf/edpgate.h $(SKELS)
+$(BUILD)/loader/%.o: loader/%.c $(wildcard loader/*.h) $(wildcard bpf/*.h) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
