@@ -31,10 +31,12 @@
  *         destination   ip daddr @g_<group>_v4 accept; ip6 daddr @g_<group>_v6 accept
  *                       (for every group the service may reach)  DENY
  *
- * DENY is `drop` with --enforce nft/both and `accept` with --enforce xdp: the
- * table is then an audit mirror whose per-rule counters say what nft would
- * have dropped, while XDP decides.  Every rule has a counter and a comment
- * naming the XDP drop reason it mirrors.
+ * DENY is `drop` with --enforce nft/both and `accept` with --enforce xdp.
+ * With --enforce xdp the hooked base chains are left empty (XDP has
+ * already decided; walking the mirror would only cost every forwarded
+ * packet conntrack and the rules), so the decision chains are an unhooked
+ * mirror for `nft list` and verify.  Every rule has a counter and a
+ * comment naming the XDP drop reason it mirrors.
  *
  * What cannot be mirrored, and why that is sound:
  *  - ARP and other non-IP frames never reach the inet forward/input hooks
@@ -809,6 +811,18 @@ static int emit_base_chain_rules(struct edpg_nft_batch *b, const char *chain,
 	size_t i;
 	int ret;
 
+	/*
+	 * --enforce xdp: XDP has decided before a packet gets here, so the
+	 * hooked chains stay empty (policy accept).  Running the mirrored
+	 * decision anyway, even with accept verdicts, put conntrack and the
+	 * whole rule walk on every forwarded packet (make bench: allowed
+	 * traffic was no faster than --enforce nft).  The decision chains
+	 * are still in the table, unhooked, for `nft list` and verify.
+	 */
+	if (o->enforce == EDPG_ENFORCE_XDP) {
+		nftnl_rule_free(r);
+		return 0;
+	}
 	if (!r)
 		return -ENOMEM;
 	e = nftnl_expr_alloc("ct");
