@@ -45,6 +45,10 @@ const char *const edpg_map_names[EDPG_M_MAX] = {
 	[EDPG_M_CIDR6] = EDPG_MAP_CIDR6,
 	[EDPG_M_GW_STATS] = EDPG_MAP_GW_STATS,
 	[EDPG_M_GLOBAL] = EDPG_MAP_GLOBAL,
+	[EDPG_M_GW_DIAG] = EDPG_MAP_GW_DIAG,
+	[EDPG_M_EV_GLOBAL] = EDPG_MAP_EV_GLOBAL,
+	[EDPG_M_EVENTS] = EDPG_MAP_EVENTS,
+	[EDPG_M_PENDING] = EDPG_MAP_PENDING,
 };
 
 const char *const edpg_reason_names[EDPG_R_MAX] = {
@@ -66,7 +70,7 @@ const char *const edpg_reason_names[EDPG_R_MAX] = {
  * counters. */
 static bool is_policy_map(int id)
 {
-	return id != EDPG_M_GW_STATS && id != EDPG_M_GLOBAL;
+	return id < EDPG_M_GW_STATS;
 }
 
 static struct bpf_map *skel_map(struct edpgate *s, int id)
@@ -179,6 +183,7 @@ static int open_skel(struct edpgate **out, const struct edpg_load_opts *o)
 		return -errno;
 	err = bpf_map__set_max_entries(s->maps.edpg_gateways, EDPG_NR_GENS * gws);
 	err = err ?: bpf_map__set_max_entries(s->maps.edpg_gw_stats, gws);
+	err = err ?: bpf_map__set_max_entries(s->maps.edpg_gw_diag, gws);
 	err = err ?: bpf_map__set_max_entries(s->maps.edpg_dst4, EDPG_NR_GENS * dst);
 	err = err ?: bpf_map__set_max_entries(s->maps.edpg_dst6, EDPG_NR_GENS * dst);
 	if (err) {
@@ -263,6 +268,15 @@ int edpg_bpf_load_private(struct edpg_bpf *out, const struct edpg_bpf *share,
 			return edpg_err(err, "cannot share the pinned policy maps");
 		}
 	}
+	/* A private instance answers questions: no last_used stamps in the
+	 * shared destination maps, no events, no pending records; and it
+	 * needs no room for events. */
+	s->rodata->dry_run = 1;
+	err = bpf_map__set_max_entries(s->maps.edpg_events, 4096);
+	if (err) {
+		edpgate__destroy(s);
+		return edpg_err(err, "cannot size the private event ring");
+	}
 	err = edpgate__load(s);
 	if (err) {
 		edpgate__destroy(s);
@@ -298,9 +312,23 @@ int edpg_bpf_unpin_all(const char *pin_dir)
 	return err;
 }
 
+/*
+ * bpffs refuses names with a '.', and VLAN interfaces are "lan0.42":
+ * percent-encode '.' (and '%' itself, so the mapping stays one to one).
+ */
 static void link_path(char *path, size_t len, const char *pin_dir, const char *ifname)
 {
-	snprintf(path, len, "%s/link_%s", pin_dir, ifname);
+	char enc[3 * IFNAMSIZ + 1];
+	size_t o = 0;
+
+	for (const char *c = ifname; *c && o + 4 <= sizeof(enc); c++) {
+		if (*c == '.' || *c == '%')
+			o += snprintf(enc + o, sizeof(enc) - o, "%%%02x", *c);
+		else
+			enc[o++] = *c;
+	}
+	enc[o] = '\0';
+	snprintf(path, len, "%s/link_%s", pin_dir, enc);
 }
 
 bool edpg_bpf_is_attached(const char *pin_dir, const char *ifname)
@@ -531,6 +559,10 @@ static int zero_slot(struct edpg_bpf *b, uint32_t slot)
 	if (!zero)
 		return -ENOMEM;
 	if (bpf_map_update_elem(b->map_fd[EDPG_M_GW_STATS], &slot, zero, BPF_ANY))
+		err = -errno;
+	/* Drop records too: doctor must not blame a new gateway for an old
+	 * one's drops (edpg_gw_diag is smaller than edpg_gw_stats). */
+	if (!err && bpf_map_update_elem(b->map_fd[EDPG_M_GW_DIAG], &slot, zero, BPF_ANY))
 		err = -errno;
 	free(zero);
 	return err;
