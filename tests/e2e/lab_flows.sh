@@ -138,12 +138,7 @@ lf_down() {
 # the router receives on lan0.42) needs its own nft rule: attach it too.
 lf_attach() {
 	if lab_edp status 2>/dev/null | grep -q '^interface'; then
-		# A dotted name (lan0.42) cannot be looked up in bpffs, so
-		# detach reports EPERM for its (absent) link pin although it
-		# removes everything: judge by what is left.
-		lab_edp detach --all >/dev/null 2>&1 ||
-			[ "$(lab_edp -j status | jq '.interfaces | length')" = 0 ] ||
-			return 1
+		lab_edp detach --all >/dev/null || return 1
 	fi
 	case $1 in
 	native) lab_edp attach lan0 --mode native ;;
