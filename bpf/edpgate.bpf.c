@@ -29,6 +29,19 @@
  * every packet would bounce the shared hash entry between CPUs. */
 const volatile __u64 last_used_granularity_ns = 1000000000ULL;
 
+/*
+ * dry_run: the instance answers a question (explain, replay) and must leave
+ * no trace in shared state: no last_used stamps in the (shared) destination
+ * maps, no events, no pending records.  Its own counters still count, which
+ * is how the caller reads the reason.
+ */
+const volatile __u32 dry_run = 0;
+
+/* Drop events: at most ev_burst at once, then one per ev_interval_ns, per
+ * gateway (and once more for all unknown MACs together), per CPU. */
+const volatile __u64 ev_interval_ns = 100000000ULL;
+const volatile __u64 ev_burst = 10;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -108,6 +121,32 @@ struct {
 	__type(value, struct edpg_global);
 } edpg_global SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EDPG_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct edpg_gw_diag);
+} edpg_gw_diag SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edpg_ev_bucket);
+} edpg_ev_global SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EDPG_EV_RING_SIZE);
+} edpg_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, EDPG_MAX_PENDING);
+	__type(key, struct edpg_gw_key);
+	__type(value, struct edpg_pending);
+} edpg_pending SEC(".maps");
+
 /* What the parser learnt about a frame; judged after parsing is complete. */
 struct pkt {
 	void *data_end;
@@ -133,11 +172,172 @@ static __always_inline int count(__u32 reason, int verdict, __u64 len)
 	return verdict == EDPG_V_PASS ? XDP_PASS : XDP_DROP;
 }
 
-static __always_inline int gw_drop(struct edpg_gw_stats *st, __u32 reason, __u64 len)
+/* What a drop record or event needs to know about the frame. */
+struct dinfo {
+	__u8 *mac;
+	void *l3;
+	__u16 h_proto;
+	__u16 vlan;
+	__u16 sport;
+	__u16 dport;
+	__u8 l4proto;
+	__u32 slot;
+	__u64 now;
+};
+
+/* Token bucket in ns of credit (see struct edpg_ev_bucket): no division. */
+static __always_inline int ev_take(struct edpg_ev_bucket *b, __u64 now)
+{
+	__u64 cap = ev_burst * ev_interval_ns;
+	__u64 credit = b->credit + (now - b->ts);
+
+	if (credit > cap || now < b->ts)
+		credit = cap;
+	b->ts = now;
+	if (credit < ev_interval_ns) {
+		b->credit = credit;
+		b->suppressed++;
+		b->pending++;
+		return 0;
+	}
+	b->credit = credit - ev_interval_ns;
+	return 1;
+}
+
+static __always_inline void ev_emit(struct edpg_ev_bucket *b, const struct dinfo *di,
+				    __u32 reason)
+{
+	struct edpg_event *e;
+
+	if (!ev_take(b, di->now))
+		return;
+	e = bpf_ringbuf_reserve(&edpg_events, sizeof(*e), 0);
+	if (!e) {
+		/* The reader is behind: that is suppression too. */
+		b->suppressed++;
+		b->pending++;
+		return;
+	}
+	e->ts = di->now;
+	e->slot = di->slot;
+	e->reason = reason;
+	e->proto = di->l4proto;
+	e->pad = 0;
+	__builtin_memcpy(e->mac, di->mac, 6);
+	e->vlan = di->vlan;
+	e->sport = di->sport;
+	e->dport = di->dport;
+	e->suppressed = b->pending;
+	b->pending = 0;
+	if (di->h_proto == ETH_P_IP) {
+		struct iphdr *ip = di->l3;
+
+		e->family = 4;
+		__builtin_memset(e->saddr, 0, 16);
+		__builtin_memset(e->daddr, 0, 16);
+		__builtin_memcpy(e->saddr, &ip->saddr, 4);
+		__builtin_memcpy(e->daddr, &ip->daddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = di->l3;
+
+		e->family = 6;
+		__builtin_memcpy(e->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(e->daddr, &ip6->daddr, 16);
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* The last drop per reason and the gateway's event: drop path only. */
+static __always_inline void gw_note(const struct dinfo *di, __u32 reason)
+{
+	struct edpg_gw_diag *dg;
+	struct edpg_drop_rec *r;
+	__u32 i = reason - EDPG_DIAG_FIRST;
+
+	if (dry_run || i >= EDPG_DIAG_NR)
+		return;
+	dg = bpf_map_lookup_elem(&edpg_gw_diag, &di->slot);
+	if (!dg)
+		return;
+	r = &dg->last[i];
+	r->ts = di->now;
+	r->port = di->dport;
+	r->proto = di->l4proto;
+	r->vlan = di->vlan;
+	if (di->h_proto == ETH_P_IP) {
+		struct iphdr *ip = di->l3;
+
+		r->family = 4;
+		__builtin_memcpy(r->addr, reason == EDPG_R_BINDING ? &ip->saddr : &ip->daddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = di->l3;
+
+		r->family = 6;
+		if (reason == EDPG_R_BINDING)
+			__builtin_memcpy(r->addr, &ip6->saddr, 16);
+		else
+			__builtin_memcpy(r->addr, &ip6->daddr, 16);
+	}
+	ev_emit(&dg->ev, di, reason);
+}
+
+static __always_inline int gw_drop(struct edpg_gw_stats *st, const struct dinfo *di,
+				   __u32 reason, __u64 len)
 {
 	if (st && reason < EDPG_R_MAX)
 		st->drops[reason]++;
+	gw_note(di, reason);
 	return count(reason, EDPG_V_DROP, len);
+}
+
+/*
+ * An unknown MAC trying a Device Cloud or NTP port is a
+ * gateway waiting to be enrolled: remember it.  The map is per-CPU, so a
+ * flood from one MAC never bounces a cache line; userspace sums it.
+ */
+static __always_inline void unknown_note(struct dinfo *di, __u8 nonfirst)
+{
+	struct edpg_ev_bucket *b;
+	__u32 zero = 0;
+
+	if (dry_run)
+		return;
+	di->now = bpf_ktime_get_coarse_ns();
+	/* The ports of the article, not of the rules: DNS or DHCP from any
+	 * PC must not make it a pending gateway. */
+	if (!nonfirst && ((di->l4proto == IPPROTO_TCP && (di->dport == EDPG_PORT_EDP_TLS ||
+							  di->dport == EDPG_PORT_EDP)) ||
+			  (di->l4proto == IPPROTO_UDP && di->dport == EDPG_PORT_NTP))) {
+		struct edpg_gw_key k = {};
+		struct edpg_pending *p;
+
+		__builtin_memcpy(k.mac, di->mac, 6);
+		p = bpf_map_lookup_elem(&edpg_pending, &k);
+		if (p) {
+			/* Another CPU may have created the entry. */
+			if (!p->first_seen)
+				p->first_seen = di->now;
+			p->last_seen = di->now;
+			p->packets++;
+			p->last_port = di->dport;
+			p->last_proto = di->l4proto;
+			p->vlan = di->vlan;
+		} else {
+			struct edpg_pending v = {
+				.first_seen = di->now,
+				.last_seen = di->now,
+				.packets = 1,
+				.last_port = di->dport,
+				.last_proto = di->l4proto,
+				.vlan = di->vlan,
+			};
+
+			bpf_map_update_elem(&edpg_pending, &k, &v, BPF_ANY);
+		}
+	}
+	b = bpf_map_lookup_elem(&edpg_ev_global, &zero);
+	if (b)
+		ev_emit(b, di, EDPG_R_UNKNOWN_MAC);
 }
 
 /* Walk IPv6 extension headers (at most EDPG_MAX_IPV6_EXTHDR of them, each
@@ -197,11 +397,12 @@ int edpgate_xdp(struct xdp_md *ctx)
 	struct edpg_gw_key gk;
 	struct edpg_gw *gw;
 	struct edpg_svc *svc;
+	struct dinfo di;
 	__u32 zero = 0, gen, idx, sid;
 	__u16 h_proto, vlan = 0;
 	__u8 l4proto = 0, nonfirst = 0;
 	void *l3, *l3_end, *l4 = NULL;
-	__u16 dport = 0;
+	__u16 dport = 0, sport = 0;
 	__u64 now;
 	int i;
 
@@ -279,12 +480,14 @@ int edpgate_xdp(struct xdp_md *ctx)
 			    (void *)th + th->doff * 4 > l3_end)
 				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
 			dport = bpf_ntohs(th->dest);
+			sport = bpf_ntohs(th->source);
 		} else if (l4proto == IPPROTO_UDP) {
 			struct udphdr *uh = l4;
 
 			if ((void *)(uh + 1) > data_end || (void *)(uh + 1) > l3_end)
 				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
 			dport = bpf_ntohs(uh->dest);
+			sport = bpf_ntohs(uh->source);
 		} else if (l4proto == IPPROTO_ICMPV6 && h_proto == ETH_P_IPV6) {
 			__u8 *icmp = l4;
 
@@ -302,9 +505,21 @@ int edpgate_xdp(struct xdp_md *ctx)
 	gk.gen = gen;
 	gk.pad = 0;
 	gw = bpf_map_lookup_elem(&edpg_gateways, &gk);
-	if (!gw)
-		return count(EDPG_R_UNKNOWN_MAC, cfg->flags & EDPG_F_UNKNOWN_MAC_PASS ?
-			     EDPG_V_PASS : EDPG_V_DROP, len);
+	di.mac = eth->h_source;
+	di.l3 = l3;
+	di.h_proto = h_proto;
+	di.vlan = vlan;
+	di.sport = sport;
+	di.dport = dport;
+	di.l4proto = l4proto;
+	di.slot = EDPG_EV_NO_SLOT;
+	di.now = 0;
+	if (!gw) {
+		if (cfg->flags & EDPG_F_UNKNOWN_MAC_PASS)
+			return count(EDPG_R_UNKNOWN_MAC, EDPG_V_PASS, len);
+		unknown_note(&di, nonfirst);
+		return count(EDPG_R_UNKNOWN_MAC, EDPG_V_DROP, len);
+	}
 	/*
 	 * One clock read per packet, and the coarse clock: on a paravirtual
 	 * clocksource bpf_ktime_get_*_ns() costs more than the rest of the
@@ -313,20 +528,22 @@ int edpgate_xdp(struct xdp_md *ctx)
 	 */
 	now = bpf_ktime_get_coarse_ns();
 	idx = gw->slot;
+	di.slot = idx;
+	di.now = now;
 	st = bpf_map_lookup_elem(&edpg_gw_stats, &idx);
 	if (st)
 		st->last_seen = now;
 
 	/* ---- anti-spoofing: bound VLAN and source addresses ---- */
 	if ((gw->flags & EDPG_GW_BIND_VLAN) && gw->vlan != vlan)
-		return gw_drop(st, EDPG_R_BINDING, len);
+		return gw_drop(st, &di, EDPG_R_BINDING, len);
 	if (h_proto == ETH_P_IP) {
 		struct iphdr *ip = l3;
 
 		/* 0.0.0.0 is a DHCP client without a lease, not a spoof. */
 		if ((gw->flags & EDPG_GW_BIND_V4) && ip->saddr != 0 &&
 		    ip->saddr != *(__u32 *)gw->ip4)
-			return gw_drop(st, EDPG_R_BINDING, len);
+			return gw_drop(st, &di, EDPG_R_BINDING, len);
 	} else {
 		struct ipv6hdr *ip6 = l3;
 		__u32 *s = ip6->saddr.in6_u.u6_addr32;
@@ -338,13 +555,13 @@ int edpgate_xdp(struct xdp_md *ctx)
 		    !(s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0) &&
 		    (bpf_ntohl(s[0]) & 0xffc00000) != 0xfe800000 &&
 		    (s[0] != b[0] || s[1] != b[1] || s[2] != b[2] || s[3] != b[3]))
-			return gw_drop(st, EDPG_R_BINDING, len);
+			return gw_drop(st, &di, EDPG_R_BINDING, len);
 	}
 
 	if (nonfirst)
-		return gw_drop(st, EDPG_R_FRAGMENT, len);
+		return gw_drop(st, &di, EDPG_R_FRAGMENT, len);
 	if (l4proto != IPPROTO_TCP && l4proto != IPPROTO_UDP)
-		return gw_drop(st, EDPG_R_PROTOCOL, len);
+		return gw_drop(st, &di, EDPG_R_PROTOCOL, len);
 
 	/* ---- (protocol, port) -> service ---- */
 	idx = edpg_port_index(gen, l4proto == IPPROTO_TCP ? EDPG_PROTO_TCP : EDPG_PROTO_UDP,
@@ -353,18 +570,18 @@ int edpgate_xdp(struct xdp_md *ctx)
 		__u32 *sp = bpf_map_lookup_elem(&edpg_ports, &idx);
 
 		if (!sp || *sp == 0 || *sp > EDPG_MAX_SERVICES)
-			return gw_drop(st, EDPG_R_PORT, len);
+			return gw_drop(st, &di, EDPG_R_PORT, len);
 		/* The mask, not the compare above, is what the verifier
 		 * can use: clang folds the compare away. */
 		sid = (*sp - 1) & (EDPG_MAX_SERVICES - 1);
 	}
 	if (!(gw->services & (1U << sid)))
-		return gw_drop(st, EDPG_R_SERVICE, len);
+		return gw_drop(st, &di, EDPG_R_SERVICE, len);
 
 	idx = gen * EDPG_MAX_SERVICES + sid;
 	svc = bpf_map_lookup_elem(&edpg_services, &idx);
 	if (!svc)
-		return gw_drop(st, EDPG_R_DESTINATION, len);
+		return gw_drop(st, &di, EDPG_R_DESTINATION, len);
 
 	/* ---- destination: exact addresses first, then static prefixes ---- */
 	if (h_proto == ETH_P_IP) {
@@ -377,7 +594,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 		__builtin_memcpy(k.addr, &ip->daddr, 4);
 		d = bpf_map_lookup_elem(&edpg_dst4, &k);
 		if (d && (d->groups & svc->groups)) {
-			if (now - d->last_used >= last_used_granularity_ns)
+			if (!dry_run && now - d->last_used >= last_used_granularity_ns)
 				d->last_used = now;
 			goto allow;
 		}
@@ -395,7 +612,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 		__builtin_memcpy(k.addr, &ip6->daddr, 16);
 		d = bpf_map_lookup_elem(&edpg_dst6, &k);
 		if (d && (d->groups & svc->groups)) {
-			if (now - d->last_used >= last_used_granularity_ns)
+			if (!dry_run && now - d->last_used >= last_used_granularity_ns)
 				d->last_used = now;
 			goto allow;
 		}
@@ -404,7 +621,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 		if (c && (c->groups & svc->groups))
 			goto allow;
 	}
-	return gw_drop(st, EDPG_R_DESTINATION, len);
+	return gw_drop(st, &di, EDPG_R_DESTINATION, len);
 
 allow:
 	if (st) {

@@ -170,6 +170,89 @@ struct edpg_global {
 	struct edpg_counter drop;
 };
 
+/*
+ * Troubleshooting records (`edpgate watch`, `doctor`, `gateway pending`).
+ * They are written on drop paths only, so the allowed path costs nothing.
+ */
+
+/*
+ * Event rate limit: a token bucket kept as "credit" in nanoseconds, so the
+ * data path adds elapsed time and subtracts a fixed cost without a
+ * division.  One event costs ev_interval_ns of credit; the credit is capped
+ * at ev_burst events.  Buckets are per CPU (no shared cache line in a
+ * flood), so the limit scales with the CPUs that receive the flood.
+ */
+struct edpg_ev_bucket {
+	__u64 ts;		/* data-path time of the last refill */
+	__u64 credit;		/* ns of credit */
+	__u64 suppressed;	/* events not sent, total */
+	__u64 pending;		/* events not sent since the last one sent */
+};
+
+/* The last drop of one reason: what doctor needs to name the cause. */
+struct edpg_drop_rec {
+	__u64 ts;		/* data-path time, 0 = never */
+	__u8 addr[16];		/* destination; the source for `binding` */
+	__u16 port;		/* destination port, host order */
+	__u8 proto;		/* IPPROTO_* */
+	__u8 family;		/* 4 or 6 */
+	__u16 vlan;		/* outer VLAN id, 0 = untagged */
+	__u16 pad;
+};
+
+/* Reasons with a per-gateway drop record: binding .. destination. */
+#define EDPG_DIAG_FIRST		EDPG_R_BINDING
+#define EDPG_DIAG_NR		(EDPG_R_MAX - EDPG_R_BINDING)
+
+/* edpg_gw_diag: per-CPU array indexed by gateway slot. */
+struct edpg_gw_diag {
+	struct edpg_ev_bucket ev;
+	struct edpg_drop_rec last[EDPG_DIAG_NR];
+};
+
+/* edpg_events: ring buffer of drop events. */
+struct edpg_event {
+	__u64 ts;		/* data-path time */
+	__u32 slot;		/* gateway slot, EDPG_EV_NO_SLOT for unknown MACs */
+	__u8 reason;		/* enum edpg_reason */
+	__u8 proto;		/* IPPROTO_* (0 when not IP) */
+	__u8 family;		/* 4 or 6 */
+	__u8 pad;
+	__u8 mac[6];		/* source MAC */
+	__u16 vlan;
+	__u16 sport;		/* host order */
+	__u16 dport;
+	__u32 suppressed;	/* events this bucket suppressed before this one */
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+#define EDPG_EV_NO_SLOT		0xffffffffU
+#define EDPG_EV_RING_SIZE	(256 * 1024)
+
+/*
+ * edpg_pending: per-CPU LRU hash of unknown MACs that tried a Device Cloud
+ * or NTP port (below): candidates for enrolment.  Key: the
+ * MAC padded to 8 bytes (gen and pad are 0).
+ */
+struct edpg_pending {
+	__u64 first_seen;	/* data-path time */
+	__u64 last_seen;
+	__u64 packets;
+	__u16 last_port;
+	__u8 last_proto;
+	__u8 pad;
+	__u16 vlan;
+	__u16 pad2;
+};
+
+#define EDPG_MAX_PENDING	1024
+
+/* What makes an unknown MAC "pending": Device Cloud and NTP ports. */
+#define EDPG_PORT_EDP		3197
+#define EDPG_PORT_EDP_TLS	3199
+#define EDPG_PORT_NTP		123
+
 /* Map names: the pin file names under the pin directory. */
 #define EDPG_MAP_CTL		"edpg_ctl"
 #define EDPG_MAP_CONFIG		"edpg_config"
@@ -182,6 +265,10 @@ struct edpg_global {
 #define EDPG_MAP_CIDR6		"edpg_cidr6"
 #define EDPG_MAP_GW_STATS	"edpg_gw_stats"
 #define EDPG_MAP_GLOBAL		"edpg_global"
+#define EDPG_MAP_GW_DIAG	"edpg_gw_diag"
+#define EDPG_MAP_EV_GLOBAL	"edpg_ev_global"
+#define EDPG_MAP_EVENTS		"edpg_events"
+#define EDPG_MAP_PENDING	"edpg_pending"
 #define EDPG_PROG_NAME		"edpgate_xdp"
 
 _Static_assert(sizeof(struct edpg_ctl) == 8, "edpg_ctl");
@@ -197,5 +284,10 @@ _Static_assert(sizeof(struct edpg_cidr6_key) == 24, "edpg_cidr6_key");
 _Static_assert(sizeof(struct edpg_gw_stats) == 8 + 8 * EDPG_R_MAX + 16 * EDPG_MAX_SERVICES,
 	       "edpg_gw_stats");
 _Static_assert(sizeof(struct edpg_global) == 32, "edpg_global");
+_Static_assert(sizeof(struct edpg_ev_bucket) == 32, "edpg_ev_bucket");
+_Static_assert(sizeof(struct edpg_drop_rec) == 32, "edpg_drop_rec");
+_Static_assert(sizeof(struct edpg_gw_diag) == 32 + 32 * EDPG_DIAG_NR, "edpg_gw_diag");
+_Static_assert(sizeof(struct edpg_event) == 64, "edpg_event");
+_Static_assert(sizeof(struct edpg_pending) == 32, "edpg_pending");
 
 #endif /* EDPGATE_H */
