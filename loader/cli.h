@@ -42,6 +42,12 @@ int do_stats(int argc, char **argv);
 int do_verify(int argc, char **argv);
 int do_run(int argc, char **argv);
 int do_dst(int argc, char **argv);
+int do_explain(int argc, char **argv);
+int do_replay(int argc, char **argv);
+int do_watch(int argc, char **argv);
+int do_doctor(int argc, char **argv);
+int gateway_pending(int argc, char **argv);	/* cmd_pending.c */
+int gateway_pending_add(int argc, char **argv);	/* gateway add --pending MAC */
 
 /* ---- shared pipeline (ctx.c) ------------------------------------------ */
 

@@ -637,6 +637,11 @@ int do_gateway(int argc, char **argv)
 	if (argc < 2)
 		return usage_err(syn, "missing gateway subcommand");
 	sub = argv[1];
+	/* Before the lock: these take it themselves (cmd_pending.c). */
+	if (!strcmp(sub, "pending"))
+		return gateway_pending(argc - 1, argv + 1);
+	if (!strcmp(sub, "add") && argc > 2 && !strcmp(argv[2], "--pending"))
+		return gateway_pending_add(argc - 1, argv + 1);
 	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "import") &&
 	    strcmp(sub, "list") && strcmp(sub, "show"))
 		return usage_err(syn, "unknown gateway subcommand '%s'", sub);

@@ -36,6 +36,10 @@ static const struct cmd {
 	{ "verify", do_verify, "verify                            compare BPF maps and nft with the rules" },
 	{ "run", do_run, "run                               daemon: names fresh, snooped answers, expiry" },
 	{ "dst", do_dst, "dst list                          destinations: group, name, address, source, TTL" },
+	{ "explain", do_explain, "explain MAC tcp|udp DST PORT      verdict and reason from the loaded program" },
+	{ "replay", do_replay, "replay CAPTURE [--live]           verdict of every frame of a pcap/pcapng" },
+	{ "watch", do_watch, "watch [MAC|NAME]                  live drop events (rate-limited)" },
+	{ "doctor", do_doctor, "doctor [MAC|NAME]                 findings and fixes from the counters" },
 };
 
 static void help(FILE *f)

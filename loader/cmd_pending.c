@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * edpgate gateway pending: MACs the data path dropped as unknown_mac while
+ * they tried a port the rules know (Device Cloud, NTP) - most likely
+ * gateways someone plugged in and did not enrol yet.
+ * edpgate gateway add --pending MAC: enrol one of them with the default
+ * services (the ordinary `gateway add`), then forget it as pending.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <getopt.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "diag.h"
+#include "json.h"
+#include "log.h"
+#include "rules.h"
+
+static const char syn_list[] = "gateway pending";
+static const char syn_add[] = "gateway add --pending MAC";
+
+static void print_entry(const struct edpg_pending_ent *e)
+{
+	char mac[EDPG_MAC_STRLEN], ts[32];
+
+	edpg_mac_format(e->mac, mac);
+	out_obj_open(NULL);
+	out_str("mac", "%s", mac);
+	out_bool("digi_oui", " digi %-3s", edpg_mac_is_digi(e->mac));
+	out_uint("packets", " %8llu pkts", e->p.packets);
+	out_str("first_seen", "  first %s", edpg_dp_time_str(e->p.first_seen, ts, sizeof(ts)));
+	out_str("last_seen", "  last %s", edpg_dp_time_str(e->p.last_seen, ts, sizeof(ts)));
+	out_str("last_proto", "  %s", e->p.last_proto == IPPROTO_TCP ? "tcp" : "udp");
+	out_uint("last_port", "/%llu", e->p.last_port);
+	if (e->p.vlan)
+		out_uint("vlan", " vlan %llu", e->p.vlan);
+	else
+		out_str("vlan", NULL, NULL);
+	out_text("\n");
+	out_obj_close();
+}
+
+int gateway_pending(int argc, char **argv)
+{
+	struct edpg_pending_ent *v = NULL;
+	struct edpg_policy p;
+	struct edpg_bpf b;
+	size_t n = 0, shown = 0;
+	int err, ret = EDPG_EXIT_FAIL;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_err(syn_list, "gateway pending takes no arguments");
+	if (edpg_load_policy(&p, cli.rules, true))
+		return EDPG_EXIT_FAIL;
+	if (edpg_open_live(&b))
+		goto out_policy;
+	err = edpg_pending_list(&b, &v, &n);
+	if (err) {
+		edpg_err(err, "cannot read the pending MACs");
+		goto out;
+	}
+	out_begin();
+	out_arr_open(NULL);
+	for (size_t i = 0; i < n; i++) {
+		/* Enrolled since it was recorded: not pending any more. */
+		if (edpg_gw_by_mac(&p, v[i].mac))
+			continue;
+		print_entry(&v[i]);
+		shown++;
+	}
+	out_arr_close();
+	if (!shown)
+		out_text("no unknown MAC has tried a Device Cloud or NTP port\n");
+	else
+		out_text("enrol one with `edpgate gateway add --pending MAC`\n");
+	ret = EDPG_EXIT_OK;
+out:
+	free(v);
+	edpg_bpf_close(&b);
+out_policy:
+	edpg_policy_free(&p);
+	return ret;
+}
+
+int gateway_pending_add(int argc, char **argv)
+{
+	struct edpg_pending_ent *v = NULL;
+	struct edpg_bpf b;
+	uint8_t mac[6];
+	char *av[4];
+	bool found = false;
+	size_t n = 0;
+	int ret;
+
+	/* argv: add --pending MAC */
+	if (argc != 3)
+		return usage_err(syn_add, "gateway add --pending takes one MAC (see `edpgate gateway pending`)");
+	if (edpg_mac_parse(argv[2], mac))
+		return usage_err(syn_add, "invalid MAC '%s'", argv[2]);
+	if (edpg_open_live(&b))
+		return EDPG_EXIT_FAIL;
+	if (!edpg_pending_list(&b, &v, &n))
+		for (size_t i = 0; i < n && !found; i++)
+			found = !memcmp(v[i].mac, mac, 6);
+	free(v);
+	if (!found) {
+		edpg_bpf_close(&b);
+		edpg_err(-ENOENT, "%s is not pending (see `edpgate gateway pending`); enrol it with `edpgate gateway add %s`",
+			 argv[2], argv[2]);
+		return EDPG_EXIT_FAIL;
+	}
+	/* The ordinary enrolment, defaults and all: one code path. */
+	av[0] = "gateway";
+	av[1] = "add";
+	av[2] = argv[2];
+	av[3] = NULL;
+	optind = 0;
+	ret = do_gateway(3, av);
+	if (ret == EDPG_EXIT_OK)
+		edpg_pending_del(&b, mac);
+	edpg_bpf_close(&b);
+	return ret;
+}

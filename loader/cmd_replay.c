@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * edpgate replay CAPTURE [--live]: every Ethernet frame of a pcap or pcapng
+ * capture through the real program, one verdict per frame.
+ *
+ * The program is a private instance (nothing attached, nothing pinned
+ * needed): by default it is filled from the rules data as `apply` would
+ * compile it (names from the address cache, no DNS), so an admin can ask
+ * "what would this capture do" before deploying; with --live it shares the
+ * pinned policy maps instead and answers "what does the running filter do".
+ * Either way it writes nothing shared (dry_run).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <pcap/pcap.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "diag.h"
+#include "json.h"
+#include "log.h"
+#include "rules.h"
+
+static const char synopsis[] = "replay CAPTURE.pcap|.pcapng [--live]";
+
+int do_replay(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "live", no_argument, NULL, 'l' },
+		{}
+	};
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	struct edpg_global snap[EDPG_R_MAX];
+	struct edpg_desired *d = NULL;
+	struct edpg_bpf live, priv;
+	struct edpg_policy p;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	pcap_t *pc = NULL;
+	bool use_live = false, have_live = false, have_priv = false;
+	uint64_t nframes = 0, npass = 0;
+	int c, rc, err, ret = EDPG_EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'l')
+			return usage_err(synopsis, "unknown option");
+		use_live = true;
+	}
+	if (argc - optind != 1)
+		return usage_err(synopsis, "replay takes one capture file");
+	if (edpg_load_policy(&p, cli.rules, true))
+		return EDPG_EXIT_FAIL;
+	pc = pcap_open_offline(argv[optind], errbuf);
+	if (!pc) {
+		edpg_err(-EINVAL, "cannot read %s: %s", argv[optind], errbuf);
+		goto out;
+	}
+	if (pcap_datalink(pc) != DLT_EN10MB) {
+		edpg_err(-EINVAL, "%s: link type %s, want Ethernet (capture on the LAN interface itself, not `any`)",
+			 argv[optind], pcap_datalink_val_to_name(pcap_datalink(pc)) ?: "?");
+		goto out;
+	}
+	if (use_live) {
+		if (edpg_open_live(&live))
+			goto out;
+		have_live = true;
+		if (edpg_bpf_load_private(&priv, &live, NULL))
+			goto out;
+		have_priv = true;
+	} else {
+		err = edpg_build_desired(&p, true, &d);
+		if (err)
+			goto out;
+		/* Sized for this policy: the default capacity costs tens of
+		 * MB of per-CPU counters for a one-shot question. */
+		struct edpg_load_opts lo = {
+			.max_gateways = d->ngws + 16,
+			.max_dst = d->ndsts + 16,
+		};
+
+		if (edpg_bpf_load_private(&priv, NULL, &lo))
+			goto out;
+		have_priv = true;
+		err = edpg_bpf_apply(&priv, d);
+		if (err) {
+			edpg_err(err, "cannot fill the private instance with the rules data");
+			goto out;
+		}
+	}
+	err = edpg_bpf_global(&priv, snap);
+	if (err) {
+		edpg_err(err, "cannot read the private counters");
+		goto out;
+	}
+
+	out_begin();
+	out_arr_open(NULL);
+	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
+		const struct edpg_gateway *g = NULL;
+		struct edpg_outcome res;
+		char mac[EDPG_MAC_STRLEN] = "-";
+
+		nframes++;
+		/* A truncated capture (snaplen) would be judged on less than
+		 * the program saw: say so rather than guess. */
+		if (h->caplen < h->len)
+			edpg_warn("frame %llu: captured %u of %u bytes; verdict is for the captured part",
+				  (unsigned long long)nframes, h->caplen, h->len);
+		err = edpg_verdict_run(&priv, snap, data, h->caplen, &res);
+		if (err) {
+			edpg_err(err, "frame %llu (%u bytes): the test run failed",
+				 (unsigned long long)nframes, h->caplen);
+			goto out_arr;
+		}
+		if (res.verdict == EDPG_V_PASS)
+			npass++;
+		if (h->caplen >= 12) {
+			edpg_mac_format(data + 6, mac);
+			g = edpg_gw_by_mac(&p, data + 6);
+		}
+		out_obj_open(NULL);
+		out_uint("frame", "%6llu", nframes);
+		out_str("verdict", " %-4s", res.verdict == EDPG_V_PASS ? "pass" : "drop");
+		out_str("reason", " %-11s", edpg_reason_names[res.reason]);
+		out_uint("len", " %5llu", h->caplen);
+		out_str("mac", " %s", h->caplen >= 12 ? mac : NULL);
+		out_str("gateway", " %s\n", g ? (g->name[0] ? g->name : mac) : NULL);
+		out_obj_close();
+	}
+	if (rc == -1) {
+		edpg_err(-EIO, "%s: %s", argv[optind], pcap_geterr(pc));
+		goto out_arr;
+	}
+	out_text("%llu frames: %llu pass, %llu drop\n", (unsigned long long)nframes,
+		 (unsigned long long)npass, (unsigned long long)(nframes - npass));
+	ret = EDPG_EXIT_OK;
+out_arr:
+	out_arr_close();
+out:
+	if (pc)
+		pcap_close(pc);
+	if (have_priv)
+		edpg_bpf_close(&priv);
+	if (have_live)
+		edpg_bpf_close(&live);
+	edpg_desired_put(d);
+	edpg_policy_free(&p);
+	return ret;
+}
