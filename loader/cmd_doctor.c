@@ -163,8 +163,10 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 
 	/* NTP: without it an XBee Gateway / X2e never reaches Connected and
 	 * an X2/X4 shows a 1970 clock. */
+	/* Cumulative allowed NTP does not clear a fresh NTP drop: the rules
+	 * may have changed since (there is no per-service "last allowed"). */
 	r = drop_to(&dg, IPPROTO_UDP, EDPG_PORT_NTP, &reason);
-	if (r && !ntp_ok) {
+	if (r && (!ntp_ok || edpg_dp_age(r->ts) < 3600)) {
 		struct cite c[] = {
 			{ "allowed.edp_tls.packets", tls_ok },
 			{ "allowed.ntp.packets", 0 },
@@ -173,8 +175,8 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 
 		snprintf(key, sizeof(key), "drops.%s", edpg_reason_names[reason]);
 		rec_addr(r, a, sizeof(a));
-		snprintf(detail, sizeof(detail), "udp/123 to %s dropped (%s)", a,
-			 edpg_reason_names[reason]);
+		snprintf(detail, sizeof(detail), "udp/123 to %s dropped (%s) %lld s ago", a,
+			 edpg_reason_names[reason], (long long)edpg_dp_age(r->ts));
 		finding(who, "ntp_blocked",
 			tls_ok ? "Device Cloud (TLS 3199) is allowed but NTP is dropped: an XBee Gateway / X2e will not connect, an X2/X4 shows a 1970 clock"
 			       : "NTP is dropped: an XBee Gateway / X2e will not connect, an X2/X4 shows a 1970 clock",

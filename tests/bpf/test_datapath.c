@@ -16,8 +16,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1197,6 +1199,314 @@ static void test_counters_accumulate(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Troubleshooting records: events, rate limit, pending, dry_run       */
+/* ------------------------------------------------------------------ */
+
+/* Per-CPU buckets: every run of these tests must land on one CPU. */
+static void pin_cpu(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(sched_getcpu(), &set);
+	assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);
+}
+
+static void unpin_cpu(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (int c = 0; c < CPU_SETSIZE && c < nr_cpus; c++)
+		CPU_SET(c, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+struct evs {
+	int n;
+	struct edpg_event last;
+	struct edpg_event all[64];
+};
+
+static int ev_cb(void *ctx, void *data, size_t size)
+{
+	struct evs *e = ctx;
+
+	assert_int_equal(size, sizeof(struct edpg_event));
+	memcpy(&e->last, data, sizeof(e->last));
+	if (e->n < 64)
+		memcpy(&e->all[e->n], data, sizeof(e->last));
+	e->n++;
+	return 0;
+}
+
+static void zero_percpu(struct bpf_map *m, uint32_t key, size_t vsz)
+{
+	void *z = calloc(nr_cpus, ROUND8(vsz));
+
+	assert_non_null(z);
+	must_update(m, &key, z, bpf_map__name(m));
+	free(z);
+}
+
+static struct edpg_gw_diag diag_sum(uint32_t slot)
+{
+	size_t sz = ROUND8(sizeof(struct edpg_gw_diag));
+	uint8_t *buf = calloc(nr_cpus, sz);
+	struct edpg_gw_diag d = {};
+
+	assert_non_null(buf);
+	read_percpu(skel->maps.edpg_gw_diag, slot, buf);
+	for (int c = 0; c < nr_cpus; c++) {
+		const struct edpg_gw_diag *x = (const void *)(buf + c * sz);
+
+		d.ev.suppressed += x->ev.suppressed;
+		for (int r = 0; r < EDPG_DIAG_NR; r++)
+			if (x->last[r].ts > d.last[r].ts)
+				d.last[r] = x->last[r];
+	}
+	free(buf);
+	return d;
+}
+
+/*
+ * A flood of drops from one gateway yields ev_burst events, then none;
+ * the rest are counted as suppressed and the next event after a refill
+ * carries that count.  Each event and the drop record name the packet.
+ */
+static void test_events_rate_limit(void **state)
+{
+	static const struct row r = { "ev", GW_A, .d = "198.51.100.99", .dport = 3199 };
+	struct ring_buffer *rb;
+	struct evs ev = {};
+	struct edpg_gw_diag d;
+	uint8_t want_d[4];
+	struct pkt p;
+	uint32_t rc;
+	int i;
+
+	(void)state;
+	pin_cpu();
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.edpg_events), ev_cb, &ev, NULL);
+	assert_non_null(rb);
+	ring_buffer__consume(rb);	/* events of earlier tests */
+	ev.n = 0;
+	zero_percpu(skel->maps.edpg_gw_diag, 7, sizeof(struct edpg_gw_diag));
+	build(&r, &p);
+	for (i = 0; i < 30; i++) {
+		assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+		assert_int_equal(rc, XDP_DROP);
+	}
+	ring_buffer__consume(rb);
+	/* Burst 10; at most one refill if the runs straddled 100 ms. */
+	assert_in_range(ev.n, 10, 11);
+	pkt_addr4("198.51.100.99", want_d);
+	assert_memory_equal(ev.last.mac, macs[GW_A], 6);
+	assert_int_equal(ev.last.reason, EDPG_R_DESTINATION);
+	assert_int_equal(ev.last.slot, 7);
+	assert_int_equal(ev.last.dport, 3199);
+	assert_int_equal(ev.last.proto, 6);
+	assert_int_equal(ev.last.family, 4);
+	assert_memory_equal(ev.last.daddr, want_d, 4);
+	d = diag_sum(7);
+	assert_int_equal(d.ev.suppressed, 30 - ev.n);
+	assert_int_equal(d.last[EDPG_R_DESTINATION - EDPG_DIAG_FIRST].port, 3199);
+	assert_memory_equal(d.last[EDPG_R_DESTINATION - EDPG_DIAG_FIRST].addr, want_d, 4);
+	assert_true(d.last[EDPG_R_DESTINATION - EDPG_DIAG_FIRST].ts != 0);
+
+	/* After a refill the next event reports what was suppressed. */
+	usleep(150 * 1000);
+	ev.n = 0;
+	assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	ring_buffer__consume(rb);
+	assert_int_equal(ev.n, 1);
+	assert_int_equal(ev.last.suppressed, d.ev.suppressed);
+
+	/* Allowed packets never make events. */
+	{
+		static const struct row ok = { "ok", GW_A, .dport = 3199 };
+		struct pkt q;
+
+		build(&ok, &q);
+		ev.n = 0;
+		assert_int_equal(run_prog(q.data, q.len, &rc), 0);
+		assert_int_equal(rc, XDP_PASS);
+		ring_buffer__consume(rb);
+		assert_int_equal(ev.n, 0);
+	}
+	ring_buffer__free(rb);
+	unpin_cpu();
+}
+
+static struct edpg_pending pending_sum(int mac, bool *found)
+{
+	size_t sz = ROUND8(sizeof(struct edpg_pending));
+	uint8_t *buf = calloc(nr_cpus, sz);
+	struct edpg_gw_key k = {};
+	struct edpg_pending s = {};
+
+	assert_non_null(buf);
+	memcpy(k.mac, macs[mac], 6);
+	*found = !bpf_map_lookup_elem(bpf_map__fd(skel->maps.edpg_pending), &k, buf);
+	for (int c = 0; *found && c < nr_cpus; c++) {
+		const struct edpg_pending *x = (const void *)(buf + c * sz);
+
+		s.packets += x->packets;
+		if (x->last_seen > s.last_seen) {
+			s.last_seen = x->last_seen;
+			s.last_port = x->last_port;
+			s.last_proto = x->last_proto;
+		}
+		if (x->first_seen && (!s.first_seen || x->first_seen < s.first_seen))
+			s.first_seen = x->first_seen;
+	}
+	free(buf);
+	return s;
+}
+
+/* Unknown MACs trying Device Cloud or NTP ports are remembered; other
+ * ports are not; an unknown-MAC event names no slot. */
+static void test_pending(void **state)
+{
+	static const struct row tls = { "p", UNK, .dport = 3199 };
+	static const struct row web = { "w", UNK, .dport = 80 };
+	static const struct row ntp = { "n", UNK, UDP, .s = "10.0.0.66" };
+	struct edpg_gw_key k = {};
+	struct ring_buffer *rb;
+	struct edpg_pending s;
+	struct evs ev = {};
+	struct pkt p;
+	bool found;
+	uint32_t rc;
+	int i;
+
+	(void)state;
+	pin_cpu();
+	memcpy(k.mac, macs[UNK], 6);
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.edpg_pending), &k);
+	zero_percpu(skel->maps.edpg_ev_global, 0, sizeof(struct edpg_ev_bucket));
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.edpg_events), ev_cb, &ev, NULL);
+	assert_non_null(rb);
+	ring_buffer__consume(rb);
+	ev.n = 0;
+
+	build(&web, &p);
+	assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	assert_int_equal(rc, XDP_DROP);
+	pending_sum(UNK, &found);
+	assert_false(found);
+
+	build(&tls, &p);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	s = pending_sum(UNK, &found);
+	assert_true(found);
+	assert_int_equal(s.packets, 3);
+	assert_int_equal(s.last_port, 3199);
+	assert_int_equal(s.last_proto, 6);
+	assert_true(s.first_seen && s.first_seen <= s.last_seen);
+
+	build(&ntp, &p);
+	assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	s = pending_sum(UNK, &found);
+	assert_int_equal(s.packets, 4);
+	assert_int_equal(s.last_port, 123);
+	assert_int_equal(s.last_proto, 17);
+
+	ring_buffer__consume(rb);
+	assert_int_equal(ev.n, 5);
+	assert_int_equal(ev.last.slot, EDPG_EV_NO_SLOT);
+	assert_int_equal(ev.last.reason, EDPG_R_UNKNOWN_MAC);
+	assert_memory_equal(ev.last.mac, macs[UNK], 6);
+	ring_buffer__free(rb);
+	unpin_cpu();
+}
+
+/*
+ * A dry_run instance sharing the policy maps (what explain and replay
+ * load) judges like the live one but writes nothing shared: no last_used
+ * in the shared destination maps, and no events or pending records.
+ */
+static void test_dry_run(void **state)
+{
+	static const struct row ok = { "ok", GW_A, .dport = 3199 };
+	static const struct row unk = { "u", UNK, .dport = 3199 };
+	static const struct row bad = { "d", GW_A, .d = "198.51.100.99" };
+	struct bpf_map *shared[] = {
+		skel->maps.edpg_ctl, skel->maps.edpg_config, skel->maps.edpg_gateways,
+		skel->maps.edpg_ports, skel->maps.edpg_services, skel->maps.edpg_dst4,
+		skel->maps.edpg_dst6, skel->maps.edpg_cidr4, skel->maps.edpg_cidr6,
+	};
+	struct edpgate *dry;
+	struct ring_buffer *rb;
+	struct evs ev = {};
+	struct edpg_pending before, after;
+	struct snap *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct pkt p;
+	bool found;
+	unsigned int i;
+	int fd;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	dry = edpgate__open();
+	assert_non_null(dry);
+	for (i = 0; i < ARRAY_SIZE(shared); i++)
+		assert_int_equal(bpf_map__reuse_fd(bpf_object__find_map_by_name(dry->obj,
+						   bpf_map__name(shared[i])),
+						   bpf_map__fd(shared[i])), 0);
+	dry->rodata->dry_run = 1;
+	assert_int_equal(edpgate__load(dry), 0);
+	fd = bpf_program__fd(dry->progs.edpgate_xdp);
+	rb = ring_buffer__new(bpf_map__fd(dry->maps.edpg_events), ev_cb, &ev, NULL);
+	assert_non_null(rb);
+
+	clear_last_used();
+	before = pending_sum(UNK, &found);
+	take_snap(a);
+	{
+		const struct row *rows3[] = { &ok, &unk, &bad };
+		const uint32_t want[] = { XDP_PASS, XDP_DROP, XDP_DROP };
+
+		for (i = 0; i < 3; i++) {
+			LIBBPF_OPTS(bpf_test_run_opts, o, .repeat = 1);
+
+			build(rows3[i], &p);
+			o.data_in = p.data;
+			o.data_size_in = p.len;
+			assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);
+			assert_int_equal(o.retval, want[i]);
+		}
+	}
+	take_snap(b);
+	after = pending_sum(UNK, &found);
+	/* The live instance's counters and the shared last_used: untouched. */
+	assert_memory_equal(a, b, sizeof(*a));
+	assert_int_equal(before.packets, after.packets);
+	ring_buffer__consume(rb);
+	assert_int_equal(ev.n, 0);
+	/* Its own counters did count: that is how explain reads the reason. */
+	{
+		size_t gsz = ROUND8(sizeof(struct edpg_global));
+		uint8_t *buf = calloc(nr_cpus, gsz);
+		uint32_t r = EDPG_R_DESTINATION;
+		uint64_t n = 0;
+
+		assert_non_null(buf);
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(dry->maps.edpg_global), &r, buf), 0);
+		for (int c = 0; c < nr_cpus; c++)
+			n += ((struct edpg_global *)(buf + c * gsz))->drop.packets;
+		assert_int_equal(n, 1);
+		free(buf);
+	}
+	ring_buffer__free(rb);
+	edpgate__destroy(dry);
+	free(a);
+	free(b);
+}
+
+/* ------------------------------------------------------------------ */
 
 static int group_setup(void **state)
 {
@@ -1229,6 +1539,9 @@ int main(void)
 		cmocka_unit_test(test_generation_flip),
 		cmocka_unit_test(test_counters_accumulate),
 		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_events_rate_limit),
+		cmocka_unit_test(test_pending),
+		cmocka_unit_test(test_dry_run),
 	};
 	size_t n = ARRAY_SIZE(rows) + ARRAY_SIZE(fixed), i;
 	struct CMUnitTest *tests;
