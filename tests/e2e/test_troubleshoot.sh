@@ -35,7 +35,10 @@ PY=/usr/bin/python3
 for c in ip nsenter setsid ss dnsmasq chronyd openssl socat jq nft tcpdump bpftool; do
 	command -v "$c" >/dev/null || { echo "skip: no $c"; exit 77; }
 done
-[ -x "$PY" ] && "$PY" -c 'import scapy' 2>/dev/null || { echo "skip: no python3-scapy"; exit 77; }
+if ! { [ -x "$PY" ] && "$PY" -c 'import scapy' 2>/dev/null; }; then
+	echo "skip: no python3-scapy"
+	exit 77
+fi
 [ -c /dev/net/tun ] || { echo "skip: no /dev/net/tun"; exit 77; }
 [ -x "$EDPGATE" ] || { echo "FAIL: $EDPGATE not built"; exit 1; }
 
@@ -154,7 +157,7 @@ if "${EP[@]}" replay "$T/odd.pcap" >"$T/odd.txt" 2>&1 &&
 else
 	bad "replay text: $(cat "$T/odd.txt")"
 fi
-[ ! -e "$T/nopins" ] && ok "replay pinned nothing" || bad "replay left $T/nopins"
+if [ -e "$T/nopins" ]; then bad "replay left $T/nopins"; else ok "replay pinned nothing"; fi
 
 # ---------------------------------------------------------------------
 # Part 2: the lab.
@@ -174,7 +177,7 @@ state_dump() {
 		bpftool -j map lookup pinned "$PIN/edpg_gw_stats" key "$s" 0 0 0
 		bpftool -j map lookup pinned "$PIN/edpg_gw_diag" key "$s" 0 0 0
 	done
-	bpftool -j map dump pinned "$PIN/edpg_global" | jq -c '.[] | select(.key != 1 and .key != 2 and .key != 3)'
+	bpftool -j map dump pinned "$PIN/edpg_global" | jq -c '.[] | select(.formatted.key | IN(1, 2, 3) | not)'
 	bpftool -j map dump pinned "$PIN/edpg_dst4"
 	bpftool -j map dump pinned "$PIN/edpg_dst6"
 	bpftool -j map dump pinned "$PIN/edpg_pending"
@@ -183,8 +186,8 @@ state_dump() {
 # may send a frame of its own (MLD, IGMP) meanwhile, so a differing pair
 # is retried; explain writing live state would differ every time.
 explain_quiet() {
-	local i
-	for i in 1 2 3; do
+	local _
+	for _ in 1 2 3; do
 		state_dump >"$T/s.before"
 		lab_edp -j explain "$@" >"$T/ex.json"
 		state_dump >"$T/s.after"
