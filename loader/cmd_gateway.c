@@ -91,21 +91,32 @@ static int save_gateways(const struct edpg_policy *p)
 	return 0;
 }
 
+static bool rec_equal(const struct edpg_want_gw *a, const struct edpg_want_gw *b)
+{
+	struct edpg_gw x = a->rec, y = b->rec;
+
+	x.slot = y.slot = 0;
+	return !memcmp(a->mac, b->mac, 6) && !memcmp(&x, &y, sizeof(x));
+}
+
 /*
- * Bring the live maps and nft sets from @old to @new (policies that differ
- * in one gateway).  Names are not resolved: only gateway elements differ,
- * and the delta of two states compiled the same way contains just those.
+ * The live half of every enrolment change (add, del, import): one nft
+ * transaction with the element delta of @old -> @new, the new and changed
+ * gateway records in one batched map update, and the removed ones deleted.
+ * Names are not resolved: only gateway elements differ, and the delta of
+ * two states compiled the same way contains just those.
  */
-static int push_gateway_delta(const struct edpg_policy *old, const struct edpg_policy *new,
-			      const uint8_t mac[6], bool *live)
+static int push_gateways(const struct edpg_policy *old, const struct edpg_policy *new, bool *live)
 {
 	struct edpg_desired *dold = NULL, *dnew = NULL;
 	const char *names[EDPG_MAX_IFACES];
 	struct edpg_nft_batch *batch = NULL;
+	struct edpg_want_gw *put = NULL;
 	struct edpg_nft_opts o = {};
 	struct edpg_ifaces ifs;
 	struct edpg_bpf b;
 	char msg[512] = "";
+	size_t nput = 0, j = 0;
 	int err;
 
 	*live = false;
@@ -124,40 +135,52 @@ static int push_gateway_delta(const struct edpg_policy *old, const struct edpg_p
 		err = -ENOMEM;
 		goto out;
 	}
+	/* Both without names: only gateway elements can differ between them. */
 	err = edpg_compile(old, NULL, 0, NULL, 0, dold);
 	err = err ?: edpg_compile(new, NULL, 0, NULL, 0, dnew);
 	if (err)
 		goto out;
+	put = malloc((dnew->ngws ? dnew->ngws : 1) * sizeof(*put));
+	if (!put) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Both lists are sorted by MAC: one merge walk finds what changed. */
+	for (size_t i = 0; i < dnew->ngws; i++) {
+		while (j < dold->ngws && memcmp(dold->gws[j].mac, dnew->gws[i].mac, 6) < 0)
+			j++;
+		if (j < dold->ngws && rec_equal(&dold->gws[j], &dnew->gws[i]))
+			continue;
+		put[nput++] = dnew->gws[i];
+	}
 	edpg_nft_opts_from(&ifs, &o, names);
 	if (ifs.n) {
 		err = edpg_nft_build_delta(dold, dnew, &o, &batch);
 		err = err ?: edpg_nft_send(batch, msg, sizeof(msg));
 		edpg_nft_batch_free(batch);
 		if (err) {
-			edpg_err(err, "nftables refused the gateway update (%s)", msg);
+			edpg_err(err, "nftables refused the change (%s); the gateways file has it, `edpgate apply` retries",
+				 msg);
 			goto out;
 		}
 	}
-	err = -ENOENT;
-	for (size_t i = 0; i < dnew->ngws; i++)
-		if (!memcmp(dnew->gws[i].mac, mac, 6))
-			err = edpg_bpf_gw_put(&b, &dnew->gws[i]);
-	if (err == -ENOENT) {
-		err = edpg_bpf_gw_del(&b, mac);
+	err = edpg_bpf_gw_put_many(&b, put, nput);
+	/* Gateways that left: in @old, not in @new (both sorted by MAC). */
+	for (size_t i = 0, k = 0; i < dold->ngws && !err; i++) {
+		while (k < dnew->ngws && memcmp(dnew->gws[k].mac, dold->gws[i].mac, 6) < 0)
+			k++;
+		if (k < dnew->ngws && !memcmp(dnew->gws[k].mac, dold->gws[i].mac, 6))
+			continue;
+		err = edpg_bpf_gw_del(&b, dold->gws[i].mac);
 		if (err == -ENOENT)
 			err = 0;
 	}
 	if (err)
-		edpg_err(err, "cannot update the gateway map");
+		edpg_err(err, "cannot update the gateway map; the gateways file has the change, `edpgate apply` retries");
 out:
-	if (dold) {
-		edpg_desired_free(dold);
-		free(dold);
-	}
-	if (dnew) {
-		edpg_desired_free(dnew);
-		free(dnew);
-	}
+	free(put);
+	edpg_desired_put(dold);
+	edpg_desired_put(dnew);
 	edpg_bpf_close(&b);
 	return err;
 }
@@ -279,7 +302,7 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 	p->ngateways = old.ngateways + (at < 0);
 	err = save_gateways(p);
 	if (!err)
-		err = push_gateway_delta(&old, p, g.mac, &live);
+		err = push_gateways(&old, p, &live);
 	/* Hand the policy back its original array for edpg_policy_free. */
 	p->gateways = old.gateways;
 	p->ngateways = old.ngateways;
@@ -321,7 +344,7 @@ static int gw_del(struct edpg_policy *p, int argc, char **argv)
 	p->ngateways--;
 	err = save_gateways(p);
 	if (!err)
-		err = push_gateway_delta(&old, p, old.gateways[at].mac, &live);
+		err = push_gateways(&old, p, &live);
 	p->gateways = old.gateways;
 	p->ngateways = old.ngateways;
 	free(nv);
@@ -368,88 +391,7 @@ static void diags_print(const struct edpg_diags *d)
 	}
 }
 
-static bool rec_equal(const struct edpg_want_gw *a, const struct edpg_want_gw *b)
-{
-	struct edpg_gw x = a->rec, y = b->rec;
 
-	x.slot = y.slot = 0;
-	return !memcmp(a->mac, b->mac, 6) && !memcmp(&x, &y, sizeof(x));
-}
-
-/*
- * Live half of an import: one nft transaction with the element delta of
- * @old -> @new, then the new and changed gateway records in one batched
- * map update.  An import never removes a gateway, so there is nothing to
- * delete from the map.
- */
-static int push_import(const struct edpg_policy *old, const struct edpg_policy *new, bool *live)
-{
-	struct edpg_desired *dold = NULL, *dnew = NULL;
-	const char *names[EDPG_MAX_IFACES];
-	struct edpg_nft_batch *batch = NULL;
-	struct edpg_want_gw *put = NULL;
-	struct edpg_nft_opts o = {};
-	struct edpg_ifaces ifs;
-	struct edpg_bpf b;
-	char msg[512] = "";
-	size_t nput = 0, j = 0;
-	int err;
-
-	*live = false;
-	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
-	if (err == -ENOENT)
-		return 0;	/* not attached: the file is all there is */
-	if (err)
-		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
-	*live = true;
-	err = edpg_ifaces_load(cli.state_dir, &ifs);
-	if (err)
-		goto out;
-	dold = calloc(1, sizeof(*dold));
-	dnew = calloc(1, sizeof(*dnew));
-	if (!dold || !dnew) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Both without names: only gateway elements can differ between them. */
-	err = edpg_compile(old, NULL, 0, NULL, 0, dold);
-	err = err ?: edpg_compile(new, NULL, 0, NULL, 0, dnew);
-	if (err)
-		goto out;
-	put = malloc((dnew->ngws ? dnew->ngws : 1) * sizeof(*put));
-	if (!put) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Both lists are sorted by MAC: one merge walk finds what changed. */
-	for (size_t i = 0; i < dnew->ngws; i++) {
-		while (j < dold->ngws && memcmp(dold->gws[j].mac, dnew->gws[i].mac, 6) < 0)
-			j++;
-		if (j < dold->ngws && rec_equal(&dold->gws[j], &dnew->gws[i]))
-			continue;
-		put[nput++] = dnew->gws[i];
-	}
-	edpg_nft_opts_from(&ifs, &o, names);
-	if (ifs.n) {
-		err = edpg_nft_build_delta(dold, dnew, &o, &batch);
-		err = err ?: edpg_nft_send(batch, msg, sizeof(msg));
-		edpg_nft_batch_free(batch);
-		if (err) {
-			edpg_err(err, "nftables refused the import (%s); the gateways file has it, `edpgate apply` retries",
-				 msg);
-			goto out;
-		}
-	}
-	err = edpg_bpf_gw_put_many(&b, put, nput);
-	if (err)
-		edpg_err(err, "cannot update the gateway map; the gateways file has the import, `edpgate apply` retries");
-out:
-	free(put);
-	edpg_desired_put(dold);
-	edpg_desired_put(dnew);
-	edpg_bpf_close(&b);
-	return err;
-}
 
 /*
  * gateway import [--replace] FILE: many `gateway` lines in one change.
@@ -539,7 +481,7 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 	if (added || replaced) {
 		err = save_gateways(&merged);
 		if (!err)
-			err = push_import(p, &merged, &live);
+			err = push_gateways(p, &merged, &live);
 		reported = true;	/* both say what failed */
 		if (err)
 			goto out;
