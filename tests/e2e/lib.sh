@@ -28,7 +28,9 @@ e2e_cleanup() {
 	local rc=$?
 	set +e
 	for pid in "${E2E_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+		# The whole group: a forking server's connection children too.
+		kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
 	done
 	for ns in "${E2E_NETNS[@]}"; do
 		ip netns del "$ns" 2>/dev/null
@@ -68,10 +70,17 @@ bpffs_private() {
 	PIN_DIR="$d/edpgate"
 }
 
-# bg CMD...: start in the background, remembered for cleanup; sets BG_PID.
-# Its output goes to a log so it cannot hold the caller's pipes open.
+# bg [in_ns NS] CMD...: start CMD in the background in its own process
+# group, remembered for cleanup; sets BG_PID.  setsid and nsenter exec, so
+# BG_PID is CMD itself (a backgrounded shell function would be a subshell
+# whose kill leaves CMD running).  Output goes to a log so it cannot hold
+# the caller's pipes open.
 bg() {
-	"$@" >>"$E2E_TMP/bg.log" 2>&1 &
+	if [ "$1" = in_ns ]; then
+		setsid nsenter --net="/var/run/netns/$2" "${@:3}" >>"$E2E_TMP/bg.log" 2>&1 &
+	else
+		setsid "$@" >>"$E2E_TMP/bg.log" 2>&1 &
+	fi
 	BG_PID=$!
 	E2E_PIDS+=("$BG_PID")
 }
