@@ -20,6 +20,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "edpgate.h"
+#include "shared_maps.bpf.h"
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -44,24 +45,10 @@ const volatile __u64 ev_burst = 10;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct edpg_ctl);
-} edpg_ctl SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EDPG_NR_GENS);
 	__type(key, __u32);
 	__type(value, struct edpg_config);
 } edpg_config SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_GATEWAYS);
-	__type(key, struct edpg_gw_key);
-	__type(value, struct edpg_gw);
-} edpg_gateways SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -25,26 +25,14 @@
 #include <bpf/bpf_endian.h>
 
 #include "edpgate.h"
+#include "shared_maps.bpf.h"
 #include "snoop_abi.h"
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
 #endif
 
-/* Shared with the XDP program (reused fds); sizes are overwritten then. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct edpg_ctl);
-} edpg_ctl SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_GATEWAYS);
-	__type(key, struct edpg_gw_key);
-	__type(value, struct edpg_gw);
-} edpg_gateways SEC(".maps");
+/* edpg_ctl and edpg_gateways (shared_maps.bpf.h) are the pinned maps, reused. */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -66,6 +66,10 @@ int edpg_resolve_policy(const struct edpg_policy *p, bool from_cache,
 void edpg_resolved_free(struct edpg_resolved *r, size_t n);
 /* Addresses of the attached interfaces, for @router members. */
 int edpg_router_addrs(const struct edpg_ifaces *ifs, struct edpg_addr **out, size_t *n);
+/* Compile @p with resolved @names and the @router addresses of @ifs
+ * into a heap-allocated desired state. */
+int edpg_compile_for(const struct edpg_policy *p, const struct edpg_ifaces *ifs,
+		     const struct edpg_resolved *names, size_t nnames, struct edpg_desired **out);
 /* The whole pipeline: policy -> names -> desired (heap-allocated). */
 int edpg_build_desired(const struct edpg_policy *p, bool from_cache, struct edpg_desired **out);
 /* Free a desired state from edpg_build_desired() (NULL is fine). */

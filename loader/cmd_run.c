@@ -116,30 +116,15 @@ static void log_change(void *ctx, enum edpg_names_change ch, const struct edpg_n
 static int build(struct run *r, struct edpg_desired **out)
 {
 	struct edpg_resolved *names = NULL;
-	struct edpg_addr *router = NULL;
-	struct edpg_desired *d;
-	size_t nnames = 0, nrouter = 0;
+	size_t nnames = 0;
 	int err;
 
 	*out = NULL;
-	err = edpg_router_addrs(&r->ifs, &router, &nrouter);
-	err = err ?: edpg_names_resolved(&r->n, &names, &nnames);
+	err = edpg_names_resolved(&r->n, &names, &nnames);
 	if (err)
-		goto out;
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = edpg_compile(&r->p, names, nnames, router, nrouter, d);
-	if (err) {
-		free(d);
-		goto out;
-	}
-	*out = d;
-out:
+		return err;
+	err = edpg_compile_for(&r->p, &r->ifs, names, nnames, out);
 	edpg_resolved_free(names, nnames);
-	free(router);
 	return err;
 }
 

@@ -158,24 +158,18 @@ int edpg_router_addrs(const struct edpg_ifaces *ifs, struct edpg_addr **out, siz
 	return 0;
 }
 
-int edpg_build_desired(const struct edpg_policy *p, bool from_cache, struct edpg_desired **out)
+int edpg_compile_for(const struct edpg_policy *p, const struct edpg_ifaces *ifs,
+		     const struct edpg_resolved *names, size_t nnames, struct edpg_desired **out)
 {
-	struct edpg_resolved *names = NULL;
 	struct edpg_addr *router = NULL;
-	struct edpg_desired *d = NULL;
-	struct edpg_ifaces ifs;
-	size_t nnames = 0, nrouter = 0;
+	struct edpg_desired *d;
+	size_t nrouter = 0;
 	int err;
 
-	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	*out = NULL;
+	err = edpg_router_addrs(ifs, &router, &nrouter);
 	if (err)
-		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir);
-	err = edpg_router_addrs(&ifs, &router, &nrouter);
-	if (err)
-		return edpg_err(err, "cannot list the interfaces' addresses");
-	err = edpg_resolve_policy(p, from_cache, &names, &nnames);
-	if (err)
-		goto out;
+		return err;
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		err = -ENOMEM;
@@ -183,14 +177,32 @@ int edpg_build_desired(const struct edpg_policy *p, bool from_cache, struct edpg
 	}
 	err = edpg_compile(p, names, nnames, router, nrouter, d);
 	if (err) {
-		err = edpg_err(err, "cannot compile the policy");
 		free(d);
 		goto out;
 	}
 	*out = d;
 out:
-	edpg_resolved_free(names, nnames);
 	free(router);
+	return err;
+}
+
+int edpg_build_desired(const struct edpg_policy *p, bool from_cache, struct edpg_desired **out)
+{
+	struct edpg_resolved *names = NULL;
+	struct edpg_ifaces ifs;
+	size_t nnames = 0;
+	int err;
+
+	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	if (err)
+		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir);
+	err = edpg_resolve_policy(p, from_cache, &names, &nnames);
+	if (err)
+		return err;
+	err = edpg_compile_for(p, &ifs, names, nnames, out);
+	if (err)
+		edpg_err(err, "cannot compile the policy");
+	edpg_resolved_free(names, nnames);
 	return err;
 }
 
