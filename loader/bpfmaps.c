@@ -316,7 +316,7 @@ int edpg_bpf_unpin_all(const char *pin_dir)
  * bpffs refuses names with a '.', and VLAN interfaces are "lan0.42":
  * percent-encode '.' (and '%' itself, so the mapping stays one to one).
  */
-static void link_path(char *path, size_t len, const char *pin_dir, const char *ifname)
+void edpg_bpf_link_path(char *path, size_t len, const char *pin_dir, const char *ifname)
 {
 	char enc[3 * IFNAMSIZ + 1];
 	size_t o = 0;
@@ -335,7 +335,7 @@ bool edpg_bpf_is_attached(const char *pin_dir, const char *ifname)
 {
 	char path[PATH_MAX];
 
-	link_path(path, sizeof(path), pin_dir, ifname);
+	edpg_bpf_link_path(path, sizeof(path), pin_dir, ifname);
 	return access(path, F_OK) == 0;
 }
 
@@ -380,7 +380,7 @@ int edpg_bpf_attach(struct edpg_bpf *b, const char *pin_dir, const char *ifname,
 		return edpg_err(err, "cannot attach XDP to %s%s", ifname,
 				mode == EDPG_XDP_NATIVE ? " in native mode (try --mode generic)" : "");
 	}
-	link_path(path, sizeof(path), pin_dir, ifname);
+	edpg_bpf_link_path(path, sizeof(path), pin_dir, ifname);
 	if (bpf_obj_pin(fd, path))
 		err = edpg_err(-errno, "cannot pin %s", path);
 	close(fd);	/* the pin holds the link now (or, on error, nothing) */
@@ -391,7 +391,7 @@ int edpg_bpf_detach(const char *pin_dir, const char *ifname)
 {
 	char path[PATH_MAX];
 
-	link_path(path, sizeof(path), pin_dir, ifname);
+	edpg_bpf_link_path(path, sizeof(path), pin_dir, ifname);
 	/* Removing the last reference to the link detaches the program. */
 	if (unlink(path))
 		return -errno;

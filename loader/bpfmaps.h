@@ -71,6 +71,8 @@ int edpg_bpf_attach(struct edpg_bpf *b, const char *pin_dir, const char *ifname,
 		    enum edpg_xdp_mode mode, enum edpg_xdp_mode *used);
 int edpg_bpf_detach(const char *pin_dir, const char *ifname);
 bool edpg_bpf_is_attached(const char *pin_dir, const char *ifname);
+/* Where the link of @ifname is pinned (names are percent-encoded). */
+void edpg_bpf_link_path(char *path, size_t len, const char *pin_dir, const char *ifname);
 
 /* Replace the whole policy atomically (generation swap). */
 int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d);

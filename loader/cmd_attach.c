@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "compile.h"
+#include "health.h"
 #include "json.h"
 #include "log.h"
 #include "nft.h"
@@ -25,6 +26,69 @@ static const char synopsis[] =
 static const char *mode_name(enum edpg_xdp_mode m)
 {
 	return m == EDPG_XDP_NATIVE ? "native" : m == EDPG_XDP_GENERIC ? "generic" : "auto";
+}
+
+/*
+ * attach of an interface the interfaces file already lists: put back what
+ * went missing behind our back (pins, the link, the snooper; see
+ * health.c), refill the maps and the table from the rules data, and say
+ * what was restored.  With nothing missing it is a double attach.
+ */
+static int restore(struct edpg_ifaces *ifs, const char *ifname)
+{
+	struct edpg_desired *d = NULL;
+	struct edpg_restored r;
+	struct edpg_health h;
+	struct edpg_policy p;
+	struct edpg_bpf b;
+	int err, ret = EDPG_EXIT_FAIL;
+
+	edpg_health_check(cli.pin_dir, ifs, &h);
+	if (!edpg_health_needs_repair(&h, ifname)) {
+		for (size_t i = 0; i < h.n; i++)
+			if (!strcmp(h.p[i].where, ifname))
+				return edpg_err(-EEXIST, "%s is attached and nothing is missing, but %s",
+						ifname, h.p[i].what), EDPG_EXIT_FAIL;
+		return edpg_err(-EEXIST, "%s is already attached and nothing is missing; `edpgate detach %s` first",
+				ifname, ifname), EDPG_EXIT_FAIL;
+	}
+	if (edpg_load_policy(&p, cli.rules, false))
+		return EDPG_EXIT_FAIL;
+	err = edpg_health_repair(cli.pin_dir, ifs, ifname, NULL, &b, &r);
+	if (err)
+		goto out_policy;
+	/* The ifindex and mode of the re-created link. */
+	err = edpg_ifaces_save(cli.state_dir, ifs);
+	if (err) {
+		edpg_err(err, "cannot write %s/interfaces", cli.state_dir);
+		goto out;
+	}
+	/* Maps loaded anew are empty, and a removed table is gone: both
+	 * from the rules data, the gateways and the address cache. */
+	err = edpg_build_desired(&p, true, &d);
+	err = err ?: edpg_push_full(&b, d, ifs);
+	if (err)
+		goto out;
+	out_begin();
+	out_obj_open(NULL);
+	out_str("interface", "restored %s: ", ifname);
+	out_arr_open("restored");
+	for (size_t i = 0; i < r.n; i++)
+		out_str(NULL, i + 1 < r.n ? "%s, " : "%s", r.v[i]);
+	out_arr_close();
+	out_text(r.n ? "; " : "policy pushed again; ");
+	out_bool("counters_reset", r.reloaded ? "counters restarted from zero, " : NULL,
+		 r.reloaded);
+	out_uint("gateways", "%llu gateways, ", d->ngws);
+	out_uint("destinations", "%llu destinations\n", d->ndsts);
+	out_obj_close();
+	ret = EDPG_EXIT_OK;
+out:
+	edpg_desired_put(d);
+	edpg_bpf_close(&b);
+out_policy:
+	edpg_policy_free(&p);
+	return ret;
 }
 
 int do_attach(int argc, char **argv)
@@ -84,10 +148,10 @@ int do_attach(int argc, char **argv)
 	err = edpg_ifaces_load(cli.state_dir, &ifs);
 	if (err)
 		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir), EDPG_EXIT_FAIL;
-	for (size_t i = 0; i < ifs.n; i++) {
+	for (size_t i = 0; i < ifs.n; i++)
 		if (!strcmp(ifs.v[i].name, ifname))
-			return edpg_err(-EEXIST, "%s is already attached; `edpgate detach %s` first",
-					ifname, ifname), EDPG_EXIT_FAIL;
+			return restore(&ifs, ifname);
+	for (size_t i = 0; i < ifs.n; i++) {
 		if (strcmp(ifs.v[i].enforce, enforce))
 			return edpg_err(-EINVAL, "%s is attached with --enforce %s; all interfaces share one enforcement mode",
 					ifs.v[i].name, ifs.v[i].enforce), EDPG_EXIT_FAIL;
@@ -100,7 +164,15 @@ int do_attach(int argc, char **argv)
 		return EDPG_EXIT_FAIL;
 
 	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
-	if (err == -ENOENT) {
+	if (err == -ENOENT && ifs.n) {
+		/* Pins of the attached interfaces' instance went missing:
+		 * restore them rather than load a second instance over them. */
+		struct edpg_restored r;
+
+		err = edpg_health_repair(cli.pin_dir, &ifs, ifname, NULL, &b, &r);
+		for (size_t i = 0; i < r.n && !err; i++)
+			edpg_info("restored %s", r.v[i]);
+	} else if (err == -ENOENT) {
 		err = edpg_bpf_load_and_pin(&b, cli.pin_dir, &lo);
 		loaded = !err;
 	} else if (err) {
@@ -113,6 +185,7 @@ int do_attach(int argc, char **argv)
 	snprintf(ifs.v[ifs.n].name, sizeof(ifs.v[ifs.n].name), "%s", ifname);
 	snprintf(ifs.v[ifs.n].enforce, sizeof(ifs.v[ifs.n].enforce), "%s", enforce);
 	snprintf(ifs.v[ifs.n].xdp_mode, sizeof(ifs.v[ifs.n].xdp_mode), "none");
+	ifs.v[ifs.n].ifindex = if_nametoindex(ifname);
 	ifs.n++;
 	/* The interface list feeds @router, so save it before compiling. */
 	err = edpg_ifaces_save(cli.state_dir, &ifs);

@@ -3,8 +3,9 @@
  * edpgate verify: read the pinned BPF maps and the nft table back and
  * compare both with the desired state compiled from the rules data (with
  * the addresses of the last apply, from the address cache, so a DNS
- * rotation since then is not reported as drift).  Exit 1 on any
- * difference.
+ * rotation since then is not reported as drift), and the recorded
+ * attachment with the kernel's (health.c: pins, links, interfaces).  Exit
+ * 1 on any difference.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "addr.h"
 #include "cli.h"
 #include "compile.h"
+#include "health.h"
 #include "json.h"
 #include "log.h"
 #include "nft.h"
@@ -130,9 +132,11 @@ int do_verify(int argc, char **argv)
 	const char *names[EDPG_MAX_IFACES];
 	struct edpg_nft_opts o = {};
 	struct edpg_ifaces ifs;
+	struct edpg_health h;
 	struct edpg_policy p;
 	struct edpg_bpf b;
 	struct diffs df = {};
+	bool readable;
 	char **nd = NULL;
 	size_t nnd = 0;
 	int err, ret = EDPG_EXIT_FAIL;
@@ -145,17 +149,28 @@ int do_verify(int argc, char **argv)
 		return EDPG_EXIT_FAIL;
 	if (edpg_load_policy(&p, cli.rules, true))
 		return EDPG_EXIT_FAIL;
-	err = edpg_open_live(&b);
-	if (err)
-		goto out_policy;
 	err = edpg_ifaces_load(cli.state_dir, &ifs);
-	err = err ?: edpg_build_desired(&p, true, &want);
+	if (err) {
+		edpg_err(err, "cannot read %s/interfaces", cli.state_dir);
+		goto out_policy;
+	}
+	edpg_health_check(cli.pin_dir, &ifs, &h);
+	/* With pins missing the maps cannot all be opened: report that
+	 * (and the table) instead of stopping at the first missing pin. */
+	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
+	if (err && !(err == -ENOENT && h.n)) {
+		err = edpg_open_live(&b);
+		if (err)
+			goto out_policy;
+	}
+	readable = !err;
+	err = edpg_build_desired(&p, true, &want);
 	if (err)
 		goto out;
 	live = calloc(1, sizeof(*live));
 	if (!live)
 		goto out;
-	err = edpg_bpf_read_live(&b, live);
+	err = readable ? edpg_bpf_read_live(&b, live) : 0;
 	if (err) {
 		edpg_err(err, "cannot read the BPF maps back");
 		goto out;
@@ -171,7 +186,18 @@ int do_verify(int argc, char **argv)
 	out_begin();
 	out_obj_open(NULL);
 	out_arr_open("differences");
-	diff_bpf(&df, want, live);
+	for (size_t i = 0; i < h.n; i++) {
+		out_obj_open(NULL);
+		out_str("where", "%s: ", h.p[i].where);
+		out_str("code", NULL, h.p[i].code);
+		out_str("what", "%s\n", h.p[i].what);
+		out_obj_close();
+		df.n++;
+	}
+	if (readable)
+		diff_bpf(&df, want, live);
+	else
+		diff(&df, "bpf", "the maps cannot be read back (pins missing): not compared");
 	for (size_t i = 0; i < nnd; i++)
 		diff(&df, "nft", "%s", nd[i]);
 	out_arr_close();
@@ -179,7 +205,10 @@ int do_verify(int argc, char **argv)
 		 df.n == 0);
 	out_uint("gateways", NULL, want->ngws);
 	out_uint("destinations", NULL, want->ndsts);
-	if (df.n)
+	if (h.n)
+		out_text("%zu difference(s); `edpgate attach IFACE` restores what is missing, `edpgate apply` rewrites the maps and the table from the rules data\n",
+			 df.n);
+	else if (df.n)
 		out_text("%zu difference(s); `edpgate apply` rewrites both from the rules data\n", df.n);
 	out_obj_close();
 	ret = df.n ? EDPG_EXIT_FAIL : EDPG_EXIT_OK;

@@ -190,7 +190,8 @@ int edpg_ifaces_load(const char *state_dir, struct edpg_ifaces *out)
 
 		if (line[0] == '#' || out->n == EDPG_MAX_IFACES)
 			continue;
-		if (sscanf(line, "%15s %7s %7s", i->name, i->xdp_mode, i->enforce) == 3)
+		if (sscanf(line, "%15s %7s %7s %d", i->name, i->xdp_mode, i->enforce,
+			   &i->ifindex) >= 3)
 			out->n++;
 	}
 	free(buf);
@@ -199,13 +200,13 @@ int edpg_ifaces_load(const char *state_dir, struct edpg_ifaces *out)
 
 int edpg_ifaces_save(const char *state_dir, const struct edpg_ifaces *in)
 {
-	char path[PATH_MAX], buf[EDPG_MAX_IFACES * 40 + 64];
+	char path[PATH_MAX], buf[EDPG_MAX_IFACES * 48 + 64];
 	size_t off;
 
-	off = snprintf(buf, sizeof(buf), "# attached by edpgate: IFNAME XDPMODE ENFORCE\n");
+	off = snprintf(buf, sizeof(buf), "# attached by edpgate: IFNAME XDPMODE ENFORCE IFINDEX\n");
 	for (size_t i = 0; i < in->n; i++)
-		off += snprintf(buf + off, sizeof(buf) - off, "%s %s %s\n", in->v[i].name,
-				in->v[i].xdp_mode, in->v[i].enforce);
+		off += snprintf(buf + off, sizeof(buf) - off, "%s %s %s %d\n", in->v[i].name,
+				in->v[i].xdp_mode, in->v[i].enforce, in->v[i].ifindex);
 	snprintf(path, sizeof(path), "%s/interfaces", state_dir);
 	return edpg_write_atomic(path, buf, off);
 }

@@ -18,13 +18,18 @@ int edpg_mkdir_p(const char *dir, int mode);
 int edpg_lock(const char *state_dir);
 void edpg_unlock(int fd);
 
-/* The attached interfaces: one "IFNAME XDPMODE ENFORCE" line each. */
+/*
+ * The attached interfaces: one "IFNAME XDPMODE ENFORCE [IFINDEX]" line
+ * each.  The ifindex at attach time tells a deleted and re-created
+ * interface (new ifindex) from a program detached behind our back.
+ */
 #define EDPG_MAX_IFACES 16
 
 struct edpg_iface {
 	char name[16];
 	char xdp_mode[8];	/* native | generic | none */
 	char enforce[8];	/* xdp | nft | both */
+	int ifindex;		/* at attach; 0 = not recorded (older files) */
 };
 
 struct edpg_ifaces {
