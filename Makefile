@@ -72,7 +72,7 @@ $(BUILD)/edpgate: $(BUILD)/loader/main.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h)
+$(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h) $(SKELS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(filter $(dir $<)%,$(TEST_HELPERS)) $(LIB) $(LIBS) -lcmocka -lm -o $@
