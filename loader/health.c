@@ -115,6 +115,17 @@ static enum edpg_link_state read_link(const char *pin_dir, const char *ifname, i
 	return (int)info.xdp.ifindex == ifindex ? EDPG_LINK_OK : EDPG_LINK_ELSEWHERE;
 }
 
+/* Quietly: without a clsact qdisc the kernel's answer is an error libbpf
+ * would print, once a second in the daemon. */
+static bool snooper_attached(const char *ifname)
+{
+	libbpf_print_fn_t old = libbpf_set_print(NULL);
+	bool on = edpg_snoop_is_attached(ifname);
+
+	libbpf_set_print(old);
+	return on;
+}
+
 static void prog_name(uint32_t id, char *buf, size_t len)
 {
 	struct bpf_prog_info info = {};
@@ -152,8 +163,9 @@ static void check_iface(struct edpg_health *h, const char *pin_dir, const struct
 		return;
 	}
 	ih->up = if_up(n);
-	ih->snooper = edpg_snoop_is_attached(n);
-	if (!bpf_xdp_query(ih->ifindex, 0, &q)) {
+	ih->snooper = snooper_attached(n);
+	/* With --enforce nft the XDP hook is not ours to judge. */
+	if (want && !bpf_xdp_query(ih->ifindex, 0, &q)) {
 		uint32_t ids[] = { q.drv_prog_id, q.skb_prog_id, q.hw_prog_id };
 		uint32_t ours = ih->link == EDPG_LINK_OK ? ih->link_prog_id : 0;
 
@@ -252,10 +264,24 @@ bool edpg_problem_repairable(const struct edpg_problem *p)
 
 bool edpg_health_needs_repair(const struct edpg_health *h, const char *ifname)
 {
-	for (size_t i = 0; i < h->n; i++)
-		if (edpg_problem_repairable(&h->p[i]) &&
-		    (!strcmp(h->p[i].where, "pins") || !strcmp(h->p[i].where, ifname)))
+	for (size_t i = 0; i < h->n; i++) {
+		const struct edpg_problem *p = &h->p[i];
+		bool held = false;
+
+		if (!edpg_problem_repairable(p))
+			continue;
+		if (!strcmp(p->where, "pins") || (ifname && !strcmp(p->where, ifname)))
 			return true;
+		if (ifname)
+			continue;
+		/* Without a name (the daemon): not an interface another
+		 * program holds, which only its owner can free. */
+		for (size_t j = 0; j < h->n; j++)
+			held |= !strcmp(h->p[j].where, p->where) &&
+				!strcmp(h->p[j].code, "foreign_xdp");
+		if (!held)
+			return true;
+	}
 	return false;
 }
 
@@ -284,9 +310,26 @@ static bool prog_is(int fd, const char *name)
 	return !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name);
 }
 
-/* The program a pinned link of a recorded interface still holds. */
-static int prog_from_links(const char *pin_dir, const struct edpg_ifaces *ifs, const char **from)
+static uint32_t obj_prog_id(int fd)
 {
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/*
+ * The program a pinned link of a recorded interface still holds: @held's
+ * when it is that one (no privilege needed), else by id (CAP_SYS_ADMIN).
+ * -EPERM when a link is live but its program out of reach: then nothing
+ * may be reloaded over it.
+ */
+static int prog_from_links(const char *pin_dir, const struct edpg_ifaces *ifs,
+			   const struct edpg_bpf *held, const char **from)
+{
+	uint32_t hid = held && held->prog_fd >= 0 ? obj_prog_id(held->prog_fd) : 0;
+	int ret = -ENOENT;
+
 	for (size_t i = 0; i < ifs->n; i++) {
 		struct bpf_link_info info = {};
 		__u32 len = sizeof(info);
@@ -298,8 +341,14 @@ static int prog_from_links(const char *pin_dir, const struct edpg_ifaces *ifs, c
 		if (lfd < 0)
 			continue;
 		fd = -1;
-		if (!bpf_obj_get_info_by_fd(lfd, &info, &len) && info.prog_id)
-			fd = bpf_prog_get_fd_by_id(info.prog_id);
+		if (!bpf_obj_get_info_by_fd(lfd, &info, &len) && info.prog_id) {
+			if (info.prog_id == hid)
+				fd = dup(held->prog_fd);
+			else
+				fd = bpf_prog_get_fd_by_id(info.prog_id);
+			if (fd < 0 && info.xdp.ifindex)
+				ret = -errno;
+		}
 		close(lfd);
 		if (fd >= 0 && prog_is(fd, PROG_NAME)) {
 			*from = ifs->v[i].name;
@@ -308,7 +357,24 @@ static int prog_from_links(const char *pin_dir, const struct edpg_ifaces *ifs, c
 		if (fd >= 0)
 			close(fd);
 	}
-	return -ENOENT;
+	return ret;
+}
+
+/* Pin again the maps of @held whose pins are missing (no privilege
+ * needed: the daemon has them open). */
+static int repin_held(const struct edpg_bpf *held, const char *pin_dir, struct edpg_restored *r)
+{
+	char path[PATH_MAX];
+
+	for (int i = 0; i < EDPG_M_MAX; i++) {
+		if (pinned(pin_dir, edpg_map_names[i]))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, edpg_map_names[i]);
+		if (bpf_obj_pin(held->map_fd[i], path))
+			return edpg_err(-errno, "cannot pin %s", path);
+		restored(r, "map pin %s", edpg_map_names[i]);
+	}
+	return 0;
 }
 
 /* Pin again every map of @names whose pin is missing, taken from the maps
@@ -341,6 +407,8 @@ static int repin_maps(int prog_fd, const char *pin_dir, const char *const *names
 			__u32 mlen = sizeof(mi);
 			int fd = bpf_map_get_fd_by_id(ids[i]);
 
+			if (fd < 0 && (errno == EPERM || errno == EACCES))
+				return -errno;	/* the caller says what to do */
 			if (fd < 0)
 				continue;
 			if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) &&
@@ -402,7 +470,9 @@ static int repair_shared(const char *pin_dir, const struct edpg_ifaces *ifs,
 	if (fd < 0 && errno != ENOENT)
 		return edpg_err(-errno, "cannot open %s", path);
 	if (fd < 0) {
-		fd = prog_from_links(pin_dir, ifs, &from);
+		fd = prog_from_links(pin_dir, ifs, held, &from);
+		if (fd == -EPERM || fd == -EACCES)
+			return edpg_err(fd, "an XDP link is live but its program cannot be reached to pin it again (needs CAP_SYS_ADMIN)");
 		if (fd >= 0) {
 			if (bpf_obj_pin(fd, path)) {
 				err = edpg_err(-errno, "cannot pin %s", path);
@@ -427,8 +497,13 @@ static int repair_shared(const char *pin_dir, const struct edpg_ifaces *ifs,
 		}
 	}
 	if (fd >= 0) {
-		err = repin_maps(fd, pin_dir, edpg_map_names, EDPG_M_MAX, r);
+		if (held && held->prog_fd >= 0 && obj_prog_id(fd) == obj_prog_id(held->prog_fd))
+			err = repin_held(held, pin_dir, r);
+		else
+			err = repin_maps(fd, pin_dir, edpg_map_names, EDPG_M_MAX, r);
 		close(fd);
+		if (err == -EPERM || err == -EACCES)
+			return edpg_err(err, "the maps of the running program cannot be reached to pin them again (needs CAP_SYS_ADMIN)");
 		if (err)
 			return err;
 		return edpg_bpf_open_pinned(b, pin_dir);
@@ -470,10 +545,14 @@ static int repair_snooper(const char *pin_dir, struct edpg_restored *r, bool *re
 	if (fd >= 0) {
 		err = repin_maps(fd, pin_dir, snoop_maps, 2, r);
 		close(fd);
-		return err;
-	}
-	if (errno != ENOENT)
+		if (!err)
+			return 0;
+		/* Its maps out of reach: a new snooper costs only the
+		 * answers in flight. */
+		unlink(path);
+	} else if (errno != ENOENT) {
 		return edpg_err(-errno, "cannot open %s", path);
+	}
 	for (size_t i = 0; i < 2; i++)
 		unpin(pin_dir, snoop_maps[i]);
 	*reattach = true;

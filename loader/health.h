@@ -58,7 +58,8 @@ int edpg_health_check(const char *pin_dir, const struct edpg_ifaces *ifs, struct
 /* Whether a problem is one edpg_health_repair() can put right (an
  * interface that is down, missing or taken by another program is not). */
 bool edpg_problem_repairable(const struct edpg_problem *p);
-/* Problems attach/repair can fix that concern @ifname or the shared pins. */
+/* Problems repair can fix that concern the shared pins or @ifname (any
+ * interface not held by another XDP program when NULL). */
 bool edpg_health_needs_repair(const struct edpg_health *h, const char *ifname);
 
 #define EDPG_RESTORED_MAX 40
