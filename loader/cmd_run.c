@@ -11,6 +11,14 @@
  * the live generation.  The table is written to the address cache after
  * every change, so `dst list`, `apply` and the next boot see it.
  *
+ * It also keeps the attachment itself: once a second, and at once when
+ * rtnetlink reports a recorded interface changed or gone, the pins, links
+ * and snooper are checked (health.c); what went missing is logged and
+ * restored (pins again from the live objects, or the program loaded again,
+ * links re-created, the policy pushed whole), what it cannot restore (an
+ * interface down or deleted, another XDP program in our place) is logged
+ * once, and "resolved" when it comes right.
+ *
  * SIGHUP reloads the rules data atomically (a broken file leaves the old
  * policy live and says why); SIGTERM/SIGINT exit leaving the filter as it
  * is.  The state-dir lock is held only while pushing, so the other
@@ -19,6 +27,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,10 +37,13 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 
 #include "addr.h"
 #include "cli.h"
 #include "compile.h"
+#include "health.h"
 #include "log.h"
 #include "names.h"
 #include "resolver.h"
@@ -44,6 +56,7 @@ static const char synopsis[] = "run [--resolve-floor SECONDS]";
 #define RETRY_MIN	5
 #define RETRY_MAX	300
 #define PERSIST_EVERY	30	/* s: last_used stamps reach the cache file */
+#define REPAIR_RETRY	10	/* s: after a restore that did not work */
 
 struct run {
 	struct edpg_policy p;
@@ -64,6 +77,13 @@ struct run {
 	bool dirty;			/* table pushed, cache not yet written */
 	uint64_t last_persist;
 	uint64_t last_used_poll;
+	/* the attachment (health.c) */
+	struct mnl_socket *nl;		/* rtnetlink link events */
+	bool health_now;		/* a recorded interface changed */
+	uint64_t last_health;
+	uint64_t repair_after;		/* no new attempt before (s) */
+	struct edpg_health health;	/* problems already logged */
+	bool push_again;		/* the push after a restore failed */
 };
 
 static uint64_t mono_ns(void)
@@ -470,6 +490,178 @@ static int reload(struct run *r, const char *why)
 	return 0;
 }
 
+/* ---- the attachment ---------------------------------------------------- */
+
+static bool has_problem(const struct edpg_health *h, const struct edpg_problem *p)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (!strcmp(h->p[i].where, p->where) && !strcmp(h->p[i].code, p->code))
+			return true;
+	return false;
+}
+
+/* Each problem once when it appears, and once when it is gone. */
+static void log_health(struct run *r, const struct edpg_health *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (!has_problem(&r->health, &h->p[i]))
+			edpg_warn("%s", h->p[i].what);
+	for (size_t i = 0; i < r->health.n; i++)
+		if (!has_problem(h, &r->health.p[i]))
+			edpg_info("resolved: %s", r->health.p[i].what);
+	r->health = *h;
+}
+
+/*
+ * Check the attachment and restore what can be restored.  The instance
+ * the daemon holds is offered to the repair: with every pin removed it is
+ * pinned again and keeps its gateways and counters.  Needs CAP_BPF and
+ * CAP_NET_ADMIN only (loading, pinning on a root-owned bpffs, links, tc,
+ * nft), which the daemon keeps.
+ */
+static void watch_attachment(struct run *r)
+{
+	struct edpg_restored rs;
+	struct edpg_ifaces ifs;
+	struct edpg_health h;
+	struct edpg_bpf nb;
+	uint64_t now = mono_s();
+	int err;
+
+	if (!r->health_now && now == r->last_health)
+		return;
+	r->health_now = false;
+	r->last_health = now;
+	if (r->push_again && !push(r, true))
+		r->push_again = false;
+	if (edpg_ifaces_load(cli.state_dir, &ifs))
+		return;
+	edpg_health_check(cli.pin_dir, &ifs, &h);
+	log_health(r, &h);
+	if (!edpg_health_needs_repair(&h, NULL) || now < r->repair_after)
+		return;
+	cli.lock_fd = edpg_lock(cli.state_dir);
+	if (cli.lock_fd < 0)
+		return;
+	/* Again under the lock: a command may have restored it meanwhile. */
+	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	if (!err)
+		edpg_health_check(cli.pin_dir, &ifs, &h);
+	if (err || !edpg_health_needs_repair(&h, NULL)) {
+		edpg_unlock(cli.lock_fd);
+		cli.lock_fd = -1;
+		return;
+	}
+	err = edpg_health_repair(cli.pin_dir, &ifs, NULL, &r->b, &nb, &rs);
+	for (size_t i = 0; i < rs.n; i++)
+		edpg_info("restored %s", rs.v[i]);
+	if (nb.prog_fd >= 0) {
+		if (edpg_ifaces_save(cli.state_dir, &ifs))
+			edpg_warn("cannot write %s/interfaces", cli.state_dir);
+		edpg_bpf_close(&r->b);
+		r->b = nb;
+		r->ifs = ifs;
+	}
+	edpg_unlock(cli.lock_fd);
+	cli.lock_fd = -1;
+	if (err) {
+		r->repair_after = now + REPAIR_RETRY;
+		edpg_warn("could not restore everything (%s); trying again in %ds", strerror(-err),
+			  REPAIR_RETRY);
+	}
+	if (nb.prog_fd < 0)
+		return;
+	if (rs.reloaded)
+		edpg_warn("the program was loaded again: its counters restart from zero");
+	/* The snooper's ring may be a new one. */
+	edpg_snoop_close(r->snoop);
+	if (edpg_snoop_open(&r->snoop, cli.pin_dir, on_snooped, r))
+		r->snoop = NULL;
+	/* Maps loaded anew are empty; and the table may be gone too. */
+	r->push_again = push(r, true) != 0;
+	if (r->push_again)
+		edpg_warn("the policy could not be pushed after the restore; trying again");
+	r->health_now = true;	/* and say "resolved" at once */
+}
+
+static int on_link(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	struct run *r = data;
+	const char *name = NULL;
+	struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifm))
+		if (mnl_attr_get_type(a) == IFLA_IFNAME && !mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
+			name = mnl_attr_get_str(a);
+	for (size_t i = 0; name && i < r->ifs.n; i++) {
+		if (strcmp(r->ifs.v[i].name, name))
+			continue;
+		edpg_debug("rtnetlink: %s %s (ifindex %d, %s)", name,
+			   nlh->nlmsg_type == RTM_DELLINK ? "deleted" : "changed", ifm->ifi_index,
+			   ifm->ifi_flags & IFF_UP ? "up" : "down");
+		r->health_now = true;
+	}
+	return MNL_CB_OK;
+}
+
+static void read_links(struct run *r)
+{
+	char buf[16384];
+	ssize_t n;
+
+	while ((n = mnl_socket_recvfrom(r->nl, buf, sizeof(buf))) > 0)
+		mnl_cb_run(buf, n, 0, 0, on_link, r);
+	/* Events lost (ENOBUFS): look anyway. */
+	if (n < 0 && errno != EAGAIN)
+		r->health_now = true;
+}
+
+/* Link events, so a deleted or re-created interface is seen at once (the
+ * once-a-second check would find it too: this is not load-bearing). */
+static void open_links(struct run *r)
+{
+	r->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (r->nl && mnl_socket_bind(r->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(r->nl);
+		r->nl = NULL;
+	}
+	if (!r->nl)
+		edpg_warn("no rtnetlink link events (%s); interfaces are checked once a second",
+			  strerror(errno));
+}
+
+/*
+ * Interfaces are recorded but pins are missing (a reboot empties bpffs;
+ * or someone removed them): restore before anything else, so the daemon
+ * brings the recorded attachment back instead of refusing to start.
+ */
+static int restore_at_start(struct run *r)
+{
+	struct edpg_restored rs = {};
+	int err;
+
+	cli.lock_fd = edpg_lock(cli.state_dir);
+	if (cli.lock_fd < 0)
+		return cli.lock_fd;
+	err = edpg_ifaces_load(cli.state_dir, &r->ifs);
+	if (!err)
+		err = edpg_health_repair(cli.pin_dir, &r->ifs, NULL, NULL, &r->b, &rs);
+	for (size_t i = 0; i < rs.n && r->b.prog_fd >= 0; i++)
+		edpg_info("restored %s", rs.v[i]);
+	if (r->b.prog_fd >= 0) {
+		if (err)
+			edpg_warn("not everything could be restored (%s); trying again later",
+				  strerror(-err));
+		err = edpg_ifaces_save(cli.state_dir, &r->ifs);
+	}
+	edpg_unlock(cli.lock_fd);
+	cli.lock_fd = -1;
+	return err ? edpg_err(err, "cannot restore the recorded attachment") : 0;
+}
+
 static int setup(struct run *r)
 {
 	uint64_t now = mono_s();
@@ -483,12 +675,16 @@ static int setup(struct run *r)
 	err = edpg_load_policy(&r->p, cli.rules, false);
 	if (err)
 		return err;
-	err = edpg_open_live(&r->b);
-	if (err)
-		return err;
 	err = edpg_ifaces_load(cli.state_dir, &r->ifs);
 	if (err)
 		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir);
+	err = edpg_bpf_open_pinned(&r->b, cli.pin_dir);
+	if (err == -ENOENT && r->ifs.n)
+		err = restore_at_start(r);
+	else if (err)
+		err = edpg_open_live(&r->b);
+	if (err)
+		return err;
 	err = edpg_names_init(&r->n, &r->p, wall_off());
 	if (err)
 		return err;
@@ -512,6 +708,8 @@ static int setup(struct run *r)
 	err = edpg_resolver_new(&r->rv, cli.resolvers, cli.nresolvers, 0);
 	if (err)
 		return edpg_err(err, "cannot set up the resolver");
+	open_links(r);
+	r->health_now = true;
 	return schedule_init(r, now);
 }
 
@@ -519,6 +717,8 @@ static void teardown(struct run *r)
 {
 	writer_stop();
 	edpg_snoop_close(r->snoop);
+	if (r->nl)
+		mnl_socket_close(r->nl);
 	edpg_resolver_free(r->rv);
 	edpg_desired_put(r->d);
 	edpg_names_free(&r->n);
@@ -562,7 +762,7 @@ int do_run(int argc, char **argv)
 		{}
 	};
 	struct run r = { .floor = RETRY_MIN };
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	sigset_t set;
 	int c, err, sfd, ret = EDPG_EXIT_FAIL;
 	char *end;
@@ -608,7 +808,9 @@ int do_run(int argc, char **argv)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = r.snoop ? edpg_snoop_fd(r.snoop) : -1;
 		pfd[1].events = POLLIN;
-		n = poll(pfd, 2, next_timeout(&r, mono_ns()));
+		pfd[2].fd = r.nl ? mnl_socket_get_fd(r.nl) : -1;
+		pfd[2].events = POLLIN;
+		n = poll(pfd, 3, next_timeout(&r, mono_ns()));
 		if (n < 0 && errno != EINTR) {
 			edpg_err(-errno, "poll");
 			goto out;
@@ -632,6 +834,9 @@ int do_run(int argc, char **argv)
 			report_latency(&r);
 		}
 		r.npending = 0;
+		if (r.nl && n > 0 && pfd[2].revents)
+			read_links(&r);
+		watch_attachment(&r);
 		now = mono_s();
 		ch = resolve_due(&r, now);
 		if (ch < 0)

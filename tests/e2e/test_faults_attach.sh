@@ -4,9 +4,10 @@
 # removed, every pin removed, the interface down and up, the interface
 # deleted and re-created, the link detached behind edpgate's back, another
 # XDP program in its place.  After each fault `status` (text and -j) and
-# `verify` name exactly what is wrong; then `attach` restores it;
-# afterwards the unknown MAC is blocked again, the gateway passes and
-# verify is clean.
+# `verify` name exactly what is wrong; then `attach` restores it, and in a
+# second round the daemon (`edpgate run`) does, logging what it found and
+# what it restored; afterwards the unknown MAC is blocked again, the
+# gateway passes and verify is clean.
 #
 # Enforcement is XDP only (the nft chains stay empty), so traffic shows
 # whether the XDP program really filters: while it is gone the unknown MAC
@@ -19,6 +20,7 @@ GW=00:40:9d:00:00:01
 UNK=00:40:9d:00:00:99
 STATE_DIR=$E2E_TMP/state
 RULES=$E2E_TMP/edpgate.rules
+LOG=$E2E_TMP/run.log
 cat >"$RULES" <<'RULES_EOF'
 service edp-ssl tcp 3199
 service ntp     udp 123
@@ -204,3 +206,93 @@ set -e
 ok "another XDP program: attach refuses to replace it"
 in_ns "$R_NS" ip link set lan0 xdp off
 restore_attach "another XDP program removed" "XDP link on lan0 (native)"
+
+# ---- restored by the daemon ---------------------------------------------
+
+# wait_for SECONDS CMD...: CMD succeeds within SECONDS
+wait_for() {
+	local t=$1
+	shift
+	for _ in $(seq $((t * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+logged() { grep -qF -- "$1" "$LOG"; }
+# daemon_restores WHAT PHRASE...: the daemon logs each PHRASE (what it
+# found, what it restored), verify passes again, traffic is filtered.
+daemon_restores() {
+	local what=$1
+	shift
+	for p in "$@"; do
+		wait_for 10 logged "$p" || { cat "$LOG"; fail "$what: the daemon did not log '$p'"; }
+	done
+	wait_for 10 edp verify >/dev/null 2>&1 || { cat "$LOG"; fail "$what: verify fails: $(edp verify 2>&1)"; }
+	healthy "$what"
+	filtered "$what, restored by the daemon"
+	: >"$LOG"
+}
+gw_packets() { edp -j stats gw1 | jq '[.gateways[0].allowed[] | .packets] | add'; }
+
+setsid nsenter --net="/var/run/netns/$R_NS" "$EDPGATE" -v --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" \
+	--rules "$RULES" run >>"$LOG" 2>&1 &	# appending: the test empties it
+D_PID=$!
+E2E_PIDS+=("$D_PID")
+wait_for 10 logged "edpgate run:" || { cat "$LOG"; fail "daemon did not start"; }
+: >"$LOG"
+
+rm "$PIN_DIR/edpg_dst4"
+daemon_restores "map pin removed" "map pin edpg_dst4 missing" "restored map pin edpg_dst4"
+
+rm "$PIN_DIR/link_lan0"
+daemon_restores "link pin removed" "restored XDP link on lan0 (native)"
+
+# The daemon holds the instance: pinned again, gateways and counters kept.
+before=$(gw_packets)
+rm "$PIN_DIR"/*
+daemon_restores "all pins removed" "restored XDP link on lan0 (native)"
+after=$(gw_packets)
+[ "$after" -gt "$before" ] || fail "counters lost with the pins: $before packets before, $after after"
+ok "all pins removed: the daemon's instance pinned again, counters kept ($before -> $after packets)"
+
+ip -n "$R_NS" link set lan0 down
+wait_for 10 logged "lan0 is down; the filter stays attached" || { cat "$LOG"; fail "daemon did not log lan0 down"; }
+ip -n "$R_NS" link set lan0 up
+daemon_restores "lan0 down and up" "resolved: lan0 is down"
+
+old_ifindex=$(edp -j status | jq '.interfaces[0].ifindex')
+ip -n "$R_NS" link del lan0
+wait_for 10 logged "lan0 does not exist: interface was deleted (ifindex $old_ifindex gone)" ||
+	{ cat "$LOG"; fail "daemon did not log lan0 deleted"; }
+recreate_pair
+daemon_restores "lan0 re-created" "restored XDP link on lan0 (native)" "restored DNS snooper on lan0" \
+	"resolved: lan0 does not exist"
+for _ in $(seq 50); do tcp_ok "$H_NS" 10.77.0.1 3199 && break; sleep 0.1; done
+
+id=$(link_id)
+bpftool link detach id "$id"
+daemon_restores "link detached" "link to lan0 is defunct: the program was detached behind edpgate's back (link id $id)" \
+	"restored XDP link on lan0 (native)"
+
+# Another program in our place: logged, left alone (the daemon may win the
+# race to the free hook: then detach again).
+for _ in $(seq 5); do
+	bpftool link detach id "$(link_id)"
+	in_ns "$R_NS" ip link set lan0 xdpdrv obj "$ROOT/build/bpf/empty.bpf.o" sec xdp 2>/dev/null && break
+done
+foreign=$(ip -n "$R_NS" -j -d link show lan0 | jq '.[0].xdp.prog.id')
+[ "$(ip -n "$R_NS" -j -d link show lan0 | jq -r '.[0].xdp.prog.name')" = edpgate_empty ] ||
+	fail "could not put another XDP program on lan0"
+wait_for 10 logged "lan0 runs another XDP program (id $foreign" || { cat "$LOG"; fail "daemon did not log the other program"; }
+sleep 2.5	# two checks of the daemon
+[ "$(ip -n "$R_NS" -j -d link show lan0 | jq '.[0].xdp.prog.id')" = "$foreign" ] || fail "the daemon replaced the other program"
+ok "another XDP program: logged and left alone by the daemon"
+in_ns "$R_NS" ip link set lan0 xdp off
+daemon_restores "another XDP program removed" "restored XDP link on lan0 (native)"
+
+kill -TERM "$D_PID"
+rc=0
+wait "$D_PID" || rc=$?
+[ $rc -eq 0 ] || { cat "$LOG"; fail "daemon exit status $rc on SIGTERM"; }
+ok "daemon exits cleanly"
