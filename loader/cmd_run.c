@@ -37,6 +37,7 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 
@@ -84,6 +85,7 @@ struct run {
 	uint64_t repair_after;		/* no new attempt before (s) */
 	struct edpg_health health;	/* problems already logged */
 	bool push_again;		/* the push after a restore failed */
+	int snoop_fd[3];		/* held, to pin again (edpg_snoop_pins) */
 };
 
 static uint64_t mono_ns(void)
@@ -492,6 +494,20 @@ static int reload(struct run *r, const char *why)
 
 /* ---- the attachment ---------------------------------------------------- */
 
+/* The snooper's objects, held like the XDP program's (r->b) so that
+ * pins removed by hand are pinned again without loading anything. */
+static void hold_snooper(struct run *r)
+{
+	char path[PATH_MAX];
+
+	for (int i = 0; i < 3; i++) {
+		if (r->snoop_fd[i] >= 0)
+			close(r->snoop_fd[i]);
+		snprintf(path, sizeof(path), "%s/%s", cli.pin_dir, edpg_snoop_pins[i]);
+		r->snoop_fd[i] = bpf_obj_get(path);
+	}
+}
+
 static bool has_problem(const struct edpg_health *h, const struct edpg_problem *p)
 {
 	for (size_t i = 0; i < h->n; i++)
@@ -521,6 +537,7 @@ static void log_health(struct run *r, const struct edpg_health *h)
  */
 static void watch_attachment(struct run *r)
 {
+	struct edpg_held held = { .bpf = &r->b };
 	struct edpg_restored rs;
 	struct edpg_ifaces ifs;
 	struct edpg_health h;
@@ -552,7 +569,8 @@ static void watch_attachment(struct run *r)
 		cli.lock_fd = -1;
 		return;
 	}
-	err = edpg_health_repair(cli.pin_dir, &ifs, NULL, &r->b, &nb, &rs);
+	memcpy(held.snoop_fd, r->snoop_fd, sizeof(held.snoop_fd));
+	err = edpg_health_repair(cli.pin_dir, &ifs, NULL, &held, &nb, &rs);
 	for (size_t i = 0; i < rs.n; i++)
 		edpg_info("restored %s", rs.v[i]);
 	if (nb.prog_fd >= 0) {
@@ -574,6 +592,7 @@ static void watch_attachment(struct run *r)
 	if (rs.reloaded)
 		edpg_warn("the program was loaded again: its counters restart from zero");
 	/* The snooper's ring may be a new one. */
+	hold_snooper(r);
 	edpg_snoop_close(r->snoop);
 	if (edpg_snoop_open(&r->snoop, cli.pin_dir, on_snooped, r))
 		r->snoop = NULL;
@@ -709,6 +728,7 @@ static int setup(struct run *r)
 	if (err)
 		return edpg_err(err, "cannot set up the resolver");
 	open_links(r);
+	hold_snooper(r);
 	r->health_now = true;
 	return schedule_init(r, now);
 }
@@ -719,6 +739,9 @@ static void teardown(struct run *r)
 	edpg_snoop_close(r->snoop);
 	if (r->nl)
 		mnl_socket_close(r->nl);
+	for (int i = 0; i < 3; i++)
+		if (r->snoop_fd[i] >= 0)
+			close(r->snoop_fd[i]);
 	edpg_resolver_free(r->rv);
 	edpg_desired_put(r->d);
 	edpg_names_free(&r->n);
@@ -761,7 +784,7 @@ int do_run(int argc, char **argv)
 		{ "resolve-floor", required_argument, NULL, 'f' },
 		{}
 	};
-	struct run r = { .floor = RETRY_MIN };
+	struct run r = { .floor = RETRY_MIN, .snoop_fd = { -1, -1, -1 } };
 	struct pollfd pfd[3];
 	sigset_t set;
 	int c, err, sfd, ret = EDPG_EXIT_FAIL;

@@ -32,6 +32,7 @@
 #define PROG_NAME "edpgate_xdp"
 
 static const char *const snoop_maps[] = { EDPG_SNOOP_PIN_RB, EDPG_SNOOP_PIN_LOST };
+const char *const edpg_snoop_pins[3] = { EDPG_SNOOP_PIN_PROG, EDPG_SNOOP_PIN_RB, EDPG_SNOOP_PIN_LOST };
 
 const char *edpg_link_state_name(enum edpg_link_state s)
 {
@@ -221,8 +222,8 @@ static void check_iface(struct edpg_health *h, const char *pin_dir, const struct
 int edpg_health_check(const char *pin_dir, const struct edpg_ifaces *ifs, struct edpg_health *h)
 {
 	const char *first = ifs->n ? ifs->v[0].name : "IFACE";
+	const char *const *snoop_names = edpg_snoop_pins;
 	bool map_pinned[EDPG_M_MAX], snoop_pinned[3];
-	const char *snoop_names[3] = { EDPG_SNOOP_PIN_PROG, EDPG_SNOOP_PIN_RB, EDPG_SNOOP_PIN_LOST };
 
 	memset(h, 0, sizeof(*h));
 	h->prog_pinned = pinned(pin_dir, "prog");
@@ -534,12 +535,23 @@ static int repair_shared(const char *pin_dir, const struct edpg_ifaces *ifs,
 /* The snooper: its maps pinned again, or the whole of it loaded again
  * (by edpg_snoop_attach) when its program is gone.  Returns whether it
  * must be attached to every interface again. */
-static int repair_snooper(const char *pin_dir, struct edpg_restored *r, bool *reattach)
+static int repair_snooper(const char *pin_dir, const struct edpg_held *held, bool reloaded,
+			  struct edpg_restored *r, bool *reattach)
 {
 	char path[PATH_MAX];
 	int fd, err;
 
 	*reattach = false;
+	/* The held snooper shares the held instance's maps: only while that
+	 * one is still the live one. */
+	for (int i = 0; held && !reloaded && i < 3; i++) {
+		if (held->snoop_fd[i] < 0 || pinned(pin_dir, edpg_snoop_pins[i]))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, edpg_snoop_pins[i]);
+		if (bpf_obj_pin(held->snoop_fd[i], path))
+			return edpg_err(-errno, "cannot pin %s", path);
+		restored(r, "snooper pin %s", edpg_snoop_pins[i]);
+	}
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, EDPG_SNOOP_PIN_PROG);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
@@ -606,7 +618,7 @@ static int repair_iface(const char *pin_dir, struct edpg_iface *rec, struct edpg
 }
 
 int edpg_health_repair(const char *pin_dir, struct edpg_ifaces *ifs, const char *only,
-		       const struct edpg_bpf *held, struct edpg_bpf *b, struct edpg_restored *r)
+		       const struct edpg_held *held, struct edpg_bpf *b, struct edpg_restored *r)
 {
 	bool snoop_reload = false;
 	int err, ret = 0;
@@ -617,13 +629,13 @@ int edpg_health_repair(const char *pin_dir, struct edpg_ifaces *ifs, const char 
 	b->prog_fd = -1;
 	for (int i = 0; i < EDPG_M_MAX; i++)
 		b->map_fd[i] = -1;
-	err = repair_shared(pin_dir, ifs, held, b, r);
+	err = repair_shared(pin_dir, ifs, held ? held->bpf : NULL, b, r);
 	if (err)
 		return err;
-	err = repair_snooper(pin_dir, r, &snoop_reload);
+	err = repair_snooper(pin_dir, held, r->reloaded, r, &snoop_reload);
 	if (err)
 		goto out;
-	snoop_reload |= r->reloaded || r->from_held;
+	snoop_reload |= r->reloaded;
 	for (size_t i = 0; i < ifs->n; i++) {
 		bool mine = only ? !strcmp(ifs->v[i].name, only) : true;
 		bool exists = if_nametoindex(ifs->v[i].name) != 0;

@@ -62,6 +62,20 @@ bool edpg_problem_repairable(const struct edpg_problem *p);
  * interface not held by another XDP program when NULL). */
 bool edpg_health_needs_repair(const struct edpg_health *h, const char *ifname);
 
+/*
+ * What a long-running caller (the daemon) has open.  When the pins are
+ * gone these are pinned again as they are: nothing is loaded, nothing is
+ * lost, and no privilege beyond CAP_BPF is needed (reaching objects by id
+ * needs CAP_SYS_ADMIN, loading a program CAP_PERFMON too).
+ */
+struct edpg_held {
+	const struct edpg_bpf *bpf;
+	int snoop_fd[3];	/* snooper program, ring buffer, lost counter; -1 = none */
+};
+
+/* The snooper's pins, in edpg_held.snoop_fd order. */
+extern const char *const edpg_snoop_pins[3];
+
 #define EDPG_RESTORED_MAX 40
 
 struct edpg_restored {
@@ -76,8 +90,8 @@ struct edpg_restored {
  * again from the running program (no counter is lost); when the program
  * itself is gone it is loaded and pinned again; missing or defunct links
  * are re-created (of @only, or of every recorded interface when NULL)
- * and the snooper re-attached.  @held (may be NULL) is an instance the
- * caller has open, pinned again if its pins are gone.  Updates the
+ * and the snooper re-attached.  @held (may be NULL): objects the caller
+ * has open, pinned again if their pins are gone.  Updates the
  * ifindex and mode of @ifs; the caller saves @ifs and pushes the policy
  * into the maps of @b.  With @only, the first error fails the whole;
  * without, an interface that cannot be restored is skipped (its error
@@ -85,6 +99,6 @@ struct edpg_restored {
  * (b->prog_fd >= 0).  Under the state-dir lock.
  */
 int edpg_health_repair(const char *pin_dir, struct edpg_ifaces *ifs, const char *only,
-		       const struct edpg_bpf *held, struct edpg_bpf *b, struct edpg_restored *r);
+		       const struct edpg_held *held, struct edpg_bpf *b, struct edpg_restored *r);
 
 #endif

@@ -14,7 +14,7 @@
 # gets through.
 . "$(dirname "$0")/lib.sh"
 require_root
-for c in socat jq bpftool; do command -v "$c" >/dev/null || skip "no $c"; done
+for c in socat jq bpftool setpriv; do command -v "$c" >/dev/null || skip "no $c"; done
 
 GW=00:40:9d:00:00:01
 UNK=00:40:9d:00:00:99
@@ -235,7 +235,10 @@ daemon_restores() {
 }
 gw_packets() { edp -j stats gw1 | jq '[.gateways[0].allowed[] | .packets] | add'; }
 
-setsid nsenter --net="/var/run/netns/$R_NS" "$EDPGATE" -v --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" \
+# Only CAP_BPF and CAP_NET_ADMIN, what the daemon keeps after start-up:
+# every restore below must work without loading a program (CAP_PERFMON)
+# or reaching objects by id (CAP_SYS_ADMIN).
+setsid nsenter --net="/var/run/netns/$R_NS" setpriv --bounding-set -all,+bpf,+net_admin "$EDPGATE" -v --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" \
 	--rules "$RULES" run >>"$LOG" 2>&1 &	# appending: the test empties it
 D_PID=$!
 E2E_PIDS+=("$D_PID")
