@@ -143,6 +143,8 @@ static int read_rr(const uint8_t *buf, size_t len, size_t *pos, struct edpg_dns_
 	/* RFC 2181 8: a TTL with the top bit set is treated as zero. */
 	if (rr->ttl > INT32_MAX)
 		rr->ttl = 0;
+	else if (rr->ttl > EDPG_DNS_MAX_TTL)
+		rr->ttl = EDPG_DNS_MAX_TTL;
 	/* Other classes reuse type numbers with other layouts (and OPT puts
 	 * the UDP size in the class field): only IN data is looked at. */
 	if (cls != CLASS_IN)

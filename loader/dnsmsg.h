@@ -30,6 +30,13 @@
 
 #define EDPG_DNS_RCODE_NXDOMAIN	3
 
+/*
+ * The longest TTL believed (a day, as resolvers' default cache-max-ttl): a
+ * name is asked again at least this often, and an answer, true or forged,
+ * cannot keep an address for decades.
+ */
+#define EDPG_DNS_MAX_TTL	86400
+
 /* CNAME hops edpg_dns_addresses() follows before it calls the chain a loop. */
 #define EDPG_DNS_MAX_CHAIN	16
 
@@ -37,7 +44,8 @@
 struct edpg_dns_rr {
 	char name[EDPG_DNS_MAX];
 	uint16_t type;
-	uint32_t ttl;			/* RFC 2181 8: > 2^31-1 reads as 0 */
+	uint32_t ttl;			/* RFC 2181 8: > 2^31-1 reads as 0;
+				 * capped at EDPG_DNS_MAX_TTL */
 	struct edpg_addr addr;		/* A/AAAA, plen 32/128 */
 	char target[EDPG_DNS_MAX];	/* CNAME */
 };

@@ -14,8 +14,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "dnsmsg.h"
 #include "log.h"
 #include "resolver.h"
 
@@ -30,6 +32,7 @@ struct edpg_resolver {
 
 struct query {
 	struct edpg_name_result *res;
+	char name[EDPG_DNS_MAX];	/* as asked, without a trailing dot */
 	int family;
 	int status;		/* ARES_* */
 	size_t *pending;
@@ -175,7 +178,7 @@ void edpg_resolver_free(struct edpg_resolver *r)
 	free(r);
 }
 
-static int add_answer(struct edpg_name_result *res, int family, const void *addr, int ttl)
+static int add_answer(struct edpg_name_result *res, int family, const void *addr, uint32_t ttl)
 {
 	struct edpg_answer *t;
 	size_t l = family == AF_INET ? 4 : 16;
@@ -184,7 +187,7 @@ static int add_answer(struct edpg_name_result *res, int family, const void *addr
 		struct edpg_answer *a = &res->answers[i];
 
 		if (a->addr.family == family && !memcmp(a->addr.addr, addr, l)) {
-			if (ttl > 0 && (uint32_t)ttl > a->ttl)
+			if (ttl > a->ttl)
 				a->ttl = ttl;
 			return 0;
 		}
@@ -198,41 +201,61 @@ static int add_answer(struct edpg_name_result *res, int family, const void *addr
 	t->addr.family = family;
 	t->addr.plen = family == AF_INET ? 32 : 128;
 	memcpy(t->addr.addr, addr, l);
-	t->ttl = ttl > 0 ? (uint32_t)ttl : 0;
+	t->ttl = ttl;
 	return 0;
 }
 
 /*
- * c-ares already follows the CNAME chain from the question and gives each
- * address the smallest TTL along it (ares_addrinfo2addrttl()).  An answer
- * with a CNAME but no address of this family is "no data".
+ * The answer is read by dnsmsg.c, the parser the snooped answers go
+ * through (and the fuzzer), not by ares_parse_a_reply(): c-ares checks the
+ * id, the question and the server's address, but takes a message without
+ * QR (a query echoed back with records in it) as an answer and lets a CNAME
+ * loop name addresses.  One parser means one meaning of "an address for
+ * this name": the answer section only, reached from the question through
+ * CNAMEs, at the minimum TTL along the chain, TTLs >= 2^31 as 0 and capped
+ * at EDPG_DNS_MAX_TTL.  An answer that is no answer is a server problem
+ * (-EAGAIN), never "no such name".
  */
 static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct query *q = arg;
-	int n = MAX_ADDRS, rc, err = 0;
+	struct edpg_addr *addrs = NULL;
+	struct edpg_dns_msg m;
+	uint32_t *ttls = NULL;
+	size_t n = 0;
+	int rc, err = 0;
 
 	(void)timeouts;
 	(*q->pending)--;
 	q->status = status;
 	if (status != ARES_SUCCESS)
 		return;
-	if (q->family == AF_INET) {
-		struct ares_addrttl v[MAX_ADDRS];
-
-		rc = ares_parse_a_reply(abuf, alen, NULL, v, &n);
-		for (int i = 0; rc == ARES_SUCCESS && !err && i < n; i++)
-			err = add_answer(q->res, AF_INET, &v[i].ipaddr, v[i].ttl);
-	} else {
-		struct ares_addr6ttl v[MAX_ADDRS];
-
-		rc = ares_parse_aaaa_reply(abuf, alen, NULL, v, &n);
-		for (int i = 0; rc == ARES_SUCCESS && !err && i < n; i++)
-			err = add_answer(q->res, AF_INET6, &v[i].ip6addr, v[i].ttl);
+	if (alen < 0 || edpg_dns_parse(abuf, alen, &m)) {
+		q->status = ARES_EBADRESP;
+		return;
 	}
-	if (rc == ARES_SUCCESS && !n)
-		rc = ARES_ENODATA;
-	q->status = err ? ARES_ENOMEM : rc;
+	if (m.qtype != (q->family == AF_INET ? EDPG_DNS_T_A : EDPG_DNS_T_AAAA) ||
+	    strcasecmp(m.qname, q->name)) {
+		rc = ARES_EBADRESP;
+		goto out;
+	}
+	err = edpg_dns_addresses(&m, q->name, &addrs, &ttls, &n);
+	if (err) {
+		rc = err == -ENOMEM ? ARES_ENOMEM : ARES_EBADRESP;
+		goto out;
+	}
+	rc = ARES_ENODATA;
+	for (size_t i = 0; i < n && i < MAX_ADDRS && !err; i++) {
+		if (addrs[i].family != q->family)
+			continue;
+		err = add_answer(q->res, q->family, addrs[i].addr, ttls[i]);
+		rc = err ? ARES_ENOMEM : ARES_SUCCESS;
+	}
+out:
+	q->status = rc;
+	free(addrs);
+	free(ttls);
+	edpg_dns_msg_free(&m);
 }
 
 static int ares_to_errno(int st)
@@ -363,6 +386,14 @@ int edpg_resolver_resolve(struct edpg_resolver *r, const char *const *names, siz
 			qq->family = k ? AF_INET6 : AF_INET;
 			qq->pending = &pending;
 			qq->status = ARES_EBADNAME;
+			if (names[i] && strlen(names[i]) < EDPG_DNS_MAX) {
+				size_t l = strlen(names[i]);
+
+				if (l && names[i][l - 1] == '.')
+					l--;
+				memcpy(qq->name, names[i], l);
+				qq->name[l] = '\0';
+			}
 		}
 		if (!names[i] || !*names[i] || strlen(names[i]) >= EDPG_DNS_MAX)
 			continue;

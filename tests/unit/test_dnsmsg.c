@@ -349,6 +349,15 @@ static void test_handbuilt_ok(void **state)
 	putptr(&m, 12);
 	rr_a(&m, 0x80000000u, ip1);
 	check_addrs(m.b, m.n, "q.example", 1, "192.0.2.1", 0);
+	/* The largest legal TTL is capped at a day; the cap itself is kept. */
+	header(&m, 1);
+	putptr(&m, 12);
+	rr_a(&m, 0x7fffffffu, ip1);
+	check_addrs(m.b, m.n, "q.example", 1, "192.0.2.1", EDPG_DNS_MAX_TTL);
+	header(&m, 1);
+	putptr(&m, 12);
+	rr_a(&m, EDPG_DNS_MAX_TTL, ip1);
+	check_addrs(m.b, m.n, "q.example", 1, "192.0.2.1", EDPG_DNS_MAX_TTL);
 
 	/* A query is not a response. */
 	header(&m, 0);
