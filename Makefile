@@ -89,7 +89,7 @@ unit: deps $(UNIT_BINS)
 bpftest: deps $(BPFT_BINS)
 	$(Q)bash tests/run.sh bpf $(BPFT_BINS)
 
-e2e: deps $(BUILD)/edpgate $(BPF_OBJS)
+e2e: deps $(BUILD)/edpgate $(BPF_OBJS) $(BENCH_BINS)
 	$(Q)bash tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
 
 fuzz: deps $(FUZZ_BINS)

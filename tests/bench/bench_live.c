@@ -10,6 +10,9 @@
  *	"SENT NS": frames handed to the kernel and the nanoseconds it took.
  *	SENT is for the report only; the benchmark counts at the receiver.
  *	FRAME-OPTIONS: -s SRCMAC -d DSTMAC -S SRCIP -D DSTIP [-p tcp|udp] [-P PORT]
+ *	[-f STOPFILE]: stop early, between two test-run calls, once STOPFILE
+ *	exists; SENT is then exact (a signal would cut a call short at a
+ *	count nobody knows), which is what tests/e2e/test_load.sh counts on.
  *   bench_live sink PINDIR DEV
  *	Attaches the counting XDP_DROP sink (bpf/sink.bpf.c) to DEV with a
  *	bpf_link pinned as PINDIR/link_DEV, its counter as PINDIR/count_DEV.
@@ -44,6 +47,8 @@
 #define GEN_REPEAT	(1U << 18)	/* frames per test-run call */
 #define GEN_BATCH	64		/* frames per page-pool batch */
 
+static const char *stop_file;		/* gen -f */
+
 static int err_ret(int err, const char *what)
 {
 	fprintf(stderr, "bench_live: %s: %s\n", what, strerror(err < 0 ? -err : err));
@@ -54,6 +59,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_live gen DEV SECONDS -s SRCMAC -d DSTMAC -S SRCIP -D DSTIP [-p tcp|udp] [-P PORT]\n"
+		"                      [-f STOPFILE]\n"
 		"       bench_live sink PINDIR DEV\n"
 		"       bench_live count MAP\n"
 		"       bench_live edpg PINDIR REASON pass|drop\n");
@@ -114,8 +120,11 @@ static int build_frame(int argc, char **argv, uint8_t f[FRAME_LEN])
 	unsigned long port = 3199;
 
 	memset(f, 0, FRAME_LEN);
-	while ((c = getopt(argc, argv, "s:d:S:D:p:P:")) != -1) {
+	while ((c = getopt(argc, argv, "s:d:S:D:p:P:f:")) != -1) {
 		switch (c) {
+		case 'f':
+			stop_file = optarg;
+			break;
 		case 's':
 			if (parse_mac(optarg, f + 6))
 				return -EINVAL;
@@ -228,6 +237,8 @@ static int do_gen(int argc, char **argv)
 		}
 		sent += GEN_REPEAT;
 		t1 = now_ns();
+		if (stop_file && !access(stop_file, F_OK))
+			break;
 	} while (t1 - t0 < secs * 1e9);
 	printf("%llu %.0f\n", sent, t1 - t0);
 out:
