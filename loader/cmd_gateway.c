@@ -73,7 +73,16 @@ static void print_services(const struct edpg_policy *p, uint32_t bits, char *buf
 					off ? "," : "", p->services[s].name);
 }
 
-/* Save the gateways file of @p: the durable half of every change. */
+/*
+ * Save the gateways file of @p: the durable half of every change, and
+ * always the first half.  Every way a write fails (disk full, read-only or
+ * unwritable state directory) shows up before the rename, and until the
+ * rename the old file is whole and the live filter untouched, so a failed
+ * save changes nothing anywhere.  Pushing first would leave the filter
+ * enforcing a gateway the file does not know, undone by the next apply or
+ * restart of the daemon.  Once the rename is done the file is the truth; a
+ * push that fails after it is retried by `apply`.
+ */
 static int save_gateways(const struct edpg_policy *p)
 {
 	char path[PATH_MAX], *text = NULL;
@@ -86,8 +95,11 @@ static int save_gateways(const struct edpg_policy *p)
 	edpg_gateways_path(path, sizeof(path));
 	err = edpg_write_atomic(path, text, len);
 	free(text);
-	if (err)
-		return edpg_err(err, "cannot write %s; nothing was changed", path);
+	if (err) {
+		edpg_err(0, "cannot write the gateways file %s: %s; nothing was changed (the file and the live filter are as before); %s",
+			 path, strerror(-err), edpg_write_hint(err));
+		return err;
+	}
 	return 0;
 }
 

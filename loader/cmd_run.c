@@ -714,6 +714,12 @@ static int setup(struct run *r)
 		edpg_warn("address cache %s unreadable: %s", r->cache, strerror(-err));
 	edpg_info("edpgate run: %zu names in %zu groups, %zu cached addresses", r->n.nnames,
 		  r->p.ngroups, r->n.t.n);
+	/*
+	 * The whole policy, both sinks, whatever they hold: an apply or a
+	 * reload killed between its nft transaction and its BPF generation
+	 * swap left nftables on the new policy and XDP on the old one (each
+	 * whole), and this start-up push is what brings them back together.
+	 */
 	err = push(r, true);
 	if (err)
 		return err;

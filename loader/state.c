@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +76,20 @@ int edpg_write_atomic(const char *path, const void *buf, size_t len)
 		err = -errno;
 		goto out;
 	}
+	/*
+	 * After the rename the new content is what every reader sees, so
+	 * the write has happened: failing now would make a caller that
+	 * changes the live filter only after a successful write (gateway
+	 * add) leave the file and the filter disagreeing.  A directory that
+	 * cannot be synced only puts the rename's durability across a power
+	 * cut in doubt; say so and carry on.
+	 */
 	err = fsync_dir_of(path);
+	if (err) {
+		edpg_warn("%s is written but its directory could not be synced (%s); it may revert after a power cut",
+			  path, strerror(-err));
+		err = 0;
+	}
 out:
 	if (fd >= 0)
 		close(fd);
@@ -143,18 +159,78 @@ int edpg_mkdir_p(const char *dir, int mode)
 	return 0;
 }
 
+const char *edpg_write_hint(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case ENOSPC:
+	case EDQUOT:
+		return "its file system is full: free space there, then run the command again";
+	case EROFS:
+		return "its file system is read-only: remount it read-write (or pass a writable --state-dir), then run the command again";
+	case EACCES:
+	case EPERM:
+		return "permission denied: run as root, or fix the directory's owner and mode";
+	default:
+		return "fix the cause, then run the command again";
+	}
+}
+
+/*
+ * A process killed inside edpg_write_atomic() leaves its "FILE.tmp.PID"
+ * behind.  No reader opens those names, so they break nothing, but they
+ * would pile up over many crashes and hold space on a small /var.  Under
+ * the lock no other command is writing; the daemon's cache writer works
+ * without the lock, which is why only files of dead PIDs go.
+ */
+static void sweep_temp_files(const char *state_dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(state_dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *t = strstr(e->d_name, ".tmp."), *s;
+		char *end;
+		long pid;
+
+		if (!t)
+			continue;
+		s = t + 5;
+		if (!isdigit((unsigned char)*s))
+			continue;
+		pid = strtol(s, &end, 10);
+		if (*end || pid <= 0 || pid == getpid() || !(kill(pid, 0) && errno == ESRCH))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			edpg_debug("removed %s/%s, left by a killed edpgate", state_dir, e->d_name);
+	}
+	closedir(d);
+}
+
 int edpg_lock(const char *state_dir)
 {
 	char path[PATH_MAX];
 	int fd, err;
 
 	err = edpg_mkdir_p(state_dir, 0755);
-	if (err)
-		return edpg_err(err, "cannot create state dir %s", state_dir);
+	if (err) {
+		edpg_err(0, "cannot create the state directory %s: %s; %s", state_dir,
+			 strerror(-err), edpg_write_hint(err));
+		return err;
+	}
 	snprintf(path, sizeof(path), "%s/lock", state_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return edpg_err(-errno, "cannot open %s", path);
+	/* flock() needs no write access: on a read-only state directory the
+	 * read-only commands still work, and a writing one fails at its
+	 * write, saying which file and why, with nothing changed. */
+	if (fd < 0 && (errno == EROFS || errno == EACCES))
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		edpg_err(0, "cannot open %s: %s; %s", path, strerror(-err), edpg_write_hint(err));
+		return err;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		edpg_debug("another edpgate holds %s; waiting", path);
 		if (flock(fd, LOCK_EX)) {
@@ -163,6 +239,7 @@ int edpg_lock(const char *state_dir)
 			return edpg_err(err, "cannot lock %s", path);
 		}
 	}
+	sweep_temp_files(state_dir);
 	return fd;
 }
 

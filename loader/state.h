@@ -14,7 +14,10 @@ int edpg_write_atomic(const char *path, const void *buf, size_t len);
 int edpg_read_file(const char *path, char **buf, size_t *len);
 /* mkdir -p for the state directory. */
 int edpg_mkdir_p(const char *dir, int mode);
-/* Exclusive lock serialising edpgate invocations; returns an fd (>= 0). */
+/* What to do about a failed write of a state file, for error messages. */
+const char *edpg_write_hint(int err);
+/* Exclusive lock serialising edpgate invocations; returns an fd (>= 0).
+ * Holding it, removes temporary files that killed writers left behind. */
 int edpg_lock(const char *state_dir);
 void edpg_unlock(int fd);
 
