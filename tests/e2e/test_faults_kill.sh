@@ -236,11 +236,11 @@ for _ in 1 2 3 4 5; do
 	t=$(($(now_us) - t0))
 	[ -n "$T_APPLY" ] && [ "$T_APPLY" -le $t ] || T_APPLY=$t
 done
-echo "  apply takes ~$((T_APPLY / 1000)) ms; kills at random 0..$((T_APPLY * 4 / 5000)) ms"
+echo "  apply takes ~$((T_APPLY / 1000)) ms; kills at random 0..$((T_APPLY / 1000)) ms"
 cur=a
 for i in $(seq "$ROUNDS"); do
 	if [ $cur = a ]; then nxt=b OB=$A_B ON=$A_N NB=$B_B NN=$B_N; else nxt=a OB=$B_B ON=$B_N NB=$A_B NN=$A_N; fi
-	delay=$(((RANDOM * 32768 + RANDOM) % (T_APPLY * 4 / 5)))
+	delay=$(((RANDOM * 32768 + RANDOM) % T_APPLY))
 	# nsenter itself, not the in_ns function: a backgrounded function is
 	# a subshell, and killing it would leave edpgate running.
 	nsenter --net="/var/run/netns/$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" \
