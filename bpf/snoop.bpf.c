@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * snoop.bpf.c - DNS-answer snooping on the LAN interface's TC egress hook.
+ * snoop.bpf.c - DNS-answer snooping on the LAN interface's TC hooks.
  *
  * A DNS answer (UDP or TCP source port 53) that the router sends to an
  * enrolled gateway is copied into a ring buffer, so the daemon can allow
@@ -9,6 +9,12 @@
  * destination MAC in the XDP program's edpg_gateways map of the live
  * generation: the loader makes this object share the pinned edpg_ctl and
  * edpg_gateways maps (bpf_map__reuse_fd), so enrolment needs no second map.
+ *
+ * The questions (UDP or TCP destination port 53) an enrolled gateway sends,
+ * seen on the ingress hook by edpgate_snoop_q, go into the same ring: the
+ * daemon takes an answer only when it answers one of them (same gateway,
+ * port, id and question), so a forged answer that nobody asked for, routed
+ * in from outside or sent by another host, adds nothing.
  *
  * The program never drops or changes a frame: it always returns
  * TC_ACT_UNSPEC, which lets any other filter on the hook decide.
@@ -61,8 +67,11 @@ static __always_inline void count_lost(void)
 		*v += 1;
 }
 
-SEC("tc")
-int edpgate_snoop(struct __sk_buff *skb)
+/*
+ * @query: a frame from a gateway to port 53 (a question, TC ingress), else
+ * a frame to a gateway from port 53 (an answer, TC egress).
+ */
+static __always_inline int snoop(struct __sk_buff *skb, const int query)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -72,7 +81,7 @@ int edpgate_snoop(struct __sk_buff *skb)
 	struct edpg_ctl *ctl;
 	__u32 zero = 0, off, l4;
 	__u64 len;
-	__u16 proto;
+	__u16 proto, port;
 	__u8 ipproto;
 	int i;
 
@@ -82,7 +91,7 @@ int edpgate_snoop(struct __sk_buff *skb)
 	ctl = bpf_map_lookup_elem(&edpg_ctl, &zero);
 	if (!ctl)
 		return TC_ACT_UNSPEC;
-	__builtin_memcpy(gk.mac, eth->h_dest, 6);
+	__builtin_memcpy(gk.mac, query ? eth->h_source : eth->h_dest, 6);
 	gk.gen = ctl->gen & 1;
 	if (!bpf_map_lookup_elem(&edpg_gateways, &gk))
 		return TC_ACT_UNSPEC;
@@ -127,14 +136,17 @@ int edpgate_snoop(struct __sk_buff *skb)
 	if (ipproto == IPPROTO_UDP) {
 		struct udphdr *uh = data + off;
 
-		if ((void *)(uh + 1) > end || uh->source != bpf_htons(53))
+		if ((void *)(uh + 1) > end || (query ? uh->dest : uh->source) != bpf_htons(53))
 			return TC_ACT_UNSPEC;
+		port = bpf_ntohs(query ? uh->source : uh->dest);
 		l4 = sizeof(*uh);
 	} else if (ipproto == IPPROTO_TCP) {
 		struct tcphdr *th = data + off;
 
-		if ((void *)(th + 1) > end || th->source != bpf_htons(53) || th->doff < 5)
+		if ((void *)(th + 1) > end || (query ? th->dest : th->source) != bpf_htons(53) ||
+		    th->doff < 5)
 			return TC_ACT_UNSPEC;
+		port = bpf_ntohs(query ? th->source : th->dest);
 		l4 = th->doff * 4;
 	} else {
 		return TC_ACT_UNSPEC;
@@ -155,9 +167,10 @@ int edpgate_snoop(struct __sk_buff *skb)
 	ev->ts = bpf_ktime_get_ns();
 	ev->ifindex = skb->ifindex;
 	ev->tcp = ipproto == IPPROTO_TCP;
-	ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
+	ev->query = query;
+	ev->pad[0] = ev->pad[1] = 0;
 	__builtin_memcpy(ev->mac, gk.mac, 6);
-	ev->pad2[0] = ev->pad2[1] = 0;
+	ev->port = port;
 	/* Bounded for the verifier: 1..EDPG_SNOOP_MAX, checked on the very
 	 * register passed (the barrier stops clang from testing a copy). */
 	asm volatile("" : "+r"(len));
@@ -169,6 +182,19 @@ int edpgate_snoop(struct __sk_buff *skb)
 	ev->len = len;
 	bpf_ringbuf_submit(ev, 0);
 	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int edpgate_snoop(struct __sk_buff *skb)
+{
+	return snoop(skb, 0);
+}
+
+/* On the LAN interface's ingress: the questions the answers must match. */
+SEC("tc")
+int edpgate_snoop_q(struct __sk_buff *skb)
+{
+	return snoop(skb, 1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

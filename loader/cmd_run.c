@@ -67,6 +67,10 @@ struct run {
 	struct edpg_ifaces ifs;
 	struct edpg_resolver *rv;
 	struct edpg_snoop *snoop;
+	/* Questions the gateways asked; answers must match one when the
+	 * snooper sees questions (@match). */
+	struct edpg_questions *qs;
+	bool match;
 	uint64_t *due;			/* per name: next resolution (s) */
 	uint32_t *retry;		/* per name: current retry delay */
 	uint32_t floor;			/* shortest refresh interval */
@@ -370,12 +374,27 @@ out:
 
 static int on_snooped(void *ctx, const struct edpg_snoop_event *ev)
 {
+	size_t len = ev->len < EDPG_SNOOP_MAX ? ev->len : EDPG_SNOOP_MAX;
 	struct run *r = ctx;
 	int c;
 
-	c = edpg_names_snooped(&r->n, ev->data, ev->len < EDPG_SNOOP_MAX ? ev->len : EDPG_SNOOP_MAX,
+	if (ev->query) {
+		c = edpg_names_asked(&r->n, r->qs, ev->mac, ev->port, ev->data, len, ev->tcp,
+				     mono_s());
+		if (c < 0)
+			edpg_debug("snooped DNS question ignored: %s", strerror(-c));
+		return 0;
+	}
+	c = edpg_names_snooped(&r->n, r->match ? r->qs : NULL, ev->mac, ev->port, ev->data, len,
 			       ev->tcp, mono_s(), log_change, r);
-	if (c > 0) {
+	if (c == -EPERM) {
+		char mac[EDPG_MAC_STRLEN];
+
+		/* Debug only: whoever forges answers must not fill the log. */
+		edpg_mac_format(ev->mac, mac);
+		edpg_debug("ignored a DNS answer to %s port %u: it answers no question the gateway asked",
+			  mac, ev->port);
+	} else if (c > 0) {
 		r->changed = true;
 		if (r->npending < sizeof(r->pending_ts) / sizeof(r->pending_ts[0]))
 			r->pending_ts[r->npending++] = ev->ts;
@@ -596,6 +615,7 @@ static void watch_attachment(struct run *r)
 	edpg_snoop_close(r->snoop);
 	if (edpg_snoop_open(&r->snoop, cli.pin_dir, on_snooped, r))
 		r->snoop = NULL;
+	r->match = edpg_snoop_questions(cli.pin_dir);
 	/* Maps loaded anew are empty; and the table may be gone too. */
 	r->push_again = push(r, true) != 0;
 	if (r->push_again)
@@ -723,6 +743,12 @@ static int setup(struct run *r)
 	err = push(r, true);
 	if (err)
 		return err;
+	r->qs = calloc(1, sizeof(*r->qs));
+	if (!r->qs)
+		return -ENOMEM;
+	r->match = edpg_snoop_questions(cli.pin_dir);
+	if (!r->match)
+		edpg_warn("the DNS snooper sees no questions (attached by an older edpgate?): every snooped answer is taken; `edpgate detach --all` and `attach` again");
 	err = edpg_snoop_open(&r->snoop, cli.pin_dir, on_snooped, r);
 	if (err == -ENOENT) {
 		edpg_warn("no DNS snooper is loaded (attached by an older edpgate?); `edpgate detach` and `attach` again to snoop answers");

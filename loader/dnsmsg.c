@@ -251,6 +251,30 @@ out:
 	return err;
 }
 
+int edpg_dns_parse_query(const uint8_t *buf, size_t len, uint16_t *id,
+			 char qname[EDPG_DNS_MAX], uint16_t *qtype)
+{
+	size_t pos = HDR_LEN;
+	uint16_t flags;
+	int err;
+
+	if (!buf || len < HDR_LEN)
+		return -EBADMSG;
+	flags = be16(buf + 2);
+	if ((flags & F_QR) || ((flags >> 11) & 0xf) != 0)
+		return -EINVAL;
+	if (be16(buf + 4) != 1 || be16(buf + 6) != 0)
+		return -EBADMSG;
+	err = read_name(buf, len, &pos, qname);
+	if (err)
+		return err < 0 ? err : -EBADMSG;
+	if (!qname[0] || len - pos < 4 || be16(buf + pos + 2) != CLASS_IN)
+		return -EBADMSG;
+	*id = be16(buf);
+	*qtype = be16(buf + pos);
+	return 0;
+}
+
 void edpg_dns_msg_free(struct edpg_dns_msg *m)
 {
 	if (!m)

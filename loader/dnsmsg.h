@@ -76,6 +76,15 @@ int edpg_dns_parse(const uint8_t *buf, size_t len, struct edpg_dns_msg *out);
 void edpg_dns_msg_free(struct edpg_dns_msg *m);
 
 /*
+ * Parse a question a client sent (QR=0, opcode QUERY, exactly one
+ * question, no answers): its id, name (lower case, dotted) and type.
+ * Whatever follows the question (an EDNS OPT record) is not read.
+ * Returns 0, -EINVAL when it is not a standard query, -EBADMSG.
+ */
+int edpg_dns_parse_query(const uint8_t *buf, size_t len, uint16_t *id,
+			 char qname[EDPG_DNS_MAX], uint16_t *qtype);
+
+/*
  * Every A/AAAA of the answer section that belongs to @name (case and a
  * trailing dot do not matter), directly or through a chain of CNAMEs, each
  * with the minimum TTL along its chain (an address is only good as long as

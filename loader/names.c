@@ -146,7 +146,26 @@ int edpg_names_answer(struct edpg_names *n, const char *name, const struct edpg_
 	return changes;
 }
 
-static int snooped_msg(struct edpg_names *n, const uint8_t *msg, size_t len, uint64_t now,
+/* The question @m answers, used up; false when none was asked. */
+static bool take_question(struct edpg_questions *qs, const uint8_t mac[6], uint16_t port,
+			  const struct edpg_dns_msg *m, uint64_t now)
+{
+	for (size_t i = 0; i < EDPG_MAX_QUESTIONS; i++) {
+		struct edpg_question *q = &qs->v[i];
+
+		if (!q->until || q->until < now || q->id != m->id || q->port != port ||
+		    q->qtype != m->qtype || memcmp(q->mac, mac, 6) || strcmp(q->qname, m->qname))
+			continue;
+		/* A TC answer is followed by the same question over TCP,
+		 * which comes with its own entry; either way one answer. */
+		q->until = 0;
+		return true;
+	}
+	return false;
+}
+
+static int snooped_msg(struct edpg_names *n, struct edpg_questions *qs, const uint8_t mac[6],
+		       uint16_t port, const uint8_t *msg, size_t len, uint64_t now,
 		       edpg_names_log_fn log, void *ctx)
 {
 	struct edpg_dns_msg m;
@@ -160,6 +179,10 @@ static int snooped_msg(struct edpg_names *n, const uint8_t *msg, size_t len, uin
 		return err;
 	if (m.rcode || !edpg_names_groups_of(n->p, m.qname))
 		goto out;	/* not about a name of ours: nothing to do */
+	if (qs && !take_question(qs, mac, port, &m, now)) {
+		err = -EPERM;	/* forged, or its question went unseen */
+		goto out;
+	}
 	err = edpg_dns_addresses(&m, m.qname, &addrs, &ttls, &na);
 	if (!err && na)
 		err = edpg_names_answer(n, m.qname, addrs, ttls, na, SRC_SNOOPED, now, log, ctx);
@@ -170,24 +193,67 @@ out:
 	return err;
 }
 
-int edpg_names_snooped(struct edpg_names *n, const uint8_t *data, size_t len, bool tcp,
-		       uint64_t now, edpg_names_log_fn log, void *ctx)
+int edpg_names_snooped(struct edpg_names *n, struct edpg_questions *qs, const uint8_t mac[6],
+		       uint16_t port, const uint8_t *data, size_t len, bool tcp, uint64_t now,
+		       edpg_names_log_fn log, void *ctx)
 {
 	const uint8_t *msg;
 	size_t off = 0, mlen;
 	int err, changes = 0;
 
 	if (!tcp)
-		return snooped_msg(n, data, len, now, log, ctx);
+		return snooped_msg(n, qs, mac, port, data, len, now, log, ctx);
 	/* A segment usually holds whole messages; one cut at the end of the
 	 * segment is left to the resolver. */
 	while (!(err = edpg_dns_tcp_next(data, len, &off, &msg, &mlen))) {
-		err = snooped_msg(n, msg, mlen, now, log, ctx);
+		err = snooped_msg(n, qs, mac, port, msg, mlen, now, log, ctx);
 		if (err < 0)
 			return err;
 		changes += err;
 	}
 	return err == -ENOENT || changes ? changes : err;
+}
+
+static int asked_msg(const struct edpg_names *n, struct edpg_questions *qs, const uint8_t mac[6],
+		     uint16_t port, const uint8_t *msg, size_t len, uint64_t now)
+{
+	struct edpg_question *q;
+	char qname[EDPG_DNS_MAX];
+	uint16_t id, qtype;
+	int err;
+
+	err = edpg_dns_parse_query(msg, len, &id, qname, &qtype);
+	if (err)
+		return err;
+	if (!edpg_names_groups_of(n->p, qname))
+		return 0;
+	q = &qs->v[qs->next];
+	qs->next = (qs->next + 1) % EDPG_MAX_QUESTIONS;
+	memcpy(q->qname, qname, sizeof(q->qname));
+	memcpy(q->mac, mac, 6);
+	q->id = id;
+	q->qtype = qtype;
+	q->port = port;
+	q->until = now + EDPG_QUESTION_LIFE;
+	return 1;
+}
+
+int edpg_names_asked(const struct edpg_names *n, struct edpg_questions *qs, const uint8_t mac[6],
+		     uint16_t port, const uint8_t *data, size_t len, bool tcp, uint64_t now)
+{
+	const uint8_t *msg;
+	size_t off = 0, mlen;
+	int err, kept = 0;
+
+	if (!tcp)
+		return asked_msg(n, qs, mac, port, data, len, now);
+	while (!(err = edpg_dns_tcp_next(data, len, &off, &msg, &mlen))) {
+		err = asked_msg(n, qs, mac, port, msg, mlen, now);
+		if (err < 0)
+			return err;
+		kept += err;
+	}
+	return err == -ENOENT || kept ? kept : err;
 }
 
 void edpg_names_used(struct edpg_names *n, const struct edpg_addr *addr, uint64_t when)

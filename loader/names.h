@@ -37,6 +37,30 @@ struct edpg_names {
 	size_t nnames;
 };
 
+/*
+ * The DNS questions gateways asked lately (seen by the snooper on the LAN
+ * ingress), for names of the policy: an answer is taken only when it
+ * answers one of them, from the same gateway MAC and port, with the same
+ * id, name and type.  The oldest is overwritten when the ring is full; a
+ * question is good for EDPG_QUESTION_LIFE seconds and for one answer.
+ */
+#define EDPG_MAX_QUESTIONS	512
+#define EDPG_QUESTION_LIFE	15
+
+struct edpg_question {
+	char qname[EDPG_DNS_MAX];
+	uint64_t until;		/* table seconds; 0 = free or used */
+	uint16_t id;
+	uint16_t qtype;
+	uint16_t port;
+	uint8_t mac[6];
+};
+
+struct edpg_questions {
+	struct edpg_question v[EDPG_MAX_QUESTIONS];
+	size_t next;
+};
+
 /* What changed, for the one log line per change. */
 enum edpg_names_change {
 	EDPG_CH_ADDED,
@@ -70,11 +94,23 @@ int edpg_names_answer(struct edpg_names *n, const char *name, const struct edpg_
 /*
  * A snooped DNS payload: one message (UDP) or length-prefixed messages
  * (TCP segment).  Answers whose question is a name of a group are added as
- * SRC_SNOOPED.  Returns changes as edpg_names_answer() (summed), 0 for an
- * answer about other names, -EBADMSG/-EINVAL for what is not a good answer.
+ * SRC_SNOOPED.  With @qs, only an answer to a question in @qs sent from
+ * @mac port @port counts (the question is used up); without, any answer
+ * does (a snooper that sees no questions).  Returns changes as
+ * edpg_names_answer() (summed), 0 for an answer about other names,
+ * -EPERM for an answer to no question asked, -EBADMSG/-EINVAL for what is
+ * not a good answer.
  */
-int edpg_names_snooped(struct edpg_names *n, const uint8_t *data, size_t len, bool tcp,
-		       uint64_t now, edpg_names_log_fn log, void *ctx);
+int edpg_names_snooped(struct edpg_names *n, struct edpg_questions *qs, const uint8_t mac[6],
+		       uint16_t port, const uint8_t *data, size_t len, bool tcp, uint64_t now,
+		       edpg_names_log_fn log, void *ctx);
+/*
+ * A snooped question payload from @mac port @port (UDP message or TCP
+ * segment): each question for a name of the policy goes into @qs.
+ * Returns the number kept, -EBADMSG/-EINVAL for what is not a question.
+ */
+int edpg_names_asked(const struct edpg_names *n, struct edpg_questions *qs, const uint8_t mac[6],
+		     uint16_t port, const uint8_t *data, size_t len, bool tcp, uint64_t now);
 /* The data path used @addr at @when (table seconds). */
 void edpg_names_used(struct edpg_names *n, const struct edpg_addr *addr, uint64_t when);
 /* Remove entries gone at @now (unconfirmed cache entries stay).  Number

@@ -27,8 +27,12 @@ static void pin_path(char *buf, size_t len, const char *pin_dir, const char *nam
 	snprintf(buf, len, "%s/%s", pin_dir, name);
 }
 
-/* The pinned program, loading and pinning it first if needed. */
-static int snoop_prog_fd(const struct edpg_bpf *b, const char *pin_dir)
+/*
+ * The pinned answer (or, with @query, question) program, loading and
+ * pinning both first if needed.  -ENOENT for the question program of an
+ * instance pinned by an older edpgate, which had none.
+ */
+static int snoop_prog_fd(const struct edpg_bpf *b, const char *pin_dir, bool query)
 {
 	char path[PATH_MAX];
 	struct snoop *s;
@@ -36,6 +40,12 @@ static int snoop_prog_fd(const struct edpg_bpf *b, const char *pin_dir)
 
 	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG);
 	fd = bpf_obj_get(path);
+	if (fd >= 0 && query) {
+		close(fd);
+		pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG_Q);
+		fd = bpf_obj_get(path);
+		return fd >= 0 ? fd : -errno;
+	}
 	if (fd >= 0)
 		return fd;
 	if (errno != ENOENT)
@@ -66,13 +76,21 @@ static int snoop_prog_fd(const struct edpg_bpf *b, const char *pin_dir)
 		err = edpg_err(-errno, "cannot pin %s", path);
 		goto out;
 	}
+	/* A question program left by a dead instance (its answer program
+	 * pin, the marker, is gone) is replaced with this one's. */
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG_Q);
+	unlink(path);
+	if (bpf_program__pin(s->progs.edpgate_snoop_q, path)) {
+		err = edpg_err(-errno, "cannot pin %s", path);
+		goto out;
+	}
 	/* The program pin goes last: its presence means "fully pinned". */
 	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG);
 	if (bpf_program__pin(s->progs.edpgate_snoop, path)) {
 		err = edpg_err(-errno, "cannot pin %s", path);
 		goto out;
 	}
-	err = dup(bpf_program__fd(s->progs.edpgate_snoop));
+	err = dup(bpf_program__fd(query ? s->progs.edpgate_snoop_q : s->progs.edpgate_snoop));
 	if (err < 0)
 		err = -errno;
 out:
@@ -81,12 +99,14 @@ out:
 		unlink(path);
 		pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_LOST);
 		unlink(path);
+		pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG_Q);
+		unlink(path);
 	}
 	snoop__destroy(s);
 	return err;
 }
 
-static int tc_hook(const char *ifname, struct bpf_tc_hook *h)
+static int tc_hook_at(const char *ifname, struct bpf_tc_hook *h, enum bpf_tc_attach_point at)
 {
 	int ifindex = if_nametoindex(ifname);
 
@@ -95,21 +115,29 @@ static int tc_hook(const char *ifname, struct bpf_tc_hook *h)
 	memset(h, 0, sizeof(*h));
 	h->sz = sizeof(*h);
 	h->ifindex = ifindex;
-	h->attach_point = BPF_TC_EGRESS;
+	h->attach_point = at;
 	return 0;
 }
 
-int edpg_snoop_attach(const struct edpg_bpf *b, const char *pin_dir, const char *ifname)
+static int tc_hook(const char *ifname, struct bpf_tc_hook *h)
+{
+	return tc_hook_at(ifname, h, BPF_TC_EGRESS);
+}
+
+/* One of the two programs on @ifname's hook @at (clsact made if needed). */
+static int attach_one(const struct edpg_bpf *b, const char *pin_dir, const char *ifname,
+		      enum bpf_tc_attach_point at)
 {
 	LIBBPF_OPTS(bpf_tc_opts, o, .handle = EDPG_SNOOP_TC_HANDLE,
 		    .priority = EDPG_SNOOP_TC_PRIO, .flags = BPF_TC_F_REPLACE);
+	bool query = at == BPF_TC_INGRESS;
 	struct bpf_tc_hook h;
 	int fd, err;
 
-	err = tc_hook(ifname, &h);
+	err = tc_hook_at(ifname, &h, at);
 	if (err)
 		return edpg_err(err, "no interface named %s", ifname);
-	fd = snoop_prog_fd(b, pin_dir);
+	fd = snoop_prog_fd(b, pin_dir, query);
 	if (fd < 0)
 		return fd;
 	/* clsact may exist already (another tool's filters): share it. */
@@ -121,20 +149,39 @@ int edpg_snoop_attach(const struct edpg_bpf *b, const char *pin_dir, const char 
 	o.prog_fd = fd;
 	err = bpf_tc_attach(&h, &o);
 	if (err)
-		err = edpg_err(err, "cannot attach the DNS snooper to %s egress", ifname);
+		err = edpg_err(err, "cannot attach the DNS snooper to %s %s", ifname,
+			       query ? "ingress" : "egress");
 out:
 	close(fd);
 	return err;
 }
 
-int edpg_snoop_detach(const char *ifname)
+int edpg_snoop_attach(const struct edpg_bpf *b, const char *pin_dir, const char *ifname)
+{
+	int err;
+
+	err = attach_one(b, pin_dir, ifname, BPF_TC_EGRESS);
+	if (err)
+		return err;
+	err = attach_one(b, pin_dir, ifname, BPF_TC_INGRESS);
+	if (err == -ENOENT) {
+		/* Pinned by an older edpgate: answers are snooped as they
+		 * were, unmatched, until `detach` and `attach` again. */
+		edpg_warn("the DNS snooper pinned in %s sees no questions; `edpgate detach --all` and `attach` again",
+			  pin_dir);
+		err = 0;
+	}
+	return err;
+}
+
+static int detach_one(const char *ifname, enum bpf_tc_attach_point at)
 {
 	LIBBPF_OPTS(bpf_tc_opts, o, .handle = EDPG_SNOOP_TC_HANDLE,
 		    .priority = EDPG_SNOOP_TC_PRIO);
 	struct bpf_tc_hook h;
 	int err;
 
-	err = tc_hook(ifname, &h);
+	err = tc_hook_at(ifname, &h, at);
 	if (err)
 		return err;
 	err = bpf_tc_detach(&h, &o);
@@ -142,6 +189,25 @@ int edpg_snoop_detach(const char *ifname)
 	if (err == -EINVAL)
 		err = -ENOENT;
 	return err;
+}
+
+int edpg_snoop_detach(const char *ifname)
+{
+	int err = detach_one(ifname, BPF_TC_EGRESS), err_q = detach_one(ifname, BPF_TC_INGRESS);
+
+	/* The answer side decides "was attached"; a question side that
+	 * would not go is an error all the same. */
+	if (!err && err_q && err_q != -ENOENT)
+		err = err_q;
+	return err;
+}
+
+bool edpg_snoop_questions(const char *pin_dir)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG_Q);
+	return !access(path, F_OK);
 }
 
 bool edpg_snoop_is_attached(const char *ifname)

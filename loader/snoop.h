@@ -29,8 +29,11 @@
  * TC egress hook (replacing an earlier filter of ours).  0 or -errno.
  */
 int edpg_snoop_attach(const struct edpg_bpf *b, const char *pin_dir, const char *ifname);
-/* Remove our filter from @ifname (0, -ENOENT when there was none). */
+/* Remove our filters from @ifname (0, -ENOENT when there was none). */
 int edpg_snoop_detach(const char *ifname);
+/* Whether the pinned snooper sees questions (an older one did not): only
+ * then may the daemon require an answer to match one. */
+bool edpg_snoop_questions(const char *pin_dir);
 /* Whether @ifname carries our filter. */
 bool edpg_snoop_is_attached(const char *ifname);
 /* Answers the program could not queue (ring full), summed over CPUs. */

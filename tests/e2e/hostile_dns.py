@@ -8,6 +8,9 @@
     hostile_dns.py forge MODE NAME DSTADDR DSTPORT [ID]
         Sends one response of MODE for NAME (qtype A) from UDP port 53 to
         DSTADDR:DSTPORT: an answer nobody asked for, as seen by the snooper.
+    hostile_dns.py ask NAME SERVER PORT SRCPORT ID
+        Sends one A question for NAME from SRCPORT with ID, as a gateway
+        does; prints the addresses of an answer that comes within a second.
 
 Good data: a., b. and c.edpg.test answer 192.0.2.1, .2 and .3 (TEST-NET-1),
 plus an offset the mode may give.
@@ -260,11 +263,36 @@ def forge(mode, name, dst, dport, qid):
     s.sendto(out, (dst, dport))
 
 
+def ask(name, server, port, sport, qid):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name_wire(name) + struct.pack(">HH", T_A, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", sport))
+    s.settimeout(1)
+    s.sendto(q, (server, port))
+    try:
+        data = s.recv(4096)
+    except OSError:
+        return
+    # The test's answers are uncompressed: the A records' last 4 bytes.
+    an = struct.unpack(">H", data[6:8])[0]
+    pos = len(q)
+    for _ in range(an):
+        while data[pos]:
+            pos += 1 + data[pos]
+        rtype, _, _, rdlen = struct.unpack(">HHIH", data[pos + 1:pos + 11])
+        if rtype == T_A:
+            print(socket.inet_ntoa(data[pos + 11:pos + 15]))
+        pos += 11 + rdlen
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif sys.argv[1] == "forge":
         forge(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]),
-              int(sys.argv[6]) if len(sys.argv) > 6 else 0x1234)
+              int(sys.argv[6], 0) if len(sys.argv) > 6 else 0x1234)
+    elif sys.argv[1] == "ask":
+        ask(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6], 0))
     else:
-        sys.exit("usage: hostile_dns.py serve ADDR PORT MODEFILE LOG | forge MODE NAME DST DPORT [ID]")
+        sys.exit("usage: hostile_dns.py serve ADDR PORT MODEFILE LOG | forge MODE NAME DST DPORT [ID]"
+                 " | ask NAME SERVER PORT SRCPORT ID")

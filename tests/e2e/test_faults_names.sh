@@ -18,8 +18,9 @@
 #     max(ttl, min-ttl) + grace, then removed; the resolver honest again ->
 #     re-added;
 #  3. the snooper: forged answers for names not in the rules, poisoning
-#     shapes, a CNAME loop, garbage -> nothing added; an honest-looking
-#     answer for a rules name -> added (the snooper works at all);
+#     shapes, a CNAME loop, garbage, well-formed answers to no question the
+#     gateway asked (or with the wrong id or port) -> nothing added; the
+#     answer to a question the gateway asked -> added;
 #  4. WAN down at boot: run with the resolver unreachable and a cache ->
 #     cached addresses enforced and kept; the resolver back -> refreshed.
 set -euo pipefail
@@ -44,9 +45,12 @@ HOSTILE=$ROOT/tests/e2e/hostile_dns.py
 rules() {	# rules MIN_TTL GRACE
 	cat >"$RULES" <<-EOF
 	service edp-ssl tcp 3199
+	service dns udp 53
 	group cloud min-ttl $1 grace $2 a.edpg.test b.edpg.test
+	group router @router
 	allow edp-ssl to cloud
-	defaults edp-ssl
+	allow dns to router
+	defaults edp-ssl,dns
 	unknown-mac drop
 	non-ip drop
 	EOF
@@ -187,24 +191,58 @@ wait_for 30 in_all 192.0.2.11 2>/dev/null || { cat "$LOG"; fail "192.0.2.11 not 
 ok "run, resolver honest again: re-added"
 
 # ---- 3. forged answers past the snooper -----------------------------------
-forge() {	# forge MODE NAME: one answer from the router's port 53 to the gateway
-	in_ns "$R_NS" /usr/bin/python3 "$HOSTILE" forge "$1" "$2" 10.77.0.2 40000
+# The snooper takes an answer only when it answers a question it saw the
+# gateway ask (same MAC, port, id, name, type).
+forge() {	# forge MODE NAME PORT [ID]: one answer from the router's port 53 to the gateway
+	in_ns "$R_NS" /usr/bin/python3 "$HOSTILE" forge "$1" "$2" 10.77.0.2 "$3" "${4:-0x1234}"
 }
-tc_out=$(in_ns "$R_NS" tc filter show dev lan0 egress)
-grep -q edpgate_snoop <<<"$tc_out" || fail "no snooper on lan0 egress"
-forge lie evil.test
-forge wrong_q a.edpg.test
+ask() {	# ask NAME SRCPORT ID: the gateway asks the router's port 53
+	in_ns "$H_NS" /usr/bin/python3 "$HOSTILE" ask "$1" 10.77.0.1 53 "$2" "$3"
+}
+for hook in egress ingress; do
+	tc_out=$(in_ns "$R_NS" tc filter show dev lan0 $hook)
+	grep -q edpgate_snoop <<<"$tc_out" || fail "no snooper on lan0 $hook"
+done
+forge lie evil.test 40000
+forge wrong_q a.edpg.test 40000
 for m in poison sections cname_dangling cname_loop cname_other garbage cut counts rdlen header_only \
 	not_response; do
-	forge "$m" a.edpg.test
+	forge "$m" a.edpg.test 40000
 done
-# The ring is read in order: once this one is in, every lie before it was read.
-forge "good 300 20" a.edpg.test
-wait_for 5 in_all 192.0.2.21 2>/dev/null || { cat "$LOG"; fail "the snooper did not take a good answer"; }
+# Well-formed answers for a rules name that no question asked for: one out
+# of the blue, then for a question asked (nothing listens on the router's
+# port 53) but with the wrong id, and to the wrong port.
+forge lie a.edpg.test 40000
+ask a.edpg.test 40001 0x1111 >/dev/null
+forge lie a.edpg.test 40001 0x2222
+forge lie a.edpg.test 40002 0x1111
+# Poisoning shapes that do answer a question the gateway asked: their
+# content is what is refused.
+i=0
+for m in poison sections cname_dangling cname_loop cname_other; do
+	i=$((i + 1))
+	ask a.edpg.test $((40010 + i)) $((0x5000 + i)) >/dev/null
+	forge "$m" a.edpg.test $((40010 + i)) $((0x5000 + i))
+done
+# A real exchange: the gateway asks, the router's server answers.  The ring
+# is read in order: once its address is in, every lie before it was read.
+echo "good 300 20" >"$E2E_TMP/dns2.mode"
+: >"$E2E_TMP/dns2.log"
+bg in_ns "$R_NS" /usr/bin/python3 "$HOSTILE" serve 10.77.0.1 53 "$E2E_TMP/dns2.mode" "$E2E_TMP/dns2.log"
+wait_for 5 grep -q ready "$E2E_TMP/dns2.log" || fail "second DNS server did not start"
+got=$(ask a.edpg.test 40003 0x3333)
+[ "$got" = 192.0.2.21 ] || fail "the gateway's question got '$got', want 192.0.2.21"
+wait_for 5 in_all 192.0.2.21 2>/dev/null || { cat "$LOG"; fail "the snooper did not take the answer to a question"; }
 logged "added 192.0.2.21 to cloud (a.edpg.test, snooped" || { cat "$LOG"; fail "no log line for the snooped answer"; }
 no_lies "forged answers"
+for p in 40001 40002; do
+	[ "$(grep -c "port $p: it answers no question the gateway asked" "$LOG")" -eq 1 ] ||
+		{ cat "$LOG"; fail "the answer to port $p was not refused as answering no question"; }
+done
+grep -q "port 4001[1-5]: it answers no question" "$LOG" &&
+	{ cat "$LOG"; fail "an answer to a question asked was refused as answering none"; }
 in_all 192.0.2.11 || fail "a good address went while forged answers came"
-ok "snooper: 13 forged answers (other names, poisoning, CNAME loop, garbage) ignored, a good one taken"
+ok "snooper: 21 forged answers (other names, poisoning, CNAME loop, garbage, no question asked, wrong id or port) ignored, a real one taken"
 stop_daemon
 
 # ---- 4. WAN down at boot ---------------------------------------------------

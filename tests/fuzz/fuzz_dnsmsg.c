@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * libFuzzer target for the DNS response parser.  The input is parsed as a
+ * libFuzzer target for the DNS response and question parsers.  The input is parsed as a
  * UDP message and, framed, as a TCP stream.  Whatever parses must hold the
  * parser's promises: lower-case bounded names, A/AAAA with full-length
  * prefixes, and an address lookup that ends (no CNAME loop spins).
@@ -56,11 +56,26 @@ static void lookup(const struct edpg_dns_msg *m, const char *name)
 	free(ttl);
 }
 
+static void question(const uint8_t *buf, size_t len)
+{
+	char qname[EDPG_DNS_MAX];
+	uint16_t id, qtype;
+	int err;
+
+	err = edpg_dns_parse_query(buf, len, &id, qname, &qtype);
+	check(err == 0 || err == -EINVAL || err == -EBADMSG, "parse_query return");
+	if (!err) {
+		check_name(qname);
+		check(qname[0], "question for the root");
+	}
+}
+
 static void one(const uint8_t *buf, size_t len)
 {
 	struct edpg_dns_msg m;
 	int err;
 
+	question(buf, len);
 	err = edpg_dns_parse(buf, len, &m);
 	check(err == 0 || err == -EINVAL || err == -EBADMSG || err == -ENOMEM, "parse return");
 	if (err) {
@@ -75,7 +90,7 @@ static void one(const uint8_t *buf, size_t len)
 
 		check_name(rr->name);
 		check(rr->name[0], "answer owned by the root");
-		check(rr->ttl <= INT32_MAX, "ttl above 2^31-1");
+		check(rr->ttl <= EDPG_DNS_MAX_TTL, "ttl above the cap");
 		if (rr->type == EDPG_DNS_T_CNAME) {
 			check_name(rr->target);
 			check(rr->target[0], "empty CNAME target");

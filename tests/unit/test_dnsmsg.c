@@ -665,6 +665,44 @@ static void test_garbage(void **state)
 	}
 }
 
+static void test_parse_query(void **state)
+{
+	/* id 0xbeef, RD, one question: A? Login.Etherios.COM, then an OPT. */
+	static const uint8_t q[] = {
+		0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1,
+		5, 'L', 'o', 'g', 'i', 'n', 8, 'E', 't', 'h', 'e', 'r', 'i', 'o', 's',
+		3, 'C', 'O', 'M', 0, 0, 1, 0, 1,
+		0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0,
+	};
+	uint8_t b[sizeof(q)];
+	char name[EDPG_DNS_MAX];
+	uint16_t id, qtype;
+
+	(void)state;
+	assert_int_equal(edpg_dns_parse_query(q, sizeof(q), &id, name, &qtype), 0);
+	assert_int_equal(id, 0xbeef);
+	assert_int_equal(qtype, EDPG_DNS_T_A);
+	assert_string_equal(name, "login.etherios.com");
+	/* An answer is not a question. */
+	memcpy(b, q, sizeof(b));
+	b[2] |= 0x80;
+	assert_int_equal(edpg_dns_parse_query(b, sizeof(b), &id, name, &qtype), -EINVAL);
+	/* Nor is a question carrying answers, or two questions. */
+	memcpy(b, q, sizeof(b));
+	b[7] = 1;
+	assert_int_equal(edpg_dns_parse_query(b, sizeof(b), &id, name, &qtype), -EBADMSG);
+	memcpy(b, q, sizeof(b));
+	b[5] = 2;
+	assert_int_equal(edpg_dns_parse_query(b, sizeof(b), &id, name, &qtype), -EBADMSG);
+	/* Cut anywhere in the question: malformed. */
+	for (size_t l = 0; l < 36; l++)
+		assert_int_equal(edpg_dns_parse_query(q, l, &id, name, &qtype), -EBADMSG);
+	/* Class CH: not ours. */
+	memcpy(b, q, sizeof(b));
+	b[35] = 3;
+	assert_int_equal(edpg_dns_parse_query(b, sizeof(b), &id, name, &qtype), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_rdata),
 		cmocka_unit_test(test_cname_loops),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_parse_query),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,7 +77,7 @@ static void test_snooped_cname(void **state)
 	(void)state;
 	assert_int_equal(edpg_names_init(&n, &pol, 0), 0);
 	/* time.etherios.co.uk -> CNAME 0.idigi.pool.ntp.org -> A, TTL 150. */
-	assert_int_equal(edpg_names_snooped(&n, cname_chain, sizeof(cname_chain), false, 1000,
+	assert_int_equal(edpg_names_snooped(&n, NULL, NULL, 0, cname_chain, sizeof(cname_chain), false, 1000,
 					    NULL, NULL), 1);
 	assert_int_equal(n.t.n, 1);
 	e = edpg_dst_find(&n.t, gid("ntp"), "time.etherios.co.uk", &a);
@@ -86,16 +86,16 @@ static void test_snooped_cname(void **state)
 	assert_int_equal(e->ttl, 150);
 	assert_int_equal(e->expires_ttl, 1150);
 	/* Seen again later: refreshed in place, not a second entry. */
-	assert_int_equal(edpg_names_snooped(&n, cname_chain, sizeof(cname_chain), false, 2000,
+	assert_int_equal(edpg_names_snooped(&n, NULL, NULL, 0, cname_chain, sizeof(cname_chain), false, 2000,
 					    NULL, NULL), 0);
 	assert_int_equal(n.t.n, 1);
 	assert_int_equal(e->expires_ttl, 2150);
 	/* NXDOMAIN, a name of no group, garbage: nothing added. */
-	assert_int_equal(edpg_names_snooped(&n, nxdomain, sizeof(nxdomain), false, 2000, NULL,
+	assert_int_equal(edpg_names_snooped(&n, NULL, NULL, 0, nxdomain, sizeof(nxdomain), false, 2000, NULL,
 					    NULL), 0);
-	assert_true(edpg_names_snooped(&n, (const uint8_t *)"garbage!", 8, false, 2000, NULL,
+	assert_true(edpg_names_snooped(&n, NULL, NULL, 0, (const uint8_t *)"garbage!", 8, false, 2000, NULL,
 				       NULL) < 0);
-	assert_true(edpg_names_snooped(&n, cname_chain, sizeof(cname_chain) - 3, false, 2000,
+	assert_true(edpg_names_snooped(&n, NULL, NULL, 0, cname_chain, sizeof(cname_chain) - 3, false, 2000,
 				       NULL, NULL) < 0);
 	assert_int_equal(n.t.n, 1);
 	edpg_names_free(&n);
@@ -111,7 +111,7 @@ static void test_snooped_tcp_two_groups(void **state)
 	(void)state;
 	assert_int_equal(edpg_names_init(&n, &pol, 0), 0);
 	/* login.etherios.co.uk is in devicecloud and eu: one entry each. */
-	assert_int_equal(edpg_names_snooped(&n, tcp_a, sizeof(tcp_a), true, 10, NULL, NULL), 2);
+	assert_int_equal(edpg_names_snooped(&n, NULL, NULL, 0, tcp_a, sizeof(tcp_a), true, 10, NULL, NULL), 2);
 	assert_non_null(edpg_dst_find(&n.t, gid("devicecloud"), "login.etherios.co.uk", &a));
 	assert_non_null(edpg_dst_find(&n.t, gid("eu"), "login.etherios.co.uk", &a));
 	/* The compile input lists the address once for the name. */
@@ -127,6 +127,71 @@ static void test_snooped_tcp_two_groups(void **state)
 	}
 	free(r);
 	edpg_names_free(&n);
+}
+
+/* The question @answer answers: its header with QR and the counts reset,
+ * and its question section (uncompressed at offset 12 in the samples). */
+static size_t question_of(const uint8_t *answer, uint8_t *q)
+{
+	size_t p = 12;
+
+	while (answer[p])
+		p += answer[p] + 1;
+	p += 1 + 4;
+	memcpy(q, answer, p);
+	q[2] = 0x01;	/* QR=0, RD */
+	q[3] = 0x00;
+	memset(q + 4, 0, 8);
+	q[5] = 1;	/* one question */
+	return p;
+}
+
+static void test_snooped_needs_question(void **state)
+{
+	const uint8_t gw[6] = { 0x00, 0x40, 0x9d, 0, 0, 1 }, other[6] = { 0x00, 0x40, 0x9d, 0, 0, 2 };
+	struct edpg_questions *qs = calloc(1, sizeof(*qs));
+	struct edpg_names n;
+	uint8_t q[300], lie[sizeof(cname_chain)];
+	size_t ql;
+
+	(void)state;
+	assert_non_null(qs);
+	assert_int_equal(edpg_names_init(&n, &pol, 0), 0);
+	/* Nobody asked: the answer is refused. */
+	assert_int_equal(edpg_names_snooped(&n, qs, gw, 40000, cname_chain, sizeof(cname_chain),
+					    false, 1000, NULL, NULL), -EPERM);
+	assert_int_equal(n.t.n, 0);
+	/* The gateway asks from port 40000. */
+	ql = question_of(cname_chain, q);
+	assert_int_equal(edpg_names_asked(&n, qs, gw, 40000, q, ql, false, 1000), 1);
+	/* An answer is not a question; a question of another name is not kept. */
+	assert_true(edpg_names_asked(&n, qs, gw, 40000, cname_chain, sizeof(cname_chain), false,
+				     1000) < 0);
+	/* Wrong gateway, wrong port, wrong id: refused. */
+	assert_int_equal(edpg_names_snooped(&n, qs, other, 40000, cname_chain, sizeof(cname_chain),
+					    false, 1001, NULL, NULL), -EPERM);
+	assert_int_equal(edpg_names_snooped(&n, qs, gw, 40001, cname_chain, sizeof(cname_chain),
+					    false, 1001, NULL, NULL), -EPERM);
+	memcpy(lie, cname_chain, sizeof(lie));
+	lie[1] ^= 1;
+	assert_int_equal(edpg_names_snooped(&n, qs, gw, 40000, lie, sizeof(lie), false, 1001, NULL,
+					    NULL), -EPERM);
+	/* Too late: refused. */
+	assert_int_equal(edpg_names_snooped(&n, qs, gw, 40000, cname_chain, sizeof(cname_chain),
+					    false, 1000 + EDPG_QUESTION_LIFE + 1, NULL, NULL), -EPERM);
+	assert_int_equal(n.t.n, 0);
+	/* In time: taken, once. */
+	assert_int_equal(edpg_names_snooped(&n, qs, gw, 40000, cname_chain, sizeof(cname_chain),
+					    false, 1002, NULL, NULL), 1);
+	assert_int_equal(n.t.n, 1);
+	assert_int_equal(edpg_names_snooped(&n, qs, gw, 40000, cname_chain, sizeof(cname_chain),
+					    false, 1003, NULL, NULL), -EPERM);
+	/* A question of no rules name is not kept: its answer was no business anyway. */
+	q[13] ^= 0x20;	/* still a name, just not the same letters */
+	q[14] = 'z';
+	assert_int_equal(edpg_names_asked(&n, qs, gw, 40000, q, ql, false, 1004), 0);
+	edpg_names_free(&n);
+	free(qs);
 }
 
 static void test_cap(void **state)
@@ -274,6 +339,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_snooped_cname),
 		cmocka_unit_test(test_snooped_tcp_two_groups),
+		cmocka_unit_test(test_snooped_needs_question),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_cache_kept_until_confirmed),
 		cmocka_unit_test(test_cache_round_trip),
