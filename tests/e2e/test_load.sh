@@ -24,6 +24,7 @@ topo_pair "$GWMAC"
 # gateway's MAC to blur its counters.
 in_ns "$H_NS" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
 bpffs_private
+# shellcheck disable=SC2034 # read by lib.sh's edp
 STATE_DIR=$E2E_TMP/state
 RULES=$E2E_TMP/edpgate.rules
 cat >"$RULES" <<'RULES_EOF'
@@ -48,8 +49,9 @@ drops() { gw_json | jq '[.drops[]] | add'; }
 # met a half-updated gateway table would be an unknown_mac drop, which no
 # gateway's counters show.
 global_drops() { edp -j stats | jq '[.global[].drop_packets] | add'; }
-[ "$(allowed)" = 0 ] && [ "$(drops)" = 0 ] && [ "$(global_drops)" = 0 ] ||
-	fail "counters not zero before the flow: $(edp -j stats)"
+for f in allowed drops global_drops; do
+	[ "$($f)" = 0 ] || fail "$f not zero before the flow: $(edp -j stats)"
+done
 d0=$(veth_tx_dropped)
 
 # The flow: TCP SYNs to 10.77.9.9:3199, addressed to a MAC that is not the
