@@ -22,7 +22,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps test unit bpftest e2e fuzz bench demo install clean
+.PHONY: all deps test unit bpftest e2e fuzz bench demo install uninstall clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -111,10 +111,41 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/demo.sh $(BUILD)
 
-PREFIX ?= /usr/local
-install: $(BUILD)/edpgate
-	install -D -m 0755 $(BUILD)/edpgate $(DESTDIR)$(PREFIX)/sbin/edpgate
-	install -D -m 0644 rules/devicecloud.rules $(DESTDIR)/etc/edpgate/edpgate.rules
+# Install like any router service.  The BPF programs are skeletons inside
+# the binary; nothing else is read at run time but /etc/edpgate.  An edited
+# edpgate.rules is never overwritten: the shipped one then lands beside it
+# as edpgate.rules.dist.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+COMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+
+$(BUILD)/edpgate.service: scripts/edpgate.service.in
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+
+install: $(BUILD)/edpgate $(BUILD)/edpgate.service
+	install -D -m 0755 $(BUILD)/edpgate $(DESTDIR)$(SBINDIR)/edpgate
+	install -D -m 0644 loader/edpgate.8 $(DESTDIR)$(MANDIR)/man8/edpgate.8
+	install -D -m 0644 scripts/edpgate.bash-completion $(DESTDIR)$(COMPDIR)/edpgate
+	install -D -m 0644 $(BUILD)/edpgate.service $(DESTDIR)$(UNITDIR)/edpgate.service
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/edpgate
+	@r=$(DESTDIR)$(SYSCONFDIR)/edpgate/edpgate.rules; \
+	if [ -e "$$r" ] && ! cmp -s "$$r" rules/devicecloud.rules; then \
+		install -m 0644 rules/devicecloud.rules "$$r.dist"; \
+		echo "kept the edited $$r; the shipped rules are in $$r.dist"; \
+	else \
+		install -m 0644 rules/devicecloud.rules "$$r"; \
+	fi
+
+# Removes what install added, except the configuration in $(SYSCONFDIR)/edpgate.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/edpgate $(DESTDIR)$(MANDIR)/man8/edpgate.8 \
+		$(DESTDIR)$(COMPDIR)/edpgate $(DESTDIR)$(UNITDIR)/edpgate.service \
+		$(DESTDIR)$(SYSCONFDIR)/edpgate/edpgate.rules.dist
 
 clean:
 	rm -rf $(BUILD)

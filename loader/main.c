@@ -28,6 +28,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "check", do_check, "check [FILE]                      validate the rules data" },
 	{ "attach", do_attach, "attach IFACE [--mode native|generic|auto] [--enforce xdp|nft|both]" },
+	{ "up", do_up, "up [--config FILE]                attach the interfaces of the config (service start)" },
 	{ "detach", do_detach, "detach IFACE|--all" },
 	{ "apply", do_apply, "apply                             push the rules data (atomic)" },
 	{ "gateway", do_gateway, "gateway add|del|import|list|show ... manage enrolled gateways" },

@@ -10,6 +10,7 @@ pkgs=(
 	# tests
 	libcmocka-dev libclang-rt-14-dev iproute2 nftables dnsmasq-base chrony
 	openssl socat tcpdump python3-scapy util-linux procps jq
+	mandoc bash-completion systemd
 	# bench report
 	gnuplot-nox
 )
