@@ -8,9 +8,13 @@ BPFTOOL   ?= bpftool
 ARCH_INC  := /usr/include/$(shell $(CC) -dumpmachine)
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD)/bpf -Ibpf -Iloader
+# EXTRA_DEFS reach both sides of the ABI, BPF_EXTRA_CFLAGS the BPF side only
+# (tests/e2e/test_upgrade.sh builds variants with them).
+EXTRA_DEFS ?=
+BPF_EXTRA_CFLAGS ?=
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD)/bpf -Ibpf -Iloader $(EXTRA_DEFS)
 LIBS      := -lbpf -lnftnl -lmnl -lcares -lpcap -lelf -lz
-BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf $(EXTRA_DEFS) $(BPF_EXTRA_CFLAGS)
 
 ifeq ($(V),1)
 Q :=

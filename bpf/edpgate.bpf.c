@@ -393,6 +393,11 @@ int edpgate_xdp(struct xdp_md *ctx)
 	__u64 now;
 	int i;
 
+#ifdef EDPG_BUILD_TAG
+	/* A build that differs from the tree's in code alone (its program
+	 * tag), for tests/e2e/test_upgrade.sh; r0 is set again below. */
+	asm volatile("r0 = %[t]" : : [t] "i"(EDPG_BUILD_TAG) : "r0");
+#endif
 	ctl = bpf_map_lookup_elem(&edpg_ctl, &zero);
 	if (!ctl)
 		return XDP_ABORTED;

@@ -71,9 +71,19 @@ struct edpg_ctl {
 };
 
 /* edpg_config: array[EDPG_NR_GENS], per-generation global actions. */
+/*
+ * EDPG_ABI_TEST_PAD exists only so tests/e2e/test_upgrade.sh can build an
+ * edpgate whose map layout differs from the running one's (an upgrade to
+ * it must be refused).  Always 0 in a real build.
+ */
+#ifndef EDPG_ABI_TEST_PAD
+#define EDPG_ABI_TEST_PAD 0
+#endif
+
 struct edpg_config {
 	__u32 flags;
 	__u32 pad;
+	__u8 test_pad[EDPG_ABI_TEST_PAD];
 };
 
 /* edpg_gateways: hash, enrolled gateway by source MAC. Padded to 8 bytes. */
@@ -272,7 +282,7 @@ struct edpg_pending {
 #define EDPG_PROG_NAME		"edpgate_xdp"
 
 _Static_assert(sizeof(struct edpg_ctl) == 8, "edpg_ctl");
-_Static_assert(sizeof(struct edpg_config) == 8, "edpg_config");
+_Static_assert(sizeof(struct edpg_config) == 8 + EDPG_ABI_TEST_PAD, "edpg_config");
 _Static_assert(sizeof(struct edpg_gw_key) == 8, "edpg_gw_key");
 _Static_assert(sizeof(struct edpg_gw) == 36, "edpg_gw");
 _Static_assert(sizeof(struct edpg_svc) == 8, "edpg_svc");

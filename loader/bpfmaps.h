@@ -52,7 +52,8 @@ enum edpg_xdp_mode {
 	EDPG_XDP_GENERIC,
 };
 
-/* Open the pinned program and maps; -ENOENT when nothing is pinned. */
+/* Open the pinned program and maps; -ENOENT when nothing is pinned,
+ * -EPROTO when their layout is not this build's. */
 int edpg_bpf_open_pinned(struct edpg_bpf *b, const char *pin_dir);
 /* Load a fresh instance and pin it (program, maps) under @pin_dir. */
 int edpg_bpf_load_and_pin(struct edpg_bpf *b, const char *pin_dir, const struct edpg_load_opts *o);
@@ -102,5 +103,21 @@ int64_t edpg_dp_time_to_wall(uint64_t dp_ns);
  * bpf_map_update_batch() (bulk enrolment).  Live gateways keep their slot.
  */
 int edpg_bpf_gw_put_many(struct edpg_bpf *b, const struct edpg_want_gw *v, size_t n);
+
+struct edpg_upgrade {
+	uint32_t old_id, new_id;	/* program ids */
+	char old_tag[17], new_tag[17];
+	size_t nlinks;			/* links switched to the new program */
+	bool same;			/* same code: nothing was switched */
+};
+
+/*
+ * Replace the pinned program with this build's without a gap: check the
+ * pinned maps' layout (BTF member by member), load this build over the
+ * very same maps (entries and counters kept), switch every pinned XDP link
+ * with bpf_link_update(BPF_F_REPLACE) and re-pin `prog` by rename.  A
+ * changed layout is refused with nothing changed.
+ */
+int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u);
 
 #endif

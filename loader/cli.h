@@ -47,6 +47,7 @@ int do_replay(int argc, char **argv);
 int do_watch(int argc, char **argv);
 int do_doctor(int argc, char **argv);
 int do_up(int argc, char **argv);
+int do_upgrade(int argc, char **argv);
 int gateway_pending(int argc, char **argv);	/* cmd_pending.c */
 int gateway_pending_add(int argc, char **argv);	/* gateway add --pending MAC */
 

@@ -103,6 +103,27 @@ static int save_gateways(const struct edpg_policy *p)
 	return 0;
 }
 
+/*
+ * Before the gateways file changes: a pinned program this build cannot
+ * write (another map layout, see edpg_bpf_open_pinned) stops the command
+ * with nothing changed, rather than leaving the file ahead of the filter.
+ */
+static int live_usable(void)
+{
+	struct edpg_bpf b;
+	int err;
+
+	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
+	if (err == -ENOENT)
+		return 0;
+	if (err == -EPROTO)
+		return err;	/* open_pinned said what and why */
+	if (err)
+		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
+	edpg_bpf_close(&b);
+	return 0;
+}
+
 static bool rec_equal(const struct edpg_want_gw *a, const struct edpg_want_gw *b)
 {
 	struct edpg_gw x = a->rec, y = b->rec;
@@ -312,7 +333,8 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 	nv[at >= 0 ? (size_t)at : p->ngateways] = g;
 	p->gateways = nv;
 	p->ngateways = old.ngateways + (at < 0);
-	err = save_gateways(p);
+	err = live_usable();
+	err = err ?: save_gateways(p);
 	if (!err)
 		err = push_gateways(&old, p, &live);
 	/* Hand the policy back its original array for edpg_policy_free. */
@@ -354,7 +376,8 @@ static int gw_del(struct edpg_policy *p, int argc, char **argv)
 	memcpy(nv + at, p->gateways + at + 1, (p->ngateways - at - 1) * sizeof(*nv));
 	p->gateways = nv;
 	p->ngateways--;
-	err = save_gateways(p);
+	err = live_usable();
+	err = err ?: save_gateways(p);
 	if (!err)
 		err = push_gateways(&old, p, &live);
 	p->gateways = old.gateways;
@@ -491,7 +514,8 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 		goto out;
 
 	if (added || replaced) {
-		err = save_gateways(&merged);
+		err = live_usable();
+		err = err ?: save_gateways(&merged);
 		if (!err)
 			err = push_gateways(p, &merged, &live);
 		reported = true;	/* both say what failed */

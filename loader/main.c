@@ -29,6 +29,7 @@ static const struct cmd {
 	{ "check", do_check, "check [FILE]                      validate the rules data" },
 	{ "attach", do_attach, "attach IFACE [--mode native|generic|auto] [--enforce xdp|nft|both]" },
 	{ "up", do_up, "up [--config FILE]                attach the interfaces of the config (service start)" },
+	{ "upgrade", do_upgrade, "upgrade                           this build's program over the pinned one, no gap" },
 	{ "detach", do_detach, "detach IFACE|--all" },
 	{ "apply", do_apply, "apply                             push the rules data (atomic)" },
 	{ "gateway", do_gateway, "gateway add|del|import|list|show ... manage enrolled gateways" },

@@ -128,7 +128,8 @@ prog=$(bpftool -j prog show pinned "$PIN_DIR/prog" | jq .id)
 bounded -j up --config "$CONF" >"$E2E_TMP/up2.json" || fail "second up failed"
 [ "$(jq -r '.[0].unchanged' "$E2E_TMP/up2.json")" = true ] || fail "second up: $(cat "$E2E_TMP/up2.json")"
 [ "$(bpftool -j prog show pinned "$PIN_DIR/prog" | jq .id)" = "$prog" ] || fail "second up reloaded the program"
-ok "up attaches lan0 (unknown MAC dropped); again: unchanged, same program id $prog"
+bounded upgrade | grep -q "already running this build" || fail "upgrade (the unit's second start step): $(bounded upgrade 2>&1)"
+ok "up attaches lan0 (unknown MAC dropped); again: unchanged, same program id $prog; upgrade: nothing to do"
 
 # A reboot empties bpffs while STATE/interfaces still lists lan0.
 bounded gateway add $GW1 --name gw1 >/dev/null
