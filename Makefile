@@ -12,7 +12,10 @@ CFLAGS    ?= -O2 -g
 # (tests/e2e/test_upgrade.sh builds variants with them).
 EXTRA_DEFS ?=
 BPF_EXTRA_CFLAGS ?=
-CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD)/bpf -Ibpf -Iloader $(EXTRA_DEFS)
+# SAN: sanitizer flags for a second build of the unit tests (make test runs
+# them under ASan+UBSan from $(BUILD)/asan).
+SAN ?=
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD)/bpf -Ibpf -Iloader $(EXTRA_DEFS) $(SAN)
 LIBS      := -lbpf -lnftnl -lmnl -lcares -lpcap -lelf -lz
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf $(EXTRA_DEFS) $(BPF_EXTRA_CFLAGS)
 
@@ -26,7 +29,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps test unit bpftest e2e fuzz bench demo install uninstall clean
+.PHONY: all deps test unit unit-asan bpftest e2e fuzz bench demo install uninstall clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -48,6 +51,10 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_LINK_fuzz_rules := loader/rules.c loader/addr.c loader/compile.c
 FUZZ_LINK_fuzz_dnsmsg := loader/dnsmsg.c
 FUZZ_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FUZZ_SRCS))
+# The unit tests again, built under ASan+UBSan (LeakSanitizer included):
+# any report fails the test.
+ASAN_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_UNIT_BINS := $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(UNIT_BINS))
 
 all: $(BUILD)/edpgate $(BPF_OBJS) $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS)
 
@@ -90,6 +97,10 @@ $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard loader/*.h)
 unit: deps $(UNIT_BINS)
 	$(Q)bash tests/run.sh unit $(UNIT_BINS)
 
+unit-asan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN="$(ASAN_SAN)" $(ASAN_UNIT_BINS)
+	$(Q)bash tests/run.sh unit-asan $(ASAN_UNIT_BINS)
+
 bpftest: deps $(BPFT_BINS)
 	$(Q)bash tests/run.sh bpf $(BPFT_BINS)
 
@@ -103,6 +114,8 @@ fuzz: deps $(FUZZ_BINS)
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(FUZZ_BINS)
 	$(Q)bash tests/run.sh unit $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN="$(ASAN_SAN)" $(ASAN_UNIT_BINS)
+	$(Q)bash tests/run.sh unit-asan $(ASAN_UNIT_BINS)
 	$(Q)bash tests/run.sh bpf $(BPFT_BINS)
 	$(Q)bash tests/run.sh fuzz $(FUZZ_BINS)
 	$(Q)bash tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))

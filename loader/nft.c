@@ -487,7 +487,7 @@ static int elems_of(const struct edpg_desired *d, struct elist *l)
 		if (!ret)
 			ret = group_elems(d, i, 1, l);
 	}
-	if (!ret)
+	if (!ret && l->n)	/* qsort(NULL, 0) is undefined */
 		qsort(l->e, l->n, sizeof(*l->e), elem_cmp);
 	return ret;
 }
@@ -1593,7 +1593,8 @@ static int sb_finish(struct sbuild *sb)
 		set->items = calloc(n ? n : 1, sizeof(*set->items));
 		if (!set->items)
 			return -ENOMEM;
-		qsort(r, n, sizeof(*r), raw_cmp);
+		if (n)	/* r may be NULL then: qsort(NULL, 0) is undefined */
+			qsort(r, n, sizeof(*r), raw_cmp);
 		for (j = 0; j < n; j++) {
 			if (!(set->flags & NFT_SET_INTERVAL)) {
 				memcpy(set->items[set->nitems++].key, r[j].key, sizeof(r[j].key));

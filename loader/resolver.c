@@ -324,9 +324,11 @@ static int run_loop(ares_channel ch, size_t *pending, int64_t deadline)
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
 			short ev = 0;
 
-			if (ARES_GETSOCK_READABLE(bits, i))
+			/* Not c-ares' ARES_GETSOCK_* macros: they shift a
+			 * signed 1 into bit 31 for the last socket (UB). */
+			if ((unsigned int)bits & (1U << i))
 				ev |= POLLIN;
-			if (ARES_GETSOCK_WRITABLE(bits, i))
+			if ((unsigned int)bits & (1U << (i + ARES_GETSOCK_MAXNUM)))
 				ev |= POLLOUT;
 			if (!ev)
 				continue;
