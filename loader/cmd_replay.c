@@ -13,14 +13,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
-#include <pcap/pcap.h>
+#include <stdlib.h>
 
 #include "addr.h"
 #include "cli.h"
 #include "diag.h"
 #include "json.h"
 #include "log.h"
+#include "pcapfile.h"
 #include "rules.h"
+#include "state.h"
 
 static const char synopsis[] = "replay CAPTURE.pcap|.pcapng [--live]";
 
@@ -30,14 +32,14 @@ int do_replay(int argc, char **argv)
 		{ "live", no_argument, NULL, 'l' },
 		{}
 	};
-	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	struct edpg_global snap[EDPG_R_MAX];
 	struct edpg_desired *d = NULL;
 	struct edpg_bpf live, priv;
 	struct edpg_policy p;
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	pcap_t *pc = NULL;
+	struct edpg_pcap_frame fr;
+	struct edpg_pcap pc;
+	char *cap = NULL;
+	size_t caplen;
 	bool use_live = false, have_live = false, have_priv = false;
 	uint64_t nframes = 0, npass = 0;
 	int c, rc, err, ret = EDPG_EXIT_FAIL;
@@ -51,14 +53,13 @@ int do_replay(int argc, char **argv)
 		return usage_err(synopsis, "replay takes one capture file");
 	if (edpg_load_policy(&p, cli.rules, true))
 		return EDPG_EXIT_FAIL;
-	pc = pcap_open_offline(argv[optind], errbuf);
-	if (!pc) {
-		edpg_err(-EINVAL, "cannot read %s: %s", argv[optind], errbuf);
+	err = edpg_read_file(argv[optind], &cap, &caplen);
+	if (err) {
+		edpg_err(err, "cannot read %s", argv[optind]);
 		goto out;
 	}
-	if (pcap_datalink(pc) != DLT_EN10MB) {
-		edpg_err(-EINVAL, "%s: link type %s, want Ethernet (capture on the LAN interface itself, not `any`)",
-			 argv[optind], pcap_datalink_val_to_name(pcap_datalink(pc)) ?: "?");
+	if (edpg_pcap_open(&pc, (const uint8_t *)cap, caplen)) {
+		edpg_err(-EINVAL, "%s: %s", argv[optind], pc.err);
 		goto out;
 	}
 	if (use_live) {
@@ -96,7 +97,7 @@ int do_replay(int argc, char **argv)
 
 	out_begin();
 	out_arr_open(NULL);
-	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
+	while ((rc = edpg_pcap_next(&pc, &fr)) == 1) {
 		const struct edpg_gateway *g = NULL;
 		struct edpg_outcome res;
 		char mac[EDPG_MAC_STRLEN] = "-";
@@ -104,32 +105,32 @@ int do_replay(int argc, char **argv)
 		nframes++;
 		/* A truncated capture (snaplen) would be judged on less than
 		 * the program saw: say so rather than guess. */
-		if (h->caplen < h->len)
+		if (fr.caplen < fr.len)
 			edpg_warn("frame %llu: captured %u of %u bytes; verdict is for the captured part",
-				  (unsigned long long)nframes, h->caplen, h->len);
-		err = edpg_verdict_run(&priv, snap, data, h->caplen, &res);
+				  (unsigned long long)nframes, fr.caplen, fr.len);
+		err = edpg_verdict_run(&priv, snap, fr.data, fr.caplen, &res);
 		if (err) {
 			edpg_err(err, "frame %llu (%u bytes): the test run failed",
-				 (unsigned long long)nframes, h->caplen);
+				 (unsigned long long)nframes, fr.caplen);
 			goto out_arr;
 		}
 		if (res.verdict == EDPG_V_PASS)
 			npass++;
-		if (h->caplen >= 12) {
-			edpg_mac_format(data + 6, mac);
-			g = edpg_gw_by_mac(&p, data + 6);
+		if (fr.caplen >= 12) {
+			edpg_mac_format(fr.data + 6, mac);
+			g = edpg_gw_by_mac(&p, fr.data + 6);
 		}
 		out_obj_open(NULL);
 		out_uint("frame", "%6llu", nframes);
 		out_str("verdict", " %-4s", res.verdict == EDPG_V_PASS ? "pass" : "drop");
 		out_str("reason", " %-11s", edpg_reason_names[res.reason]);
-		out_uint("len", " %5llu", h->caplen);
-		out_str("mac", " %s", h->caplen >= 12 ? mac : NULL);
+		out_uint("len", " %5llu", fr.caplen);
+		out_str("mac", " %s", fr.caplen >= 12 ? mac : NULL);
 		out_str("gateway", " %s\n", g ? (g->name[0] ? g->name : mac) : NULL);
 		out_obj_close();
 	}
-	if (rc == -1) {
-		edpg_err(-EIO, "%s: %s", argv[optind], pcap_geterr(pc));
+	if (rc < 0) {
+		edpg_err(rc, "%s: %s", argv[optind], pc.err);
 		goto out_arr;
 	}
 	out_text("%llu frames: %llu pass, %llu drop\n", (unsigned long long)nframes,
@@ -138,8 +139,7 @@ int do_replay(int argc, char **argv)
 out_arr:
 	out_arr_close();
 out:
-	if (pc)
-		pcap_close(pc);
+	free(cap);
 	if (have_priv)
 		edpg_bpf_close(&priv);
 	if (have_live)

@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	# build
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libnftnl-dev libmnl-dev libc-ares-dev libpcap-dev linux-libc-dev
+	libnftnl-dev libmnl-dev libc-ares-dev linux-libc-dev
 	# tests
 	libcmocka-dev libclang-rt-14-dev iproute2 nftables dnsmasq-base chrony
 	openssl socat tcpdump python3-scapy util-linux procps jq
