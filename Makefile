@@ -16,7 +16,7 @@ BPF_EXTRA_CFLAGS ?=
 # them under ASan+UBSan from $(BUILD)/asan).
 SAN ?=
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD)/bpf -Ibpf -Iloader $(EXTRA_DEFS) $(SAN)
-LIBS      := -lbpf -lnftnl -lmnl -lcares -lpcap -lelf -lz
+LIBS      := -lbpf -lnftnl -lmnl -lcares -lelf -lz
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf $(EXTRA_DEFS) $(BPF_EXTRA_CFLAGS)
 
 ifeq ($(V),1)
@@ -50,6 +50,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 # The loader sources each fuzz target links (they must stay free of libbpf).
 FUZZ_LINK_fuzz_rules := loader/rules.c loader/addr.c loader/compile.c
 FUZZ_LINK_fuzz_dnsmsg := loader/dnsmsg.c
+FUZZ_LINK_fuzz_gateways := loader/rules.c loader/addr.c loader/state.c loader/log.c loader/json.c
+FUZZ_LINK_fuzz_pcap := loader/pcapfile.c
 FUZZ_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FUZZ_SRCS))
 # The unit tests again, built under ASan+UBSan (LeakSanitizer included):
 # any report fails the test.
@@ -107,8 +109,10 @@ bpftest: deps $(BPFT_BINS)
 e2e: deps $(BUILD)/edpgate $(BPF_OBJS) $(BENCH_BINS)
 	$(Q)bash tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
 
+# The long run: FUZZ_TIME seconds of mutation per target.
+FUZZ_TIME ?= 300
 fuzz: deps $(FUZZ_BINS)
-	$(Q)bash tests/run.sh fuzz $(FUZZ_BINS)
+	$(Q)FUZZ_TIME=$(FUZZ_TIME) bash tests/run.sh fuzz $(FUZZ_BINS)
 
 # One entry point: install what is missing, build, run every suite.
 test: deps
@@ -117,7 +121,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN="$(ASAN_SAN)" $(ASAN_UNIT_BINS)
 	$(Q)bash tests/run.sh unit-asan $(ASAN_UNIT_BINS)
 	$(Q)bash tests/run.sh bpf $(BPFT_BINS)
-	$(Q)bash tests/run.sh fuzz $(FUZZ_BINS)
+	$(Q)FUZZ_TIME=15 bash tests/run.sh fuzz $(FUZZ_BINS)
 	$(Q)bash tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
 
 bench: deps
