@@ -120,8 +120,11 @@ static int fill_info(struct edpg_bpf *b)
 
 static int layout_check(struct edpgate *s, const struct edpg_bpf *b, bool deep);
 
+bool edpg_pins_rdonly;
+
 static int open_pinned_raw(struct edpg_bpf *b, const char *pin_dir)
 {
+	LIBBPF_OPTS(bpf_obj_get_opts, ro, .file_flags = BPF_F_RDONLY);
 	char path[PATH_MAX];
 	int err = 0;
 
@@ -130,11 +133,14 @@ static int open_pinned_raw(struct edpg_bpf *b, const char *pin_dir)
 	b->prog_fd = bpf_obj_get(path);
 	if (b->prog_fd < 0) {
 		err = -errno;
-		goto out;
+		/* Program pins open read-write only; readers need the maps. */
+		if (!(edpg_pins_rdonly && (err == -EACCES || err == -EPERM || err == -EROFS)))
+			goto out;
+		err = 0;
 	}
 	for (int i = 0; i < EDPG_M_MAX; i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, edpg_map_names[i]);
-		b->map_fd[i] = bpf_obj_get(path);
+		b->map_fd[i] = edpg_pins_rdonly ? bpf_obj_get_opts(path, &ro) : bpf_obj_get(path);
 		if (b->map_fd[i] < 0) {
 			err = -errno;
 			goto out;

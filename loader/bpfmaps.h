@@ -55,6 +55,12 @@ enum edpg_xdp_mode {
 /* Open the pinned program and maps; -ENOENT when nothing is pinned,
  * -EPROTO when their layout is not this build's. */
 int edpg_bpf_open_pinned(struct edpg_bpf *b, const char *pin_dir);
+/*
+ * Set by read-only commands: edpg_bpf_open_pinned() opens the maps with
+ * BPF_F_RDONLY, and a program pin it may not open (the kernel wants
+ * write access for those) leaves prog_fd -1 instead of failing.
+ */
+extern bool edpg_pins_rdonly;
 /* Load a fresh instance and pin it (program, maps) under @pin_dir. */
 int edpg_bpf_load_and_pin(struct edpg_bpf *b, const char *pin_dir, const struct edpg_load_opts *o);
 /*

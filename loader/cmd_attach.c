@@ -17,6 +17,7 @@
 #include "json.h"
 #include "log.h"
 #include "nft.h"
+#include "privilege.h"
 #include "rules.h"
 #include "snoop.h"
 
@@ -139,8 +140,8 @@ int do_attach(int argc, char **argv)
 	if (optind != argc - 1)
 		return usage_err(synopsis, "attach takes exactly one interface");
 	ifname = argv[optind];
-	if (strlen(ifname) >= IFNAMSIZ || !if_nametoindex(ifname))
-		return usage_err(synopsis, "no interface named '%s'", ifname);
+	if (edpg_check_ifname(ifname, true))
+		return EDPG_EXIT_USAGE;
 
 	cli.lock_fd = edpg_lock(cli.state_dir);
 	if (cli.lock_fd < 0)

@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "nft.h"
+#include "privilege.h"
 #include "rules.h"
 #include "snoop.h"
 
@@ -59,6 +60,9 @@ int do_detach(int argc, char **argv)
 	if (argc != 2)
 		return usage_err(synopsis, "detach takes one interface or --all");
 	ifname = argv[1];
+	/* The interface may be gone already: detach cleans up after it. */
+	if (strcmp(ifname, "--all") && edpg_check_ifname(ifname, false))
+		return EDPG_EXIT_USAGE;
 	cli.lock_fd = edpg_lock(cli.state_dir);
 	if (cli.lock_fd < 0)
 		return EDPG_EXIT_FAIL;

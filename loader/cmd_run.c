@@ -47,6 +47,7 @@
 #include "health.h"
 #include "log.h"
 #include "names.h"
+#include "privilege.h"
 #include "resolver.h"
 #include "rules.h"
 #include "snoop.h"
@@ -853,6 +854,16 @@ int do_run(int argc, char **argv)
 	err = setup(&r);
 	if (err)
 		goto out;
+	/*
+	 * Start-up is done: whatever else root could do (read any file,
+	 * ptrace, load modules, ...) a daemon parsing DNS answers off the
+	 * wire must not be able to.
+	 */
+	err = edpg_caps_limit(EDPG_RUN_CAPS);
+	if (err) {
+		edpg_err(err, "cannot drop the capabilities the daemon does not need");
+		goto out;
+	}
 
 	for (;;) {
 		struct signalfd_siginfo si;

@@ -47,9 +47,20 @@ int edpg_write_atomic(const char *path, const void *buf, size_t len)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/*
+	 * 0600: the gateways file and the address cache say which devices
+	 * may talk to what; only root reads them.  The rename replaces a
+	 * file an older version wrote 0644, so the mode tightens on the
+	 * next write.  fchmod because a umask can only narrow the mode, and
+	 * a stale temp file of a reused PID may exist with another one.
+	 */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, EDPG_FILE_MODE);
 	if (fd < 0)
 		return -errno;
+	if (fchmod(fd, EDPG_FILE_MODE)) {
+		err = -errno;
+		goto out;
+	}
 	while (len) {
 		ssize_t n = write(fd, p, len);
 
@@ -208,12 +219,29 @@ static void sweep_temp_files(const char *state_dir)
 	closedir(d);
 }
 
+/*
+ * The state directory is edpgate's own (like a systemd StateDirectory=):
+ * a directory an older version created 0755 is narrowed to 0700 by the
+ * next command that may write there.  Only a directory we own, and only
+ * group/other bits are taken away.
+ */
+static void tighten_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    !(st.st_mode & 077))
+		return;
+	if (chmod(dir, st.st_mode & 0700))
+		edpg_debug("cannot narrow %s to 0700: %s", dir, strerror(errno));
+}
+
 int edpg_lock(const char *state_dir)
 {
 	char path[PATH_MAX];
 	int fd, err;
 
-	err = edpg_mkdir_p(state_dir, 0755);
+	err = edpg_mkdir_p(state_dir, EDPG_DIR_MODE);
 	if (err) {
 		edpg_err(0, "cannot create the state directory %s: %s; %s", state_dir,
 			 strerror(-err), edpg_write_hint(err));
@@ -226,6 +254,11 @@ int edpg_lock(const char *state_dir)
 	 * write, saying which file and why, with nothing changed. */
 	if (fd < 0 && (errno == EROFS || errno == EACCES))
 		fd = open(path, O_RDONLY | O_CLOEXEC);
+	else if (fd >= 0) {
+		tighten_dir(state_dir);
+		if (fchmod(fd, EDPG_FILE_MODE))
+			edpg_debug("cannot narrow %s to 0600: %s", path, strerror(errno));
+	}
 	if (fd < 0) {
 		err = -errno;
 		edpg_err(0, "cannot open %s: %s; %s", path, strerror(-err), edpg_write_hint(err));

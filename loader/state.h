@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 
+/* Modes of what edpgate creates in the state directory: root only. */
+#define EDPG_FILE_MODE	0600
+#define EDPG_DIR_MODE	0700
+
 /* Write @len bytes to @path via a temporary file, fsync, rename, fsync dir. */
 int edpg_write_atomic(const char *path, const void *buf, size_t len);
 /* Read a whole file into a NUL-terminated malloc'd buffer. */
