@@ -125,12 +125,17 @@ int edpg_caps_limit(uint64_t keep)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -errno;
-	/* Bounding set first: dropping from it needs CAP_SETPCAP, which the
-	 * capset below takes away. */
+	/*
+	 * Bounding set first: dropping from it needs CAP_SETPCAP, which the
+	 * capset below takes away.  A process started with a narrower
+	 * bounding set (setpriv, a unit's CapabilityBoundingSet) may lack
+	 * CAP_SETPCAP: what it cannot drop it could only regain by exec,
+	 * which no_new_privs and edpgate (which never execs) rule out.
+	 */
 	for (int c = 0; c <= last; c++) {
-		if (keep & EDPG_CAP(c))
+		if ((keep & EDPG_CAP(c)) || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
 			continue;
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL && errno != EPERM)
 			return -errno;
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
@@ -208,7 +213,7 @@ int edpg_check_ifname(const char *name, bool must_exist)
 	if (edpg_valid_ifname(name, &why))
 		return edpg_err(0, "'%s' is not a valid interface name: %s", name, why), -EINVAL;
 	if (must_exist && !if_nametoindex(name))
-		return edpg_err(0, "no interface '%s' (see `ip link`)", name), -ENODEV;
+		return edpg_err(0, "no interface named '%s' (see `ip link`)", name), -ENODEV;
 	return 0;
 }
 

@@ -21,11 +21,14 @@
 
 /*
  * What `edpgate run` keeps after start-up: CAP_BPF for map updates and
- * reopening pins, CAP_NET_ADMIN for nf_tables and (re-)attaching XDP and
- * the TC snooper, CAP_PERFMON because the verifier refuses some of the
- * programs' pointer arithmetic without it when one is loaded again.
+ * reopening or re-pinning its objects, CAP_NET_ADMIN for nf_tables and
+ * re-attaching the XDP link and the TC snooper it holds.  Found by running
+ * the daemon's whole repertoire (SIGHUP reload, names refresh, snooping,
+ * re-attach after pins removed / interface re-created) with only these:
+ * it loads no program after start-up, so it needs no CAP_PERFMON, and
+ * bpffs is mounted by attach, so no CAP_SYS_ADMIN.
  */
-#define EDPG_RUN_CAPS	(EDPG_CAP(CAP_BPF) | EDPG_CAP(CAP_NET_ADMIN) | EDPG_CAP(CAP_PERFMON))
+#define EDPG_RUN_CAPS	(EDPG_CAP(CAP_BPF) | EDPG_CAP(CAP_NET_ADMIN))
 
 /* The effective and permitted capability sets of this process. */
 int edpg_caps_get(uint64_t *eff, uint64_t *prm);

@@ -8,7 +8,7 @@
 #  - read-only commands work with CAP_BPF alone against pins chmod'ed 0400
 #    (no CAP_DAC_OVERRIDE either) and on a read-only bpffs;
 #  - names and paths are validated, with messages;
-#  - `edpgate run` keeps exactly CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON
+#  - `edpgate run` keeps exactly CAP_BPF and CAP_NET_ADMIN
 #    (effective, permitted, bounding), no_new_privs, and still works:
 #    a SIGHUP applies a rules change, a gateway added by the CLI is in
 #    the daemon's next push.
@@ -111,7 +111,7 @@ P=(--pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$RULES")
 invalid "'a/b' is not a valid interface name: it contains '/'" "${P[@]}" attach a/b
 invalid "'lan0 x' is not a valid interface name" "${P[@]}" attach "lan0 x"
 invalid "is not a valid interface name: it is longer than 15 characters" "${P[@]}" attach abcdefghijklmnop
-invalid "no interface 'nosuch0' (see \`ip link\`)" "${P[@]}" attach nosuch0
+invalid "no interface named 'nosuch0' (see \`ip link\`)" "${P[@]}" attach nosuch0
 invalid "'../x' is not a valid interface name" "${P[@]}" detach ../x
 invalid "--state-dir 'state': it must be an absolute path" --pin-dir "$PIN_DIR" --state-dir state status
 invalid "--state-dir '/var/../tmp': it contains a '..' component" --pin-dir "$PIN_DIR" --state-dir /var/../tmp status
@@ -126,7 +126,7 @@ D_PID=$!
 E2E_PIDS+=("$D_PID")
 for _ in $(seq 100); do grep -q "edpgate run:" "$LOG" && break; sleep 0.1; done
 grep -q "edpgate run:" "$LOG" || { cat "$LOG"; fail "daemon did not start"; }
-want=$(printf '%016x' $(((1 << 39) | (1 << 38) | (1 << 12))))	# bpf, perfmon, net_admin
+want=$(printf '%016x' $(((1 << 39) | (1 << 12))))	# bpf, net_admin
 for _ in $(seq 50); do
 	[ "$(awk '/^CapEff:/ { print $2 }' "/proc/$D_PID/status")" = "$want" ] && break
 	sleep 0.1
@@ -140,7 +140,7 @@ for s in CapInh CapAmb; do
 	[ "$got" = 0000000000000000 ] || fail "daemon $s $got, want none"
 done
 [ "$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$D_PID/status")" = 1 ] || fail "daemon without no_new_privs"
-ok "daemon keeps CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON only (CapEff=CapPrm=CapBnd=$want), no_new_privs"
+ok "daemon keeps CAP_BPF and CAP_NET_ADMIN only (CapEff=CapPrm=CapBnd=$want), no_new_privs"
 
 # SIGHUP applies a rules change; the daemon's push carries a CLI-added gateway.
 echo "group cloud2 203.0.113.0/24" >>"$RULES"

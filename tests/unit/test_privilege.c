@@ -58,6 +58,8 @@ static void test_cap_names(void **state)
 			    "CAP_BPF and CAP_NET_ADMIN");
 	assert_string_equal(edpg_caps_names(EDPG_NEED_READ, buf, sizeof(buf)), "CAP_BPF");
 	assert_string_equal(edpg_caps_names(EDPG_RUN_CAPS, buf, sizeof(buf)),
+			    "CAP_BPF and CAP_NET_ADMIN");
+	assert_string_equal(edpg_caps_names(EDPG_CAP(CAP_PERFMON) | EDPG_NEED_WRITE, buf, sizeof(buf)),
 			    "CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON");
 	assert_string_equal(edpg_caps_names(EDPG_CAP(CAP_CHOWN) | EDPG_CAP(CAP_BPF), buf, sizeof(buf)),
 			    "CAP_BPF and cap_0");
