@@ -49,7 +49,7 @@ static const struct cmd {
 	{ "upgrade", do_upgrade, "upgrade                           this build's program over the pinned one, no gap", RW, false, NULL },
 	{ "detach", do_detach, "detach IFACE|--all", RW, false, NULL },
 	{ "apply", do_apply, "apply                             push the rules data (atomic)", RW, false, NULL },
-	{ "gateway", do_gateway, "gateway add|del|import|list|show ... manage enrolled gateways", RW, false, "list show" },
+	{ "gateway", do_gateway, "gateway add|del|import|list|show ... manage enrolled gateways", RW, false, "list show pending" },
 	{ "status", do_status, "status                            attached interfaces, policy summary", RO, true, NULL },
 	{ "stats", do_stats, "stats [MAC|NAME]                  counters per gateway and reason", RO, true, NULL },
 	{ "verify", do_verify, "verify                            compare BPF maps and nft with the rules", NFT_RO, true, NULL },

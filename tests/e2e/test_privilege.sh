@@ -53,6 +53,9 @@ for f in interfaces gateways lock; do
 	[ "$(mode "$STATE_DIR/$f")" = 600 ] || fail "$f is $(mode "$STATE_DIR/$f"), want 600"
 	[ "$(stat -c %u "$STATE_DIR/$f")" = 0 ] || fail "$f not owned by root"
 done
+for f in "$STATE_DIR"/*; do	# the address cache and whatever else
+	[ "$(mode "$f")" = 600 ] || fail "$f is $(mode "$f"), want 600"
+done
 [ "$(mode "$PIN_DIR")" = 700 ] || fail "pin dir $(mode "$PIN_DIR"), want 700"
 npins=0
 for p in "$PIN_DIR"/*; do
@@ -89,6 +92,7 @@ ro_cmds() {	# ro_cmds CAPS WHAT
 	only "$1" dst list | grep -q 198.51.100.0/24 || fail "dst list with $2"
 	only "$1" gateway list | grep -qi "$GW" || fail "gateway list with $2"
 	only "$1" gateway show "$GW" >/dev/null || fail "gateway show with $2"
+	only "$1" gateway pending >/dev/null || fail "gateway pending with $2"
 	only "$1" doctor >/dev/null || fail "doctor with $2"
 }
 chmod 0400 "$PIN_DIR"/*
@@ -97,7 +101,7 @@ chmod 0600 "$PIN_DIR"/*
 mount -o remount,ro "$E2E_TMP/bpffs"
 ro_cmds -all,+bpf "CAP_BPF only, bpffs read-only"
 mount -o remount,rw "$E2E_TMP/bpffs"
-ok "stats, status, dst list, gateway list/show, doctor with CAP_BPF alone and read-only pins"
+ok "stats, status, dst list, gateway list/show/pending, doctor with CAP_BPF alone and read-only pins"
 
 # ---- validation -----------------------------------------------------------
 invalid() {	# invalid WANT-MESSAGE ARGS...
@@ -117,7 +121,12 @@ invalid "--state-dir 'state': it must be an absolute path" --pin-dir "$PIN_DIR" 
 invalid "--state-dir '/var/../tmp': it contains a '..' component" --pin-dir "$PIN_DIR" --state-dir /var/../tmp status
 invalid "--pin-dir '$E2E_TMP' is not on a bpffs" --pin-dir "$E2E_TMP" --state-dir "$STATE_DIR" status
 invalid "--pin-dir 'pins': it must be an absolute path" --pin-dir pins --state-dir "$STATE_DIR" status
-ok "interface names, --state-dir and --pin-dir validated with messages"
+invalid "invalid name 'x;reboot': letters, digits" "${P[@]}" gateway add "$GW2" --name 'x;reboot'
+# shellcheck disable=SC2016 # the point: a literal $(id) reaches no shell
+invalid "invalid name '\$(id)'" "${P[@]}" gateway add "$GW2" --name '$(id)'
+invalid "invalid MAC '02:78:00:00:00:0g'" "${P[@]}" gateway add 02:78:00:00:00:0g
+edp gateway show "$GW2" >/dev/null 2>&1 && fail "an invalid gateway add enrolled $GW2"
+ok "interface names, gateway names and MACs, --state-dir and --pin-dir validated with messages"
 
 # ---- the daemon's capabilities -------------------------------------------
 LOG=$E2E_TMP/run.log
