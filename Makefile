@@ -110,9 +110,13 @@ e2e: deps $(BUILD)/edpgate $(BPF_OBJS) $(BENCH_BINS)
 	$(Q)bash tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
 
 # The long run: FUZZ_TIME seconds of mutation per target.
+# And the differential test of the XDP program against the reference
+# model (tests/bpf/test_model.c) over MODEL_FRAMES frames.
 FUZZ_TIME ?= 300
-fuzz: deps $(FUZZ_BINS)
+MODEL_FRAMES ?= 2000000
+fuzz: deps $(FUZZ_BINS) $(BPFT_BINS)
 	$(Q)FUZZ_TIME=$(FUZZ_TIME) bash tests/run.sh fuzz $(FUZZ_BINS)
+	$(Q)$(BUILD)/tests/bpf/test_model --frames $(MODEL_FRAMES)
 
 # One entry point: install what is missing, build, run every suite.
 test: deps

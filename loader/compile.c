@@ -104,7 +104,26 @@ static int add_group_dsts(struct dst_vec *dv, const struct edpg_group *g, uint64
 	return err;
 }
 
-/* Sort, then merge equal (family, addr, plen) entries by OR-ing their groups. */
+/* Does prefix @outer (shorter) contain prefix @inner? */
+static bool prefix_covers(const struct edpg_addr *outer, const struct edpg_addr *inner)
+{
+	int full = outer->plen / 8, rest = outer->plen % 8;
+
+	if (outer->family != inner->family || outer->plen >= inner->plen ||
+	    memcmp(outer->addr, inner->addr, full))
+		return false;
+	return !rest || !((outer->addr[full] ^ inner->addr[full]) & (0xff << (8 - rest)) & 0xff);
+}
+
+/*
+ * Sort, then merge equal (family, addr, plen) entries by OR-ing their
+ * groups.  Then a prefix inherits the groups of every shorter prefix that
+ * contains it: the data path's LPM lookup returns only the longest match,
+ * so 198.51.100.128/25 of group B inside 198.51.100.0/24 of group A must
+ * carry A too, or a service allowed to A would be refused there (found by
+ * the differential test, tests/bpf/test_model.c).  nft needs no such
+ * thing (one interval set per group) and drops nested intervals itself.
+ */
 static int dsts_finish(struct dst_vec *dv)
 {
 	size_t i, n = 0, exact[2] = { 0 }, cidr[2] = { 0 };
@@ -119,6 +138,15 @@ static int dsts_finish(struct dst_vec *dv)
 		dv->v[n++] = dv->v[i];
 	}
 	dv->n = n;
+	for (i = 0; i < n; i++) {
+		struct edpg_want_dst *w = &dv->v[i];
+
+		if (w->addr.plen == edpg_addr_bits(w->addr.family))
+			continue;	/* exact: a miss falls through to the prefixes */
+		for (size_t j = 0; j < n; j++)
+			if (prefix_covers(&dv->v[j].addr, &w->addr))
+				w->groups |= dv->v[j].groups;
+	}
 	for (i = 0; i < n; i++) {
 		int f = dv->v[i].addr.family == AF_INET6;
 
