@@ -187,6 +187,11 @@ static __always_inline int snoop(struct __sk_buff *skb, const int query)
 SEC("tc")
 int edpgate_snoop(struct __sk_buff *skb)
 {
+#ifdef EDPG_BUILD_TAG
+	/* A snooper differing in code alone, for tests/e2e/test_upgrade.sh;
+	 * r0 is set again below. */
+	asm volatile("r0 = %[t]" : : [t] "i"(EDPG_BUILD_TAG) : "r0");
+#endif
 	return snoop(skb, 0);
 }
 

@@ -7,8 +7,9 @@
  * judged by the old program or the new one, never by none.  A build whose
  * map layout differs is refused before anything changes.
  *
- * The DNS snooper (TC) is not replaced: it shares only the gateway table
- * and the control entry with the XDP program, which keep their layout.
+ * The DNS snooper (TC) is then replaced the same way when its code
+ * differs: loaded over the pinned ring buffer, lost counter and gateway
+ * table, and each interface's cls_bpf filter switched in place.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,13 +17,17 @@
 #include "cli.h"
 #include "json.h"
 #include "log.h"
+#include "snoop.h"
 #include "state.h"
 
 static const char synopsis[] = "upgrade";
 
 int do_upgrade(int argc, char **argv)
 {
+	struct edpg_snoop_upgrade su = {};
 	struct edpg_upgrade u;
+	struct edpg_ifaces ifs;
+	struct edpg_bpf b;
 	int err;
 
 	if (getopt_long(argc, argv, "", (const struct option[]){ {} }, NULL) != -1 ||
@@ -44,6 +49,17 @@ int do_upgrade(int argc, char **argv)
 	}
 	if (err)
 		return EDPG_EXIT_FAIL;
+	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	if (err)
+		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir), EDPG_EXIT_FAIL;
+	/* The maps the XDP program now runs on; the snooper shares two. */
+	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
+	if (err)
+		return EDPG_EXIT_FAIL;
+	err = edpg_snoop_upgrade(&b, cli.pin_dir, &ifs, &su);
+	edpg_bpf_close(&b);
+	if (err)
+		return EDPG_EXIT_FAIL;
 	out_begin();
 	out_obj_open(NULL);
 	out_bool("upgraded", u.same ? "already running this build: " : "upgraded: ", !u.same);
@@ -54,6 +70,11 @@ int do_upgrade(int argc, char **argv)
 		out_str("new_tag", " (tag %s)", u.new_tag);
 		out_uint("links", ", %llu links switched", u.nlinks);
 		out_text("; maps, gateways, addresses and counters kept");
+	}
+	if (su.upgraded) {
+		out_str("snoop_old_tag", "; DNS snooper %s", su.old_tag);
+		out_str("snoop_new_tag", " -> %s", su.new_tag);
+		out_uint("snoop_ifaces", " on %llu interfaces", su.nifaces);
 	}
 	out_text("\n");
 	out_obj_close();

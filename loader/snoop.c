@@ -315,3 +315,155 @@ void edpg_snoop_close(struct edpg_snoop *s)
 	close(s->map_fd);
 	free(s);
 }
+
+static int snoop_tag(int fd, char tag[2 * BPF_TAG_SIZE + 1])
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	for (int i = 0; i < BPF_TAG_SIZE; i++)
+		sprintf(tag + 2 * i, "%02x", info.tag[i]);
+	return 0;
+}
+
+/* Pin @fd under a temporary name, then rename it over @name: a crash
+ * leaves the old pin or the new one, never none. */
+static int repin(int fd, const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	pin_path(path, sizeof(path), pin_dir, name);
+	if (snprintf(tmp, sizeof(tmp), "%s/%s_new", pin_dir, name) >= (int)sizeof(tmp))
+		return edpg_err(-ENAMETOOLONG, "pin directory name too long: %s", pin_dir);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) || rename(tmp, path)) {
+		int err = edpg_err(-errno, "cannot pin the new snooper as %s", path);
+
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/* Put one hook's filter on @fd; cls_bpf swaps the program of an existing
+ * handle in one RCU step, so no DNS answer passes unseen. */
+static int tc_swap(const char *ifname, enum bpf_tc_attach_point at, int fd)
+{
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = EDPG_SNOOP_TC_HANDLE,
+		    .priority = EDPG_SNOOP_TC_PRIO, .flags = BPF_TC_F_REPLACE, .prog_fd = fd);
+	struct bpf_tc_hook h;
+	int err;
+
+	err = tc_hook_at(ifname, &h, at);
+	return err ?: bpf_tc_attach(&h, &o);
+}
+
+/*
+ * edpgate upgrade, second half: this build's snooper in place of the
+ * pinned one on every interface that has it, over the same ring buffer,
+ * lost counter and gateway table.  Nothing pinned: nothing to do.  A
+ * build whose snooper maps differ is refused by the load, before any
+ * filter changes; a filter that cannot be swapped puts the ones already
+ * swapped back.
+ */
+int edpg_snoop_upgrade(const struct edpg_bpf *b, const char *pin_dir,
+		       const struct edpg_ifaces *ifs, struct edpg_snoop_upgrade *u)
+{
+	char path[PATH_MAX], otag_q[2 * BPF_TAG_SIZE + 1] = "", ntag_q[2 * BPF_TAG_SIZE + 1];
+	int old = -1, old_q = -1, rb = -1, lost = -1, nfd, nfd_q;
+	bool swapped[EDPG_MAX_IFACES] = {};
+	struct snoop *s = NULL;
+	int err;
+
+	memset(u, 0, sizeof(*u));
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG);
+	old = bpf_obj_get(path);
+	if (old < 0)
+		return errno == ENOENT ? 0 : edpg_err(-errno, "cannot open %s", path);
+	u->pinned = true;
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG_Q);
+	old_q = bpf_obj_get(path);	/* absent if pinned by an older edpgate */
+	err = snoop_tag(old, u->old_tag);
+	if (!err && old_q >= 0)
+		err = snoop_tag(old_q, otag_q);
+	if (err)
+		goto out;
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_RB);
+	rb = bpf_obj_get(path);
+	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_LOST);
+	lost = bpf_obj_get(path);
+	if (rb < 0 || lost < 0) {
+		err = edpg_err(-ENOENT, "the DNS snooper in %s lacks its ring buffer or lost counter; `edpgate attach IFACE` restores it",
+			       pin_dir);
+		goto out;
+	}
+	s = snoop__open();
+	if (!s) {
+		err = edpg_err(-errno, "cannot open the snooper BPF object");
+		goto out;
+	}
+	err = bpf_map__reuse_fd(s->maps.edpg_ctl, b->map_fd[EDPG_M_CTL]);
+	err = err ?: bpf_map__reuse_fd(s->maps.edpg_gateways, b->map_fd[EDPG_M_GATEWAYS]);
+	err = err ?: bpf_map__reuse_fd(s->maps.edpg_snoop_rb, rb);
+	err = err ?: bpf_map__reuse_fd(s->maps.edpg_snoop_lost, lost);
+	err = err ?: snoop__load(s);
+	if (err) {
+		edpg_err(err, "this build's DNS snooper cannot take over the pinned one's maps (another layout?); the XDP program was upgraded, the snooper left as it was: `edpgate detach --all` and `attach` again to replace it");
+		goto out;
+	}
+	nfd = bpf_program__fd(s->progs.edpgate_snoop);
+	nfd_q = bpf_program__fd(s->progs.edpgate_snoop_q);
+	err = snoop_tag(nfd, u->new_tag);
+	err = err ?: snoop_tag(nfd_q, ntag_q);
+	if (err)
+		goto out;
+	if (!strcmp(u->old_tag, u->new_tag) && (old_q < 0 || !strcmp(otag_q, ntag_q)))
+		goto out;	/* same code */
+	u->upgraded = true;
+	for (size_t i = 0; i < ifs->n && !err; i++) {
+		const char *ifn = ifs->v[i].name;
+
+		if (!edpg_snoop_is_attached(ifn))
+			continue;
+		err = tc_swap(ifn, BPF_TC_EGRESS, nfd);
+		if (!err && old_q >= 0)
+			err = tc_swap(ifn, BPF_TC_INGRESS, nfd_q);
+		if (err) {
+			edpg_err(err, "cannot switch the DNS snooper on %s to the new program", ifn);
+			/* This one may be half-switched: put it back too. */
+			swapped[i] = true;
+			break;
+		}
+		swapped[i] = true;
+		u->nifaces++;
+	}
+	if (!err && old_q >= 0)
+		err = repin(nfd_q, pin_dir, EDPG_SNOOP_PIN_PROG_Q);
+	/* The answer program's pin last: its presence means "fully pinned". */
+	if (!err)
+		err = repin(nfd, pin_dir, EDPG_SNOOP_PIN_PROG);
+	if (err) {
+		for (size_t i = 0; i < ifs->n; i++) {
+			if (!swapped[i])
+				continue;
+			if (tc_swap(ifs->v[i].name, BPF_TC_EGRESS, old) ||
+			    (old_q >= 0 && tc_swap(ifs->v[i].name, BPF_TC_INGRESS, old_q)))
+				edpg_warn("could not put the DNS snooper on %s back on the old program",
+					  ifs->v[i].name);
+		}
+		u->upgraded = false;
+		u->nifaces = 0;
+	}
+out:
+	snoop__destroy(s);
+	if (lost >= 0)
+		close(lost);
+	if (rb >= 0)
+		close(rb);
+	if (old_q >= 0)
+		close(old_q);
+	close(old);
+	return err;
+}

@@ -18,6 +18,7 @@
 
 #include "bpfmaps.h"
 #include "snoop_abi.h"
+#include "state.h"
 
 /* Our filter on the clsact egress hook (priority must fit 16 bits). */
 #define EDPG_SNOOP_TC_HANDLE	0xedb0
@@ -38,6 +39,17 @@ bool edpg_snoop_questions(const char *pin_dir);
 bool edpg_snoop_is_attached(const char *ifname);
 /* Answers the program could not queue (ring full), summed over CPUs. */
 int edpg_snoop_lost(const char *pin_dir, uint64_t *lost);
+
+/* What edpg_snoop_upgrade() found and did. */
+struct edpg_snoop_upgrade {
+	bool pinned;		/* a snooper was pinned */
+	bool upgraded;		/* its code differed and was replaced */
+	unsigned int nifaces;	/* interfaces whose filters were switched */
+	char old_tag[17], new_tag[17];
+};
+
+int edpg_snoop_upgrade(const struct edpg_bpf *b, const char *pin_dir,
+		       const struct edpg_ifaces *ifs, struct edpg_snoop_upgrade *u);
 
 struct edpg_snoop;
 

@@ -59,6 +59,17 @@ global_drops() { edp -j stats | jq '[.global[].drop_packets] | add'; }
 veth_tx_dropped() { in_ns "$H_NS" ip -s -j link show eth0 | jq '.[0].stats64.tx.dropped'; }
 prog_id() { bpftool -j prog show pinned "$PIN_DIR/prog" | jq .id; }
 prog_tag() { bpftool -j prog show pinned "$PIN_DIR/prog" | jq -r .tag; }
+# The DNS snooper: the pinned answer and question programs, and the programs
+# lan0's two cls_bpf filters run (egress answers, ingress questions).
+snoop_pinned() {
+	echo "[$(bpftool -j prog show pinned "$PIN_DIR/snoop_prog" | jq .id)]" \
+		"[$(bpftool -j prog show pinned "$PIN_DIR/snoop_prog_q" | jq .id)]" | tr -d ' '
+}
+snoop_tc() {
+	for h in egress ingress; do
+		in_ns "$R_NS" tc -j filter show dev lan0 $h | jq -c '[.[] | .options.prog.id? // empty]'
+	done | tr -d '\n'
+}
 link_ids() { bpftool -j link show pinned "$PIN_DIR/link_lan0" | jq -c '[.id, .prog_id]'; }
 # The policy and the enrolled gateways as the maps hold them.
 policy_hash() {
@@ -85,6 +96,8 @@ for i in $(seq 50); do [ "$(allowed)" -gt 0 ] && break; sleep 0.1; done
 [ "$(allowed)" -gt 0 ] || fail "the flow does not reach edpgate: $(cat "$E2E_TMP/gen.err")"
 
 old_id=$(prog_id) old_tag=$(prog_tag) old_link=$(link_ids) old_policy=$(policy_hash)
+old_snoop=$(snoop_pinned)
+[ "$(snoop_tc)" = "$old_snoop" ] || fail "lan0's snooper filters run $(snoop_tc), not the pinned $old_snoop"
 a_before=$(allowed)
 out=$(with "$NEWER/edpgate" -j upgrade 2>&1) || fail "upgrade to the newer build failed: $out"
 new_id=$(prog_id) new_tag=$(prog_tag) new_link=$(link_ids)
@@ -105,6 +118,11 @@ ip -n "$R_NS" -j -d link show lan0 | jq -e --argjson id "$new_id" '.[0].xdp.prog
 [ "$(policy_hash)" = "$old_policy" ] || fail "the policy maps changed across the upgrade"
 [ "$(edp -j gateway list | jq length)" = 21 ] || fail "gateways lost: $(edp -j gateway list | jq length)"
 ok "program $old_id ($old_tag) -> $new_id ($new_tag) on link $(jq '.[0]' <<<"$old_link"); policy maps identical, 21 gateways"
+new_snoop=$(snoop_pinned)
+[ "$new_snoop" != "$old_snoop" ] || fail "the DNS snooper was not replaced ($old_snoop)"
+[ "$(jq -r .snoop_ifaces <<<"$out")" = 1 ] || fail "upgrade -j does not report the snooper switched on lan0: $out"
+[ "$(snoop_tc)" = "$new_snoop" ] || fail "lan0's snooper filters run $(snoop_tc), not the new pinned $new_snoop"
+ok "DNS snooper (answers, questions) $old_snoop -> $new_snoop, lan0's filters switched in place"
 
 a=$(allowed) d=$(drops) gd=$(global_drops) vd=$(($(veth_tx_dropped) - d0))
 echo "  sent $sent frames in $(awk -v n="$ns" 'BEGIN { printf "%.1f", n / 1e9 }') s" \
