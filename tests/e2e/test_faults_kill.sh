@@ -24,8 +24,14 @@ ROUNDS=${KILL_ROUNDS:-50}
 
 D_PID=
 kill_cleanup() {
+	local rc=$?
 	set +e
-	[ -n "$D_PID" ] && kill -9 "$D_PID" 2>/dev/null && wait "$D_PID" 2>/dev/null
+	if [ -n "$D_PID" ]; then
+		kill -9 "$D_PID" 2>/dev/null
+		wait "$D_PID" 2>/dev/null
+	fi
+	# e2e_cleanup exits with the status it finds: the test's, not ours.
+	(exit $rc)
 	e2e_cleanup
 }
 trap kill_cleanup EXIT
