@@ -1208,14 +1208,15 @@ static int layout_check(struct edpgate *s, const struct edpg_bpf *b, bool deep)
 	return bad ? -EPROTO : 0;
 }
 
-static int prog_ident(int fd, __u32 *id, char tag[2 * BPF_TAG_SIZE + 1])
+int edpg_bpf_prog_ident(int fd, uint32_t *id, char tag[17])
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
-	*id = info.id;
+	if (id)
+		*id = info.id;
 	for (int i = 0; i < BPF_TAG_SIZE; i++)
 		sprintf(tag + 2 * i, "%02x", info.tag[i]);
 	return 0;
@@ -1272,7 +1273,7 @@ int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u)
 	err = open_pinned_raw(&old, pin_dir);
 	if (err)
 		return err;
-	err = prog_ident(old.prog_fd, &u->old_id, u->old_tag);
+	err = edpg_bpf_prog_ident(old.prog_fd, &u->old_id, u->old_tag);
 	if (err)
 		goto out;
 	s = edpgate__open();
@@ -1299,7 +1300,7 @@ int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u)
 		goto out;
 	}
 	new_fd = bpf_program__fd(s->progs.edpgate_xdp);
-	err = prog_ident(new_fd, &u->new_id, u->new_tag);
+	err = edpg_bpf_prog_ident(new_fd, &u->new_id, u->new_tag);
 	if (err)
 		goto out;
 

@@ -110,6 +110,9 @@ int64_t edpg_dp_time_to_wall(uint64_t dp_ns);
  */
 int edpg_bpf_gw_put_many(struct edpg_bpf *b, const struct edpg_want_gw *v, size_t n);
 
+/* A loaded program's id (@id may be NULL) and tag in hex. */
+int edpg_bpf_prog_ident(int fd, uint32_t *id, char tag[17]);
+
 struct edpg_upgrade {
 	uint32_t old_id, new_id;	/* program ids */
 	char old_tag[17], new_tag[17];

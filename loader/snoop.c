@@ -316,18 +316,6 @@ void edpg_snoop_close(struct edpg_snoop *s)
 	free(s);
 }
 
-static int snoop_tag(int fd, char tag[2 * BPF_TAG_SIZE + 1])
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	for (int i = 0; i < BPF_TAG_SIZE; i++)
-		sprintf(tag + 2 * i, "%02x", info.tag[i]);
-	return 0;
-}
-
 /* Pin @fd under a temporary name, then rename it over @name: a crash
  * leaves the old pin or the new one, never none. */
 static int repin(int fd, const char *pin_dir, const char *name)
@@ -385,9 +373,9 @@ int edpg_snoop_upgrade(const struct edpg_bpf *b, const char *pin_dir,
 	u->pinned = true;
 	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_PROG_Q);
 	old_q = bpf_obj_get(path);	/* absent if pinned by an older edpgate */
-	err = snoop_tag(old, u->old_tag);
+	err = edpg_bpf_prog_ident(old, NULL, u->old_tag);
 	if (!err && old_q >= 0)
-		err = snoop_tag(old_q, otag_q);
+		err = edpg_bpf_prog_ident(old_q, NULL, otag_q);
 	if (err)
 		goto out;
 	pin_path(path, sizeof(path), pin_dir, EDPG_SNOOP_PIN_RB);
@@ -415,8 +403,8 @@ int edpg_snoop_upgrade(const struct edpg_bpf *b, const char *pin_dir,
 	}
 	nfd = bpf_program__fd(s->progs.edpgate_snoop);
 	nfd_q = bpf_program__fd(s->progs.edpgate_snoop_q);
-	err = snoop_tag(nfd, u->new_tag);
-	err = err ?: snoop_tag(nfd_q, ntag_q);
+	err = edpg_bpf_prog_ident(nfd, NULL, u->new_tag);
+	err = err ?: edpg_bpf_prog_ident(nfd_q, NULL, ntag_q);
 	if (err)
 		goto out;
 	if (!strcmp(u->old_tag, u->new_tag) && (old_q < 0 || !strcmp(otag_q, ntag_q)))
