@@ -190,10 +190,19 @@ expect_fault "link detached" "link to lan0 is defunct: the program was detached 
 	'.interfaces[0].link == "defunct" and .interfaces[0].link_id == '"$id"' and .problems[0].code == "link_defunct_detached"'
 restore_attach "link detached" "XDP link on lan0 (native)"
 
+# Another tool's XDP program on lan0.  iproute2 creates its tc/globals pin
+# directory on the bpffs it finds, so it runs with a throwaway bpffs of its
+# own mount namespace: the host's /sys/fs/bpf stays as it was.
+foreign_xdp() {
+	in_ns "$R_NS" unshare -m --propagation private sh -c \
+		'mount -t bpf bpf /sys/fs/bpf && exec ip link set lan0 xdpdrv obj "$1" sec xdp' \
+		sh "$ROOT/build/bpf/empty.bpf.o"
+}
+
 # 7. Another XDP program in our place: reported, attach refuses to replace
 #    it, and restores once it is removed.
 bpftool link detach id "$(link_id)"
-in_ns "$R_NS" ip link set lan0 xdpdrv obj "$ROOT/build/bpf/empty.bpf.o" sec xdp
+foreign_xdp
 foreign=$(ip -n "$R_NS" -j -d link show lan0 | jq '.[0].xdp.prog.id')
 expect_fault "another XDP program" "lan0 runs another XDP program (id $foreign" \
 	'.interfaces[0].foreign_prog_id == '"$foreign"' and ([.problems[].code] | index("foreign_xdp")) != null'
@@ -282,7 +291,7 @@ daemon_restores "link detached" "link to lan0 is defunct: the program was detach
 # race to the free hook: then detach again).
 for _ in $(seq 5); do
 	bpftool link detach id "$(link_id)"
-	in_ns "$R_NS" ip link set lan0 xdpdrv obj "$ROOT/build/bpf/empty.bpf.o" sec xdp 2>/dev/null && break
+	foreign_xdp 2>/dev/null && break
 done
 foreign=$(ip -n "$R_NS" -j -d link show lan0 | jq '.[0].xdp.prog.id')
 [ "$(ip -n "$R_NS" -j -d link show lan0 | jq -r '.[0].xdp.prog.name')" = edpgate_empty ] ||
