@@ -90,7 +90,7 @@ struct run {
 	uint64_t repair_after;		/* no new attempt before (s) */
 	struct edpg_health health;	/* problems already logged */
 	bool push_again;		/* the push after a restore failed */
-	int snoop_fd[3];		/* held, to pin again (edpg_snoop_pins) */
+	int snoop_fd[EDPG_SNOOP_NPINS];	/* held, to pin again (edpg_snoop_pins) */
 };
 
 static uint64_t mono_ns(void)
@@ -520,7 +520,7 @@ static void hold_snooper(struct run *r)
 {
 	char path[PATH_MAX];
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < EDPG_SNOOP_NPINS; i++) {
 		if (r->snoop_fd[i] >= 0)
 			close(r->snoop_fd[i]);
 		snprintf(path, sizeof(path), "%s/%s", cli.pin_dir, edpg_snoop_pins[i]);
@@ -772,7 +772,7 @@ static void teardown(struct run *r)
 	edpg_snoop_close(r->snoop);
 	if (r->nl)
 		mnl_socket_close(r->nl);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < EDPG_SNOOP_NPINS; i++)
 		if (r->snoop_fd[i] >= 0)
 			close(r->snoop_fd[i]);
 	edpg_resolver_free(r->rv);
@@ -817,7 +817,7 @@ int do_run(int argc, char **argv)
 		{ "resolve-floor", required_argument, NULL, 'f' },
 		{}
 	};
-	struct run r = { .floor = RETRY_MIN, .snoop_fd = { -1, -1, -1 } };
+	struct run r = { .floor = RETRY_MIN, .snoop_fd = { -1, -1, -1, -1 } };
 	struct pollfd pfd[3];
 	sigset_t set;
 	int c, err, sfd, ret = EDPG_EXIT_FAIL;

@@ -35,7 +35,8 @@ static void print_interfaces(const struct edpg_ifaces *ifs, const struct edpg_he
 		out_uint("link_id", NULL, ih->link_id);
 		out_uint("foreign_prog_id", ih->foreign_id ? ", foreign XDP program %llu" : NULL,
 			 ih->foreign_id);
-		out_bool("snooper", ", snooper %s)\n", ih->snooper);
+		out_bool("snooper", ", snooper %s", ih->snooper);
+		out_bool("snooper_questions", ", questions %s)\n", ih->snooper_q);
 		out_obj_close();
 	}
 	out_arr_close();

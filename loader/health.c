@@ -32,7 +32,9 @@
 #define PROG_NAME "edpgate_xdp"
 
 static const char *const snoop_maps[] = { EDPG_SNOOP_PIN_RB, EDPG_SNOOP_PIN_LOST };
-const char *const edpg_snoop_pins[3] = { EDPG_SNOOP_PIN_PROG, EDPG_SNOOP_PIN_RB, EDPG_SNOOP_PIN_LOST };
+const char *const edpg_snoop_pins[EDPG_SNOOP_NPINS] = {
+	EDPG_SNOOP_PIN_PROG, EDPG_SNOOP_PIN_RB, EDPG_SNOOP_PIN_LOST, EDPG_SNOOP_PIN_PROG_Q,
+};
 
 const char *edpg_link_state_name(enum edpg_link_state s)
 {
@@ -118,10 +120,10 @@ static enum edpg_link_state read_link(const char *pin_dir, const char *ifname, i
 
 /* Quietly: without a clsact qdisc the kernel's answer is an error libbpf
  * would print, once a second in the daemon. */
-static bool snooper_attached(const char *ifname)
+static bool snooper_attached(const char *ifname, bool questions)
 {
 	libbpf_print_fn_t old = libbpf_set_print(NULL);
-	bool on = edpg_snoop_is_attached(ifname);
+	bool on = edpg_snoop_is_attached(ifname, questions);
 
 	libbpf_set_print(old);
 	return on;
@@ -164,7 +166,8 @@ static void check_iface(struct edpg_health *h, const char *pin_dir, const struct
 		return;
 	}
 	ih->up = if_up(n);
-	ih->snooper = snooper_attached(n);
+	ih->snooper = snooper_attached(n, false);
+	ih->snooper_q = snooper_attached(n, true);
 	/* With --enforce nft the XDP hook is not ours to judge. */
 	if (want && !bpf_xdp_query(ih->ifindex, 0, &q)) {
 		uint32_t ids[] = { q.drv_prog_id, q.skb_prog_id, q.hw_prog_id };
@@ -213,6 +216,12 @@ static void check_iface(struct edpg_health *h, const char *pin_dir, const struct
 		problem(h, n, "snooper_missing",
 			"%s: the DNS snooper is not attached (answers to gateways are not learnt); run `edpgate attach %s`",
 			n, n);
+	/* Without its question side the snooper cannot tell an answer to a
+	 * gateway's question from a spoofed one. */
+	else if (!ih->snooper_q)
+		problem(h, n, "snooper_q_missing",
+			"%s: the DNS snooper's question side is not attached (answers are not matched to questions); run `edpgate attach %s`",
+			n, n);
 	if (!ih->up)
 		problem(h, n, "iface_down",
 			"%s is down; the filter stays attached and enforces when it comes up (`ip link set %s up`)",
@@ -223,14 +232,14 @@ int edpg_health_check(const char *pin_dir, const struct edpg_ifaces *ifs, struct
 {
 	const char *first = ifs->n ? ifs->v[0].name : "IFACE";
 	const char *const *snoop_names = edpg_snoop_pins;
-	bool map_pinned[EDPG_M_MAX], snoop_pinned[3];
+	bool map_pinned[EDPG_M_MAX], snoop_pinned[EDPG_SNOOP_NPINS];
 
 	memset(h, 0, sizeof(*h));
 	h->prog_pinned = pinned(pin_dir, "prog");
 	h->any_pinned = h->prog_pinned;
 	for (int i = 0; i < EDPG_M_MAX; i++)
 		h->any_pinned |= map_pinned[i] = pinned(pin_dir, edpg_map_names[i]);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < EDPG_SNOOP_NPINS; i++)
 		h->any_pinned |= snoop_pinned[i] = pinned(pin_dir, snoop_names[i]);
 	if (!h->any_pinned && ifs->n) {
 		problem(h, "pins", "pins_gone",
@@ -245,7 +254,7 @@ int edpg_health_check(const char *pin_dir, const struct edpg_ifaces *ifs, struct
 				problem(h, "pins", "map_pin_missing",
 					"map pin %s missing; run `edpgate attach %s`",
 					edpg_map_names[i], first);
-		for (int i = 0; i < 3 && ifs->n; i++)
+		for (int i = 0; i < EDPG_SNOOP_NPINS && ifs->n; i++)
 			if (!snoop_pinned[i])
 				problem(h, "pins", "snooper_pin_missing",
 					"snooper pin %s missing; run `edpgate attach %s`",
@@ -544,7 +553,7 @@ static int repair_snooper(const char *pin_dir, const struct edpg_held *held, boo
 	*reattach = false;
 	/* The held snooper shares the held instance's maps: only while that
 	 * one is still the live one. */
-	for (int i = 0; held && !reloaded && i < 3; i++) {
+	for (int i = 0; held && !reloaded && i < EDPG_SNOOP_NPINS; i++) {
 		if (held->snoop_fd[i] < 0 || pinned(pin_dir, edpg_snoop_pins[i]))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, edpg_snoop_pins[i]);
@@ -554,6 +563,16 @@ static int repair_snooper(const char *pin_dir, const struct edpg_held *held, boo
 	}
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, EDPG_SNOOP_PIN_PROG);
 	fd = bpf_obj_get(path);
+	/* The question program shares no map a pin could be found from:
+	 * without its pin (removed, or an older instance that had none) the
+	 * snooper is loaded again, both sides. */
+	if (fd >= 0 && !pinned(pin_dir, EDPG_SNOOP_PIN_PROG_Q)) {
+		close(fd);
+		unlink(path);
+		restored(r, "DNS snooper loaded again (its question program was not pinned)");
+		fd = -1;
+		errno = ENOENT;
+	}
 	if (fd >= 0) {
 		err = repin_maps(fd, pin_dir, snoop_maps, 2, r);
 		close(fd);
@@ -607,7 +626,7 @@ static int repair_iface(const char *pin_dir, struct edpg_iface *rec, struct edpg
 			 used == EDPG_XDP_NATIVE ? "native" : "generic");
 		restored(r, "XDP link on %s (%s)", rec->name, rec->xdp_mode);
 	}
-	if (snoop_reload || !ih->snooper) {
+	if (snoop_reload || !ih->snooper || !ih->snooper_q) {
 		err = edpg_snoop_attach(b, pin_dir, rec->name);
 		if (err)
 			return err;

@@ -31,7 +31,8 @@ struct edpg_if_health {
 	enum edpg_link_state link;
 	uint32_t link_id, link_prog_id, link_ifindex;
 	uint32_t foreign_id;	/* another XDP program on the interface */
-	bool snooper;
+	bool snooper;		/* answer side (egress) */
+	bool snooper_q;		/* question side (ingress) */
 };
 
 struct edpg_problem {
@@ -68,13 +69,17 @@ bool edpg_health_needs_repair(const struct edpg_health *h, const char *ifname);
  * lost, and no privilege beyond CAP_BPF is needed (reaching objects by id
  * needs CAP_SYS_ADMIN, loading a program CAP_PERFMON too).
  */
+/* The snooper's pins: answer program, ring buffer, lost counter,
+ * question program. */
+#define EDPG_SNOOP_NPINS 4
+
 struct edpg_held {
 	const struct edpg_bpf *bpf;
-	int snoop_fd[3];	/* snooper program, ring buffer, lost counter; -1 = none */
+	int snoop_fd[EDPG_SNOOP_NPINS];	/* edpg_snoop_pins order; -1 = none */
 };
 
 /* The snooper's pins, in edpg_held.snoop_fd order. */
-extern const char *const edpg_snoop_pins[3];
+extern const char *const edpg_snoop_pins[EDPG_SNOOP_NPINS];
 
 #define EDPG_RESTORED_MAX 40
 

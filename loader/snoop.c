@@ -119,11 +119,6 @@ static int tc_hook_at(const char *ifname, struct bpf_tc_hook *h, enum bpf_tc_att
 	return 0;
 }
 
-static int tc_hook(const char *ifname, struct bpf_tc_hook *h)
-{
-	return tc_hook_at(ifname, h, BPF_TC_EGRESS);
-}
-
 /* One of the two programs on @ifname's hook @at (clsact made if needed). */
 static int attach_one(const struct edpg_bpf *b, const char *pin_dir, const char *ifname,
 		      enum bpf_tc_attach_point at)
@@ -210,13 +205,13 @@ bool edpg_snoop_questions(const char *pin_dir)
 	return !access(path, F_OK);
 }
 
-bool edpg_snoop_is_attached(const char *ifname)
+bool edpg_snoop_is_attached(const char *ifname, bool questions)
 {
 	LIBBPF_OPTS(bpf_tc_opts, o, .handle = EDPG_SNOOP_TC_HANDLE,
 		    .priority = EDPG_SNOOP_TC_PRIO);
 	struct bpf_tc_hook h;
 
-	if (tc_hook(ifname, &h))
+	if (tc_hook_at(ifname, &h, questions ? BPF_TC_INGRESS : BPF_TC_EGRESS))
 		return false;
 	return bpf_tc_query(&h, &o) == 0;
 }
@@ -413,7 +408,7 @@ int edpg_snoop_upgrade(const struct edpg_bpf *b, const char *pin_dir,
 	for (size_t i = 0; i < ifs->n && !err; i++) {
 		const char *ifn = ifs->v[i].name;
 
-		if (!edpg_snoop_is_attached(ifn))
+		if (!edpg_snoop_is_attached(ifn, false))
 			continue;
 		err = tc_swap(ifn, BPF_TC_EGRESS, nfd);
 		if (!err && old_q >= 0)

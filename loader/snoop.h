@@ -35,8 +35,9 @@ int edpg_snoop_detach(const char *ifname);
 /* Whether the pinned snooper sees questions (an older one did not): only
  * then may the daemon require an answer to match one. */
 bool edpg_snoop_questions(const char *pin_dir);
-/* Whether @ifname carries our filter. */
-bool edpg_snoop_is_attached(const char *ifname);
+/* Whether @ifname carries our filter on egress (answers) or, with
+ * @questions, on ingress. */
+bool edpg_snoop_is_attached(const char *ifname, bool questions);
 /* Answers the program could not queue (ring full), summed over CPUs. */
 int edpg_snoop_lost(const char *pin_dir, uint64_t *lost);
 

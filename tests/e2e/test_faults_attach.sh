@@ -100,7 +100,8 @@ $out"
 healthy() {
 	edp verify >/dev/null 2>&1 || fail "$1: verify fails after the restore: $(edp verify 2>&1)"
 	edp -j status | jq -e '.healthy and (.problems | length == 0) and
-		.interfaces[0].link == "ok" and .interfaces[0].snooper and .interfaces[0].up' >/dev/null ||
+		.interfaces[0].link == "ok" and .interfaces[0].snooper and .interfaces[0].snooper_questions and
+		.interfaces[0].up' >/dev/null ||
 		fail "$1: status not healthy: $(edp status)"
 }
 
@@ -190,6 +191,22 @@ expect_fault "link detached" "link to lan0 is defunct: the program was detached 
 	'.interfaces[0].link == "defunct" and .interfaces[0].link_id == '"$id"' and .problems[0].code == "link_defunct_detached"'
 restore_attach "link detached" "XDP link on lan0 (native)"
 
+# 7. The snooper's question program unpinned: nothing else holds it by a
+#    pin, so attach loads the snooper again, both sides.
+rm "$PIN_DIR/snoop_prog_q"
+expect_fault "question program pin removed" "snooper pin snoop_prog_q missing" \
+	'.problems[0].code == "snooper_pin_missing" and .interfaces[0].snooper_questions'
+restore_attach "question program pin removed" "DNS snooper loaded again" "DNS snooper on lan0"
+[ -e "$PIN_DIR/snoop_prog_q" ] || fail "attach did not pin the question program again"
+
+# 8. The snooper's ingress (question) filter deleted by hand: without it
+#    answers cannot be matched to questions.
+snoop_q_del() { in_ns "$R_NS" tc filter del dev lan0 ingress pref $((0xedb0)); }
+snoop_q_del
+expect_fault "question side detached" "lan0: the DNS snooper's question side is not attached" \
+	'.interfaces[0].snooper and (.interfaces[0].snooper_questions | not) and .problems[0].code == "snooper_q_missing"'
+restore_attach "question side detached" "DNS snooper on lan0"
+
 # Another tool's XDP program on lan0.  iproute2 creates its tc/globals pin
 # directory on the bpffs it finds, so it runs with a throwaway bpffs of its
 # own mount namespace: the host's /sys/fs/bpf stays as it was.
@@ -199,7 +216,7 @@ foreign_xdp() {
 		sh "$ROOT/build/bpf/empty.bpf.o"
 }
 
-# 7. Another XDP program in our place: reported, attach refuses to replace
+# 9. Another XDP program in our place: reported, attach refuses to replace
 #    it, and restores once it is removed.
 bpftool link detach id "$(link_id)"
 foreign_xdp
@@ -256,6 +273,13 @@ wait_for 10 logged "edpgate run:" || { cat "$LOG"; fail "daemon did not start"; 
 
 rm "$PIN_DIR/edpg_dst4"
 daemon_restores "map pin removed" "map pin edpg_dst4 missing" "restored map pin edpg_dst4"
+
+rm "$PIN_DIR/snoop_prog_q"
+daemon_restores "question program pin removed" "restored snooper pin snoop_prog_q"
+
+snoop_q_del
+daemon_restores "question side detached" "the DNS snooper's question side is not attached" \
+	"restored DNS snooper on lan0"
 
 rm "$PIN_DIR/link_lan0"
 daemon_restores "link pin removed" "restored XDP link on lan0 (native)"
