@@ -128,9 +128,9 @@ struct {
 } edpg_events SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EDPG_MAX_PENDING);
-	__type(key, struct edpg_gw_key);
+	__type(key, __u32);
 	__type(value, struct edpg_pending);
 } edpg_pending SEC(".maps");
 
@@ -277,6 +277,13 @@ static __always_inline int gw_drop(struct edpg_gw_stats *st, const struct dinfo 
 	return count(reason, EDPG_V_DROP, len);
 }
 
+/* Byte by byte: a memcmp call does not exist in BPF. */
+static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+{
+	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) |
+		 (a[3] ^ b[3]) | (a[4] ^ b[4]) | (a[5] ^ b[5]));
+}
+
 /*
  * An unknown MAC trying a Device Cloud or NTP port is a
  * gateway waiting to be enrolled: remember it.  The map is per-CPU, so a
@@ -295,31 +302,22 @@ static __always_inline void unknown_note(struct dinfo *di, __u8 nonfirst)
 	if (!nonfirst && ((di->l4proto == IPPROTO_TCP && (di->dport == EDPG_PORT_EDP_TLS ||
 							  di->dport == EDPG_PORT_EDP)) ||
 			  (di->l4proto == IPPROTO_UDP && di->dport == EDPG_PORT_NTP))) {
-		struct edpg_gw_key k = {};
-		struct edpg_pending *p;
+		__u32 k = edpg_pending_slot(di->mac);
+		struct edpg_pending *p = bpf_map_lookup_elem(&edpg_pending, &k);
 
-		__builtin_memcpy(k.mac, di->mac, 6);
-		p = bpf_map_lookup_elem(&edpg_pending, &k);
 		if (p) {
-			/* Another CPU may have created the entry. */
-			if (!p->first_seen)
+			/* This CPU's copy: no other writer.  Another MAC's
+			 * slot (or an empty one) is taken over. */
+			if (!p->packets || !mac_eq(p->mac, di->mac)) {
+				__builtin_memcpy(p->mac, di->mac, 6);
 				p->first_seen = di->now;
+				p->packets = 0;
+			}
 			p->last_seen = di->now;
 			p->packets++;
 			p->last_port = di->dport;
 			p->last_proto = di->l4proto;
 			p->vlan = di->vlan;
-		} else {
-			struct edpg_pending v = {
-				.first_seen = di->now,
-				.last_seen = di->now,
-				.packets = 1,
-				.last_port = di->dport,
-				.last_proto = di->l4proto,
-				.vlan = di->vlan,
-			};
-
-			bpf_map_update_elem(&edpg_pending, &k, &v, BPF_ANY);
 		}
 	}
 	b = bpf_map_lookup_elem(&edpg_ev_global, &zero);

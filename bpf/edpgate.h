@@ -241,22 +241,38 @@ struct edpg_event {
 #define EDPG_EV_RING_SIZE	(256 * 1024)
 
 /*
- * edpg_pending: per-CPU LRU hash of unknown MACs that tried a Device Cloud
- * or NTP port (below): candidates for enrolment.  Key: the
- * MAC padded to 8 bytes (gen and pad are 0).
+ * edpg_pending: unknown MACs that tried a Device Cloud or NTP port
+ * (below): candidates for enrolment.  A per-CPU array used as a
+ * direct-mapped cache, slot edpg_pending_slot(mac): on the unknown-MAC
+ * path (a flood from a rogue host runs through it) an array slot costs a
+ * fraction of an LRU hash lookup.  A MAC landing on a slot another MAC
+ * holds takes it over; the loader merges the CPUs' copies by MAC.
+ * packets == 0 marks an empty slot.
  */
 struct edpg_pending {
 	__u64 first_seen;	/* data-path time */
 	__u64 last_seen;
 	__u64 packets;
+	__u8 mac[6];
 	__u16 last_port;
 	__u8 last_proto;
 	__u8 pad;
 	__u16 vlan;
-	__u16 pad2;
+	__u32 pad2;
 };
 
-#define EDPG_MAX_PENDING	1024
+#define EDPG_PENDING_BITS	10
+#define EDPG_MAX_PENDING	(1U << EDPG_PENDING_BITS)
+
+/* Multiplicative hashing: the top bits of the product mix every byte,
+ * the vendor's OUI too (a site's gateways often share one). */
+static inline __u32 edpg_pending_slot(const __u8 mac[6])
+{
+	__u32 lo = (__u32)mac[2] << 24 | (__u32)mac[3] << 16 | (__u32)mac[4] << 8 | mac[5];
+	__u32 hi = (__u32)mac[0] << 8 | mac[1];
+
+	return ((lo ^ hi * 0x85ebca6bU) * 0x9e3779b1U) >> (32 - EDPG_PENDING_BITS);
+}
 
 /* What makes an unknown MAC "pending": Device Cloud and NTP ports. */
 #define EDPG_PORT_EDP		3197
@@ -298,6 +314,6 @@ _Static_assert(sizeof(struct edpg_ev_bucket) == 32, "edpg_ev_bucket");
 _Static_assert(sizeof(struct edpg_drop_rec) == 32, "edpg_drop_rec");
 _Static_assert(sizeof(struct edpg_gw_diag) == 32 + 32 * EDPG_DIAG_NR, "edpg_gw_diag");
 _Static_assert(sizeof(struct edpg_event) == 64, "edpg_event");
-_Static_assert(sizeof(struct edpg_pending) == 32, "edpg_pending");
+_Static_assert(sizeof(struct edpg_pending) == 40, "edpg_pending");
 
 #endif /* EDPGATE_H */

@@ -91,60 +91,69 @@ static int pending_cmp(const void *a, const void *b)
 	return memcmp(x->mac, y->mac, 6);
 }
 
+/* One CPU's record of @slot into the list: merged with the same MAC's
+ * record from another CPU (a MAC always lands in the same slot, so only
+ * the entries from @first on can hold it), else appended. */
+static int pending_merge(struct edpg_pending_ent **v, size_t *cnt, size_t *cap, size_t first,
+			 const struct edpg_pending *p)
+{
+	struct edpg_pending_ent *e = NULL, *tmp;
+
+	for (size_t i = first; i < *cnt && !e; i++)
+		if (!memcmp((*v)[i].mac, p->mac, 6))
+			e = &(*v)[i];
+	if (!e) {
+		if (*cnt == *cap) {
+			*cap = *cap ? *cap * 2 : 32;
+			tmp = realloc(*v, *cap * sizeof(**v));
+			if (!tmp)
+				return -ENOMEM;
+			*v = tmp;
+		}
+		e = &(*v)[(*cnt)++];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->mac, p->mac, 6);
+		memcpy(e->p.mac, p->mac, 6);
+	}
+	e->p.packets += p->packets;
+	if (p->first_seen && (!e->p.first_seen || p->first_seen < e->p.first_seen))
+		e->p.first_seen = p->first_seen;
+	if (p->last_seen >= e->p.last_seen) {
+		e->p.last_seen = p->last_seen;
+		e->p.last_port = p->last_port;
+		e->p.last_proto = p->last_proto;
+		e->p.vlan = p->vlan;
+	}
+	return 0;
+}
+
 int edpg_pending_list(const struct edpg_bpf *b, struct edpg_pending_ent **out, size_t *n)
 {
-	struct edpg_pending_ent *v = NULL, *tmp;
-	struct edpg_gw_key k, cur, *prev = NULL;
-	struct edpg_pending *pc = NULL;
-	size_t cnt = 0, cap = 0;
+	struct edpg_pending_ent *v = NULL;
+	size_t cnt = 0, cap = 0, sz = ROUND8(sizeof(struct edpg_pending));
 	int fd = b->map_fd[EDPG_M_PENDING];
+	uint8_t *pc;
 	int err = 0;
 
-	pc = calloc(b->ncpus, ROUND8(sizeof(*pc)));
+	pc = calloc(b->ncpus, sz);
 	if (!pc)
 		return -ENOMEM;
-	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		struct edpg_pending_ent *e;
+	for (uint32_t slot = 0; slot < EDPG_MAX_PENDING && !err; slot++) {
+		size_t first = cnt;
 
-		cur = k;
-		prev = &cur;
-		if (bpf_map_lookup_elem(fd, &k, pc))
-			continue;	/* evicted meanwhile */
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 32;
-			tmp = realloc(v, cap * sizeof(*v));
-			if (!tmp) {
-				err = -ENOMEM;
-				goto out;
-			}
-			v = tmp;
+		if (bpf_map_lookup_elem(fd, &slot, pc)) {
+			err = -errno;
+			break;
 		}
-		e = &v[cnt++];
-		memset(e, 0, sizeof(*e));
-		memcpy(e->mac, k.mac, 6);
-		for (int c = 0; c < b->ncpus; c++) {
-			const struct edpg_pending *p = &pc[c];
+		for (int c = 0; c < b->ncpus && !err; c++) {
+			const struct edpg_pending *p = (const void *)(pc + c * sz);
 
-			if (!p->packets)
-				continue;
-			e->p.packets += p->packets;
-			if (p->first_seen && (!e->p.first_seen || p->first_seen < e->p.first_seen))
-				e->p.first_seen = p->first_seen;
-			if (p->last_seen >= e->p.last_seen) {
-				e->p.last_seen = p->last_seen;
-				e->p.last_port = p->last_port;
-				e->p.last_proto = p->last_proto;
-				e->p.vlan = p->vlan;
-			}
+			if (p->packets)
+				err = pending_merge(&v, &cnt, &cap, first, p);
 		}
 	}
-	if (errno != ENOENT) {
-		err = -errno;
-		goto out;
-	}
-	if (cnt)
+	if (!err && cnt)
 		qsort(v, cnt, sizeof(*v), pending_cmp);
-out:
 	free(pc);
 	if (err) {
 		free(v);
@@ -155,14 +164,39 @@ out:
 	return 0;
 }
 
+/* The MAC's records on every CPU emptied (a racing frame may write one
+ * again: it is then still pending, which it is). -ENOENT: none held. */
 int edpg_pending_del(const struct edpg_bpf *b, const uint8_t mac[6])
 {
-	struct edpg_gw_key k = {};
+	size_t sz = ROUND8(sizeof(struct edpg_pending));
+	uint32_t slot = edpg_pending_slot(mac);
+	int fd = b->map_fd[EDPG_M_PENDING];
+	bool found = false;
+	uint8_t *pc;
+	int err = 0;
 
-	memcpy(k.mac, mac, 6);
-	if (bpf_map_delete_elem(b->map_fd[EDPG_M_PENDING], &k))
-		return -errno;
-	return 0;
+	pc = calloc(b->ncpus, sz);
+	if (!pc)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &slot, pc)) {
+		err = -errno;
+		goto out;
+	}
+	for (int c = 0; c < b->ncpus; c++) {
+		struct edpg_pending *p = (void *)(pc + c * sz);
+
+		if (p->packets && !memcmp(p->mac, mac, 6)) {
+			memset(p, 0, sizeof(*p));
+			found = true;
+		}
+	}
+	if (!found)
+		err = -ENOENT;
+	else if (bpf_map_update_elem(fd, &slot, pc, BPF_ANY))
+		err = -errno;
+out:
+	free(pc);
+	return err;
 }
 
 bool edpg_mac_is_digi(const uint8_t mac[6])

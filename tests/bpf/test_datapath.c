@@ -1338,19 +1338,23 @@ static void test_events_rate_limit(void **state)
 	unpin_cpu();
 }
 
-static struct edpg_pending pending_sum(int mac, bool *found)
+/* The records of @mac in its slot, summed over CPUs. */
+static struct edpg_pending pending_of(const uint8_t mac[6], bool *found)
 {
 	size_t sz = ROUND8(sizeof(struct edpg_pending));
 	uint8_t *buf = calloc(nr_cpus, sz);
-	struct edpg_gw_key k = {};
+	uint32_t slot = edpg_pending_slot(mac);
 	struct edpg_pending s = {};
 
 	assert_non_null(buf);
-	memcpy(k.mac, macs[mac], 6);
-	*found = !bpf_map_lookup_elem(bpf_map__fd(skel->maps.edpg_pending), &k, buf);
-	for (int c = 0; *found && c < nr_cpus; c++) {
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.edpg_pending), &slot, buf), 0);
+	*found = false;
+	for (int c = 0; c < nr_cpus; c++) {
 		const struct edpg_pending *x = (const void *)(buf + c * sz);
 
+		if (!x->packets || memcmp(x->mac, mac, 6))
+			continue;
+		*found = true;
 		s.packets += x->packets;
 		if (x->last_seen > s.last_seen) {
 			s.last_seen = x->last_seen;
@@ -1364,14 +1368,20 @@ static struct edpg_pending pending_sum(int mac, bool *found)
 	return s;
 }
 
+static struct edpg_pending pending_sum(int mac, bool *found)
+{
+	return pending_of(macs[mac], found);
+}
+
 /* Unknown MACs trying Device Cloud or NTP ports are remembered; other
- * ports are not; an unknown-MAC event names no slot. */
+ * ports are not; an unknown-MAC event names no slot; a MAC on a slot
+ * another one holds takes it over, one on another slot leaves it be. */
 static void test_pending(void **state)
 {
 	static const struct row tls = { "p", UNK, .dport = 3199 };
 	static const struct row web = { "w", UNK, .dport = 80 };
 	static const struct row ntp = { "n", UNK, UDP, .s = "10.0.0.66" };
-	struct edpg_gw_key k = {};
+	uint8_t same[6], other[6];
 	struct ring_buffer *rb;
 	struct edpg_pending s;
 	struct evs ev = {};
@@ -1382,8 +1392,20 @@ static void test_pending(void **state)
 
 	(void)state;
 	pin_cpu();
-	memcpy(k.mac, macs[UNK], 6);
-	bpf_map_delete_elem(bpf_map__fd(skel->maps.edpg_pending), &k);
+	/* Two more unknown MACs: one on UNK's slot, one on another. */
+	memcpy(same, macs[UNK], 6);
+	for (i = 1; i < 65536; i++) {
+		same[3] = i >> 8;
+		same[4] = i;
+		if (edpg_pending_slot(same) == edpg_pending_slot(macs[UNK]))
+			break;
+	}
+	assert_int_not_equal(i, 65536);
+	memcpy(other, macs[UNK], 6);
+	other[5]++;
+	assert_int_not_equal(edpg_pending_slot(other), edpg_pending_slot(macs[UNK]));
+	zero_percpu(skel->maps.edpg_pending, edpg_pending_slot(macs[UNK]), sizeof(struct edpg_pending));
+	zero_percpu(skel->maps.edpg_pending, edpg_pending_slot(other), sizeof(struct edpg_pending));
 	zero_percpu(skel->maps.edpg_ev_global, 0, sizeof(struct edpg_ev_bucket));
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.edpg_events), ev_cb, &ev, NULL);
 	assert_non_null(rb);
@@ -1418,6 +1440,28 @@ static void test_pending(void **state)
 	assert_int_equal(ev.last.slot, EDPG_EV_NO_SLOT);
 	assert_int_equal(ev.last.reason, EDPG_R_UNKNOWN_MAC);
 	assert_memory_equal(ev.last.mac, macs[UNK], 6);
+
+	/* Another slot: UNK's record stays. */
+	build(&tls, &p);
+	memcpy(p.data + 6, other, 6);
+	assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	s = pending_of(other, &found);
+	assert_true(found);
+	assert_int_equal(s.packets, 1);
+	s = pending_sum(UNK, &found);
+	assert_true(found);
+	assert_int_equal(s.packets, 4);
+	/* The same slot: taken over, counted from one. */
+	memcpy(p.data + 6, same, 6);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	s = pending_of(same, &found);
+	assert_true(found);
+	assert_int_equal(s.packets, 2);
+	assert_int_equal(s.last_port, 3199);
+	pending_sum(UNK, &found);
+	assert_false(found);
+	ring_buffer__consume(rb);
 	ring_buffer__free(rb);
 	unpin_cpu();
 }
