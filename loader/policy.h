@@ -74,6 +74,12 @@ struct edpg_gateway {
 	uint8_t mac[6];
 	char name[EDPG_NAME_MAX];	/* "" when unnamed */
 	uint32_t services;		/* bitmap of service ids */
+	/*
+	 * Enrolled without `services`: services is the rules' defaults, and
+	 * the gateways file says so by leaving `services` out, so the next
+	 * parse gives the defaults of that day's rules file.
+	 */
+	bool uses_defaults;
 	bool has_ip4, has_ip6, has_vlan;
 	uint8_t ip4[4];
 	uint8_t ip6[16];

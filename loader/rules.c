@@ -1027,6 +1027,8 @@ static void stmt_gateway(struct ctx *c, const struct lline *l)
 	}
 	if (!mac_ok)
 		return;
+	/* `services none` is an explicit (empty) list, not the defaults. */
+	g.uses_defaults = !seen_svc;
 	if (p->ngateways >= EDPG_MAX_GATEWAYS) {
 		err_at(c, &l->t[1], "too many gateways (at most %d)", EDPG_MAX_GATEWAYS);
 		return;
@@ -1265,9 +1267,10 @@ int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 			err = -EINVAL;	/* a service id the policy does not define */
 			break;
 		}
-		if (!g->services)
+		/* No `services`: the next parse gives the rules' defaults of that day. */
+		if (!g->uses_defaults && !g->services)
 			fputs(" services none", f);
-		for (s = 0; s < p->nservices; s++) {
+		for (s = 0; s < p->nservices && !g->uses_defaults; s++) {
 			if (!(g->services & (1U << s)))
 				continue;
 			fprintf(f, "%s%s", sep, p->services[s].name);

@@ -54,9 +54,12 @@ int edpg_rules_parse(struct edpg_policy *p, const char *file, const char *text, 
 int edpg_gateways_parse(struct edpg_policy *p, const char *file, const char *text, size_t len,
 			struct edpg_diags *d);
 /*
- * Serialise p->gateways in the grammar, sorted by MAC, MACs lower-case,
- * services always spelled out (`services none` for an empty set) so a later
- * change of `defaults` never changes an enrolled gateway behind its back.
+ * Serialise p->gateways in the grammar, sorted by MAC, MACs lower-case.
+ * A gateway that uses_defaults is written without `services`, so it follows
+ * the rules file's `defaults` as they are when the file is next read (and a
+ * service only the old defaults named can be dropped from the rules file);
+ * any other gets its list spelled out (`services none` for an empty set),
+ * which no change of `defaults` touches.
  * *out is malloc'd and NUL-terminated; *len excludes the NUL.
  */
 int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len);

@@ -87,7 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (!memcmp(q.gateways[j].mac, a->mac, 6))
 					b = &q.gateways[j];
 			check(b != NULL, "gateway lost in the round trip");
+			/* Same defaults on both sides, so also the same services. */
 			check(!strcmp(a->name, b->name) && a->services == b->services &&
+			      a->uses_defaults == b->uses_defaults &&
 			      a->has_ip4 == b->has_ip4 && a->has_ip6 == b->has_ip6 &&
 			      a->has_vlan == b->has_vlan && (!a->has_ip4 || !memcmp(a->ip4, b->ip4, 4)) &&
 			      (!a->has_ip6 || !memcmp(a->ip6, b->ip6, 16)) &&

@@ -552,13 +552,17 @@ static void test_gateways_parse(void **state)
 	assert_int_equal(g->ip6[0], 0x20);
 	assert_int_equal(g->ip6[15], 0x20);
 	assert_int_equal(g->vlan, 10);
+	assert_false(g->uses_defaults);
 	g = &p.gateways[1];
 	assert_string_equal(g->name, "");
-	/* No `services`: the rules' defaults. */
+	/* No `services`: the rules' defaults, and it says so. */
 	assert_int_equal(g->services, svc_bits(&p, "a,b"));
+	assert_true(g->uses_defaults);
 	assert_false(g->has_ip4 || g->has_ip6 || g->has_vlan);
 	g = &p.gateways[2];
 	assert_int_equal(g->services, 0);
+	/* `services none` is an explicit empty list, not the defaults. */
+	assert_false(g->uses_defaults);
 	assert_int_equal(g->vlan, 4094);
 
 	assert_int_equal(edpg_policy_find_gateway(&p, "00:40:9D:AA:BB:01"), 1);
@@ -585,10 +589,11 @@ static void test_gateways_round_trip(void **state)
 		"gateway 02:00:00:00:00:01 services none\n"
 		"gateway 0040.9daa.bb01 name first\n"
 		"gateway 00:40:9d:aa:bb:ff ip fe80::1\n";
+	/* Without `services` in, without `services` out: they follow the defaults. */
 	const char *want =
-		"gateway 00:40:9d:aa:bb:01 name first services a,b\n"
+		"gateway 00:40:9d:aa:bb:01 name first\n"
 		"gateway 00:40:9d:aa:bb:cc name z-last services a,c ip 192.0.2.20 ip 2001:db8::20 vlan 7\n"
-		"gateway 00:40:9d:aa:bb:ff services a,b ip fe80::1\n"
+		"gateway 00:40:9d:aa:bb:ff ip fe80::1\n"
 		"gateway 02:00:00:00:00:01 services none\n";
 	struct edpg_diags d = { 0 };
 	struct edpg_policy p, q;
@@ -605,7 +610,10 @@ static void test_gateways_round_trip(void **state)
 	assert_non_null(strstr(out, want));
 	assert_int_equal(out[0], '#');
 
-	/* Parse what was written, with other defaults: nothing may change. */
+	/*
+	 * Parse what was written, with other defaults (none): the explicit
+	 * lists stay, the gateways that use the defaults get the new ones.
+	 */
 	assert_int_equal(parse(&q, "service a tcp 1\nservice b udp 2\nservice c tcp 3\n", &d), 0);
 	assert_int_equal(edpg_gateways_parse(&q, "gw2", out, len, &d), 0);
 	assert_int_equal(d.nerrors, 0);
@@ -619,7 +627,8 @@ static void test_gateways_round_trip(void **state)
 		assert_true(j < (int)q.ngateways);
 		b = &q.gateways[j];
 		assert_string_equal(a->name, b->name);
-		assert_int_equal(a->services, b->services);
+		assert_int_equal(a->uses_defaults, b->uses_defaults);
+		assert_int_equal(b->services, a->uses_defaults ? q.default_services : a->services);
 		assert_int_equal(a->has_ip4, b->has_ip4);
 		assert_int_equal(a->has_ip6, b->has_ip6);
 		assert_int_equal(a->has_vlan, b->has_vlan);
@@ -647,6 +656,109 @@ static void test_gateways_round_trip(void **state)
 	free(out);
 }
 
+/* The gateways in @text (a gateways file) parsed against the rules @rules. */
+static void parse_both(struct edpg_policy *p, const char *rules, const char *text,
+		       struct edpg_diags *d)
+{
+	assert_int_equal(parse(p, rules, d), 0);
+	if (edpg_gateways_parse(p, "gw", text, strlen(text), d)) {
+		dump(d);
+		fail_msg("the gateways file does not parse:\n%s", text);
+	}
+}
+
+static const struct edpg_gateway *gw_of(const struct edpg_policy *p, const char *mac)
+{
+	int i = edpg_policy_find_gateway(p, mac);
+
+	assert_true(i >= 0);
+	return &p->gateways[i];
+}
+
+/*
+ * A gateway enrolled without `services` follows the rules' defaults across
+ * rewrites of the gateways file: a change of `defaults` reaches it, and a
+ * service only the old defaults named can leave the rules file.
+ */
+static void test_gateways_follow_defaults(void **state)
+{
+	const char *rules1 =
+		"service edp-ssl tcp 3199\nservice edp tcp 3197\nservice ntp udp 123\n"
+		"defaults edp-ssl,edp,ntp\n";
+	/* Other defaults, and the services in another order: ids move too. */
+	const char *rules2 =
+		"service ntp udp 123\nservice edp tcp 3197\nservice edp-ssl tcp 3199\n"
+		"defaults ntp\n";
+	/* `edp` gone: only the defaults of rules1 named it. */
+	const char *rules3 =
+		"service edp-ssl tcp 3199\nservice ntp udp 123\ndefaults edp-ssl,ntp\n";
+	const char *text =
+		"gateway 00:40:9d:aa:bb:01 name follows\n"
+		"gateway 00:40:9d:aa:bb:02 name pinned services edp-ssl,ntp\n"
+		"gateway 00:40:9d:aa:bb:03 name same-as-defaults services edp-ssl,edp,ntp\n"
+		"gateway 00:40:9d:aa:bb:04 name quiet services none\n";
+	/* What is left of it once the gateway that names edp is deleted. */
+	const char *no_edp =
+		"gateway 00:40:9d:aa:bb:01 name follows\n"
+		"gateway 00:40:9d:aa:bb:02 name pinned services edp-ssl,ntp\n"
+		"gateway 00:40:9d:aa:bb:04 name quiet services none\n";
+	struct edpg_diags d = { 0 };
+	struct edpg_policy p, q;
+	char *out, *out2;
+	size_t len, len2;
+
+	(void)state;
+	parse_both(&p, rules1, text, &d);
+	assert_true(gw_of(&p, "follows")->uses_defaults);
+	assert_int_equal(gw_of(&p, "follows")->services, svc_bits(&p, "edp-ssl,edp,ntp"));
+	assert_false(gw_of(&p, "same-as-defaults")->uses_defaults);
+	assert_int_equal(edpg_gateways_format(&p, &out, &len), 0);
+	/* The line without services round-trips without services ... */
+	assert_non_null(strstr(out, "gateway 00:40:9d:aa:bb:01 name follows\n"));
+	/* ... and explicit lists are written out, also one equal to the defaults. */
+	assert_non_null(strstr(out, "gateway 00:40:9d:aa:bb:02 name pinned services edp-ssl,ntp\n"));
+	assert_non_null(strstr(out, "gateway 00:40:9d:aa:bb:03 name same-as-defaults services edp-ssl,edp,ntp\n"));
+	assert_non_null(strstr(out, "gateway 00:40:9d:aa:bb:04 name quiet services none\n"));
+
+	/* New defaults in the rules text: the rewritten file gives them. */
+	parse_both(&q, rules2, out, &d);
+	assert_true(gw_of(&q, "follows")->uses_defaults);
+	assert_int_equal(gw_of(&q, "follows")->services, svc_bits(&q, "ntp"));
+	assert_int_equal(gw_of(&q, "pinned")->services, svc_bits(&q, "edp-ssl,ntp"));
+	assert_int_equal(gw_of(&q, "same-as-defaults")->services, svc_bits(&q, "edp-ssl,edp,ntp"));
+	assert_int_equal(gw_of(&q, "quiet")->services, 0);
+	/* Written again under rules2: still following the defaults. */
+	assert_int_equal(edpg_gateways_format(&q, &out2, &len2), 0);
+	assert_non_null(strstr(out2, "gateway 00:40:9d:aa:bb:01 name follows\n"));
+	free(out2);
+	edpg_policy_free(&q);
+
+	/*
+	 * A rules file without `edp`: the gateway that got it from the old
+	 * defaults parses; one that names it still does not (an explicit
+	 * list is the operator's, never edited behind their back).
+	 */
+	parse_both(&q, rules3, no_edp, &d);
+	assert_int_equal(d.nerrors, 0);
+	assert_int_equal(gw_of(&q, "follows")->services, svc_bits(&q, "edp-ssl,ntp"));
+	edpg_policy_free(&q);
+	assert_int_equal(parse(&q, rules3, &d), 0);
+	assert_int_equal(edpg_gateways_parse(&q, "gw", out, len, &d), -EINVAL);
+	/* Line 5: after the two comment lines of the header. */
+	expect(&d, 0, EDPG_DIAG_ERROR, 5, 66, "undefined service 'edp'");
+	edpg_policy_free(&q);
+	edpg_diags_free(&d);
+
+	/* `gateway add` without --services builds the gateway this way. */
+	p.gateways[1].uses_defaults = true;
+	p.gateways[1].services = p.default_services;
+	free(out);
+	assert_int_equal(edpg_gateways_format(&p, &out, &len), 0);
+	assert_non_null(strstr(out, "gateway 00:40:9d:aa:bb:02 name pinned\n"));
+	free(out);
+	edpg_policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_gateway_errors),
 		cmocka_unit_test(test_gateways_parse),
 		cmocka_unit_test(test_gateways_round_trip),
+		cmocka_unit_test(test_gateways_follow_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
