@@ -52,6 +52,16 @@ static ssize_t find_gw(const struct edpg_policy *p, const char *key)
 	return i < 0 ? -1 : i;
 }
 
+/*
+ * The same gateway as far as the filter is concerned: MAC, name, services
+ * and bindings.  Where the services come from (uses_defaults) is left out
+ * on purpose: a re-add or an import line without services, of a gateway
+ * enrolled with an explicit list that is today's defaults, changes nothing
+ * the filter enforces, so it stays the no-op it always was (no error, no
+ * rewrite, and the gateway keeps its explicit list).  To switch a gateway
+ * between an explicit list and the defaults, `--replace` compares the
+ * origin as well (same_origin).
+ */
 static bool gw_equal(const struct edpg_gateway *a, const struct edpg_gateway *b)
 {
 	return !memcmp(a->mac, b->mac, 6) && !strcmp(a->name, b->name) &&
@@ -60,6 +70,11 @@ static bool gw_equal(const struct edpg_gateway *a, const struct edpg_gateway *b)
 	       (!a->has_ip4 || !memcmp(a->ip4, b->ip4, 4)) &&
 	       (!a->has_ip6 || !memcmp(a->ip6, b->ip6, 16)) &&
 	       (!a->has_vlan || a->vlan == b->vlan);
+}
+
+static bool same_origin(const struct edpg_gateway *a, const struct edpg_gateway *b)
+{
+	return a->uses_defaults == b->uses_defaults;
 }
 
 static void print_services(const struct edpg_policy *p, uint32_t bits, char *buf, size_t len)
@@ -302,8 +317,11 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 	if (err)
 		return usage_err(syn_add, "invalid MAC '%s' (use 00:40:9d:aa:bb:cc, 00-40-9D-AA-BB-CC or 0040.9daa.bbcc)",
 				 argv[optind]);
-	if (!had_services)
+	/* Without --services: the defaults, now and after the next change of them. */
+	if (!had_services) {
 		g.services = p->default_services;
+		g.uses_defaults = true;
+	}
 	edpg_mac_format(g.mac, mac);
 
 	at = find_gw(p, mac);
@@ -311,7 +329,9 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 	if (byname >= 0 && byname != at)
 		return edpg_err(-EEXIST, "the name '%s' belongs to another gateway", g.name),
 		       EDPG_EXIT_FAIL;
-	if (at >= 0 && gw_equal(&p->gateways[at], &g)) {
+	/* --replace takes the add as given: also where the services come from. */
+	if (at >= 0 && gw_equal(&p->gateways[at], &g) &&
+	    (!replace || same_origin(&p->gateways[at], &g))) {
 		out_begin();
 		out_obj_open(NULL);
 		out_str("mac", "%s", mac);
@@ -440,6 +460,10 @@ static void diags_print(const struct edpg_diags *d)
  * A line identical to an enrolled gateway is a no-op (so importing the same
  * file twice is harmless); one that differs is an error unless --replace,
  * which replaces that gateway whole, as `gateway add --replace` does.
+ * Identical is gw_equal, as for `gateway add`: a line without services for
+ * a gateway enrolled with an explicit list equal to the defaults (or the
+ * other way round) is a no-op that keeps the enrolled gateway as it is,
+ * and with --replace takes the line's origin of the services.
  * Gateways not in the file are never changed: import never deletes.
  * Then one atomic write of the gateways file, one nft transaction, one
  * batched map update.
@@ -493,9 +517,12 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 		struct imp_key k = { mac64(p->gateways[i].mac), 0 }, *hit;
 
 		hit = bsearch(&k, keys, file.ngateways, sizeof(*keys), imp_key_cmp);
-		if (hit && gw_equal(&p->gateways[i], &file.gateways[hit->idx])) {
+		if (hit && gw_equal(&p->gateways[i], &file.gateways[hit->idx]) &&
+		    (!replace || same_origin(&p->gateways[i], &file.gateways[hit->idx]))) {
 			same++;
-			continue;	/* the file's identical copy takes its place */
+			/* The file's copy takes its place, as enrolled (see above). */
+			file.gateways[hit->idx].uses_defaults = p->gateways[i].uses_defaults;
+			continue;
 		}
 		if (hit && replace) {
 			replaced++;
@@ -512,6 +539,12 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 	err = edpg_gateways_parse(&merged, path, text, len, &d);
 	if (err)
 		goto out;
+	/*
+	 * The same text parsed again: its gateways follow the enrolled ones in
+	 * the file's order.  Take the origin of the services settled above.
+	 */
+	for (size_t k = 0; k < file.ngateways && nbase + k < merged.ngateways; k++)
+		merged.gateways[nbase + k].uses_defaults = file.gateways[k].uses_defaults;
 
 	if (added || replaced) {
 		err = live_usable();
@@ -560,13 +593,19 @@ static void print_gw(const struct edpg_policy *p, const struct edpg_gateway *g,
 	char mac[18], svc[EDPG_MAX_SERVICES * EDPG_NAME_MAX], a[64];
 	struct edpg_gw live;
 	bool is_live = b && !edpg_bpf_gw_get(b, g->mac, &live);
+	int svc_w;
 
 	edpg_mac_format(g->mac, mac);
 	print_services(p, g->services, svc, sizeof(svc));
 	out_obj_open(NULL);
 	out_str("mac", "%-17s", mac);
 	out_str("name", "  %-16s", g->name[0] ? g->name : NULL);
-	out_str("services", "  %-24s", svc);
+	out_str("services", "  %s", svc);
+	/* Text "edp-ssl,ntp (defaults)"; JSON "services_from": "defaults"|"gateway". */
+	out_str("services_from", g->uses_defaults ? " (%s)" : NULL,
+		g->uses_defaults ? "defaults" : "gateway");
+	svc_w = (int)strlen(svc) + (g->uses_defaults ? (int)strlen(" (defaults)") : 0);
+	out_text("%*s", svc_w < 24 ? 24 - svc_w : 0, "");
 	if (g->has_ip4) {
 		struct edpg_addr x = { .family = AF_INET, .plen = 32 };
 
