@@ -289,9 +289,10 @@ ok "temporary files of dead writers are removed, those of live ones kept"
 LOG=$E2E_TMP/run.log
 cp "$E2E_TMP/$cur.rules" "$RULES"
 # Fewer gateways: the daemon's pushes are what is killed here, and each
-# round reads both sinks twice.  Their services are named: `gateway add`
-# rewrites the file with every gateway's services spelled out, and the
-# defaults of b.rules (mqtt) do not exist in a.rules.
+# round reads both sinks twice.  Their services are named, from the ones
+# both a.rules and b.rules define, so they are the same under either
+# policy; gateways without `services` would follow each file's defaults
+# (edp-ssl,ntp or edp-ssl,mqtt) instead.
 head -n 30 "$STATE_DIR/gateways" | sed 's/$/ services edp-ssl,ntp/' >"$E2E_TMP/gateways"
 mv "$E2E_TMP/gateways" "$STATE_DIR/gateways"
 edp apply >/dev/null || fail "apply before run"
