@@ -57,6 +57,49 @@ tcp_ok "$H_NS" 10.77.0.1 3199 || fail "enrolled gateway cannot reach 3199"
 tcp_ok "$H_NS" 10.77.0.1 3197 && fail "3197 allowed without the edp service"
 ok "enrolled gw1: 3199 passes, 3197 dropped (service)"
 
+# Enrolled without --services: the gateways follow the rules' defaults.
+# gw2 (no host behind it) is enrolled while the defaults name edp, then a
+# rules file without edp at all must still apply.
+grep -qx "gateway $GW1 name gw1" "$STATE_DIR/gateways" || fail "gw1 written with its services: $(cat "$STATE_DIR/gateways")"
+cp "$RULES" "$E2E_TMP/orig.rules"
+sed -i 's/^defaults .*/defaults edp-ssl,edp,ntp/' "$RULES"
+edp apply >/dev/null || fail "apply with edp in the defaults"
+edp gateway add 00:40:9d:00:00:02 --name gw2 >/dev/null || fail "gateway add gw2"
+[ "$(edp -j gateway show gw1 | jq -r '.services + " " + .services_from')" = "edp-ssl,edp,ntp defaults" ] ||
+	fail "gw1 does not follow the new defaults: $(edp -j gateway show gw1)"
+tcp_ok "$H_NS" 10.77.0.1 3197 || fail "3197 not allowed with edp in the defaults"
+cat >"$RULES" <<'RULES_EOF'
+service edp-ssl tcp 3199
+service ntp     udp 123
+group local 10.77.0.1 fd77::1
+allow edp-ssl,ntp to local
+defaults edp-ssl,ntp
+RULES_EOF
+edp apply >/dev/null || fail "apply of a rules file without edp (gw2 was enrolled with edp in the defaults)"
+for gw in gw1 gw2; do
+	[ "$(edp -j gateway show "$gw" | jq -r '.services + " " + .services_from')" = "edp-ssl,ntp defaults" ] ||
+		fail "$gw does not follow the defaults without edp: $(edp -j gateway show "$gw")"
+done
+tcp_ok "$H_NS" 10.77.0.1 3197 && fail "3197 allowed without the edp service"
+tcp_ok "$H_NS" 10.77.0.1 3199 || fail "gw1 cannot reach 3199 without edp in the rules"
+edp verify >/dev/null || fail "verify after the defaults changed"
+cp "$E2E_TMP/orig.rules" "$RULES"
+edp apply >/dev/null || fail "apply of the original rules"
+ok "gateways enrolled without --services follow changed defaults; a service only the defaults named can go"
+
+# An explicit list equal to the defaults: a re-add without --services is a
+# no-op that keeps the list; --replace without --services switches to the defaults.
+gw2_from() { edp -j gateway show gw2 | jq -r .services_from; }
+edp gateway add 00:40:9d:00:00:02 --name gw2 --services edp-ssl,ntp --replace >/dev/null || fail "gw2 explicit"
+[ "$(gw2_from)" = gateway ] || fail "gw2 with --services: services_from $(gw2_from)"
+edp gateway add 00:40:9d:00:00:02 --name gw2 | grep -q unchanged || fail "re-add of gw2 without --services not a no-op"
+[ "$(gw2_from)" = gateway ] || fail "a no-op re-add switched gw2 to the defaults"
+edp gateway add 00:40:9d:00:00:02 --name gw2 --replace | grep -q replaced || fail "--replace of gw2 without --services"
+[ "$(gw2_from)" = defaults ] || fail "--replace without --services: services_from $(gw2_from)"
+grep -qx "gateway 00:40:9d:00:00:02 name gw2" "$STATE_DIR/gateways" || fail "gw2 not written without services"
+edp gateway del gw2 >/dev/null || fail "gateway del gw2"
+ok "re-add without --services of an explicit list equal to the defaults: no-op; --replace: defaults"
+
 # Same fields again: a no-op; different fields: refused without --replace.
 edp gateway add 00-40-9d-00-00-01 --name gw1 | grep -q unchanged || fail "re-add not a no-op"
 set +e
