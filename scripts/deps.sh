@@ -11,8 +11,8 @@ pkgs=(
 	libcmocka-dev libclang-rt-14-dev iproute2 nftables dnsmasq-base chrony
 	openssl socat tcpdump python3-scapy util-linux procps jq
 	mandoc bash-completion systemd
-	# bench report
-	gnuplot-nox
+	# bench (ethtool: GRO for the live generator) and its report
+	ethtool gnuplot-nox
 )
 
 missing=()
