@@ -24,7 +24,7 @@
 #include "state.h"
 
 static const char syn_add[] =
-	"gateway add MAC [--name NAME] [--services S,S] [--ip ADDR]... [--vlan ID] [--replace]";
+	"gateway add MAC [--name NAME] [--services S,S|none] [--ip ADDR]... [--vlan ID] [--replace]";
 static const char syn_del[] = "gateway del MAC|NAME";
 static const char syn_show[] = "gateway show MAC|NAME";
 static const char syn_import[] = "gateway import [--replace] FILE";
@@ -238,6 +238,9 @@ static int services_parse(const struct edpg_policy *p, char *list, uint32_t *out
 	char *save = NULL;
 
 	*out = 0;
+	/* As in the gateways file: enrolled, but no service allowed yet. */
+	if (!strcmp(list, "none"))
+		return 0;
 	for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
 		int id = edpg_policy_service_id(p, s);
 

@@ -110,6 +110,14 @@ edp gateway add $GW1 --name gw1 --services edp-ssl,edp,ntp --replace >/dev/null
 tcp_ok "$H_NS" 10.77.0.1 3197 || fail "3197 not allowed after --replace with edp"
 ok "re-add is a no-op, --replace changes services"
 
+# --services none: enrolled, nothing allowed (`services none` in the file).
+edp gateway add $GW1 --name gw1 --services none --replace >/dev/null || fail "--services none refused"
+grep -qx "gateway $GW1 name gw1 services none" "$STATE_DIR/gateways" || fail "--services none not written as 'services none'"
+tcp_ok "$H_NS" 10.77.0.1 3199 && fail "3199 allowed to a gateway with no services"
+edp gateway add $GW1 --name gw1 --services edp-ssl,edp,ntp --replace >/dev/null
+tcp_ok "$H_NS" 10.77.0.1 3199 || fail "3199 not allowed after --replace with its services"
+ok "--services none enrols with no service allowed"
+
 # A second process sees the change through the pins alone.
 [ "$(edp -j gateway list | jq -r '.[0].mac')" = "$GW1" ] || fail "gateway list -j"
 [ "$(edp -j gateway show gw1 | jq -r '.live')" = true ] || fail "gw1 not live"
