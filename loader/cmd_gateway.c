@@ -148,6 +148,38 @@ static bool rec_equal(const struct edpg_want_gw *a, const struct edpg_want_gw *b
 }
 
 /*
+ * Keep, of two states compiled from the same rules text without names,
+ * only the gateways that come, go or changed.  Every other element is the
+ * same in both (a gateway's elements are keyed by its MAC; the
+ * destinations are the rules' own), so the nft delta and the map updates
+ * of the narrowed pair are those of the whole pair, and a single add on a
+ * site of 10,000 gateways and addresses no longer lists, sorts and walks
+ * every element of both.
+ */
+static void narrow_to_changes(struct edpg_desired *o, struct edpg_desired *n)
+{
+	size_t i = 0, j = 0, ko = 0, kn = 0;
+
+	while (i < o->ngws || j < n->ngws) {
+		int c = i >= o->ngws ? 1 : j >= n->ngws ? -1 :
+			memcmp(o->gws[i].mac, n->gws[j].mac, 6);
+
+		if (!c && rec_equal(&o->gws[i], &n->gws[j])) {
+			i++;
+			j++;
+			continue;
+		}
+		if (c <= 0)
+			o->gws[ko++] = o->gws[i++];
+		if (c >= 0)
+			n->gws[kn++] = n->gws[j++];
+	}
+	o->ngws = ko;
+	n->ngws = kn;
+	o->ndsts = n->ndsts = 0;
+}
+
+/*
  * The live half of every enrolment change (add, del, import): one nft
  * transaction with the element delta of @old -> @new, the new and changed
  * gateway records in one batched map update, and the removed ones deleted.
@@ -188,6 +220,7 @@ static int push_gateways(const struct edpg_policy *old, const struct edpg_policy
 	err = err ?: edpg_compile(new, NULL, 0, NULL, 0, dnew);
 	if (err)
 		goto out;
+	narrow_to_changes(dold, dnew);
 	put = malloc((dnew->ngws ? dnew->ngws : 1) * sizeof(*put));
 	if (!put) {
 		err = -ENOMEM;
