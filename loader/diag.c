@@ -132,21 +132,36 @@ int edpg_pending_list(const struct edpg_bpf *b, struct edpg_pending_ent **out, s
 	struct edpg_pending_ent *v = NULL;
 	size_t cnt = 0, cap = 0, sz = ROUND8(sizeof(struct edpg_pending));
 	int fd = b->map_fd[EDPG_M_PENDING];
+	uint32_t *keys, batch, nread = 0;
 	uint8_t *pc;
 	int err = 0;
 
-	pc = calloc(b->ncpus, sz);
-	if (!pc)
-		return -ENOMEM;
-	for (uint32_t slot = 0; slot < EDPG_MAX_PENDING && !err; slot++) {
-		size_t first = cnt;
+	/* Every slot of every CPU in a few batched calls, not one per slot
+	 * (`stats --interval` reads this each second). */
+	keys = calloc(EDPG_MAX_PENDING, sizeof(*keys));
+	pc = calloc((size_t)EDPG_MAX_PENDING * b->ncpus, sz);
+	if (!keys || !pc) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (nread < EDPG_MAX_PENDING) {
+		__u32 count = EDPG_MAX_PENDING - nread;
 
-		if (bpf_map_lookup_elem(fd, &slot, pc)) {
-			err = -errno;
+		err = bpf_map_lookup_batch(fd, nread ? &batch : NULL, &batch, keys + nread,
+					   pc + (size_t)nread * b->ncpus * sz, &count, NULL);
+		nread += count;
+		if (err == -ENOENT) {	/* the last slot was read */
+			err = 0;
 			break;
 		}
+		if (err)
+			goto out;
+	}
+	for (uint32_t i = 0; i < nread && !err; i++) {
+		size_t first = cnt;
+
 		for (int c = 0; c < b->ncpus && !err; c++) {
-			const struct edpg_pending *p = (const void *)(pc + c * sz);
+			const struct edpg_pending *p = (const void *)(pc + ((size_t)i * b->ncpus + c) * sz);
 
 			if (p->packets)
 				err = pending_merge(&v, &cnt, &cap, first, p);
@@ -154,6 +169,8 @@ int edpg_pending_list(const struct edpg_bpf *b, struct edpg_pending_ent **out, s
 	}
 	if (!err && cnt)
 		qsort(v, cnt, sizeof(*v), pending_cmp);
+out:
+	free(keys);
 	free(pc);
 	if (err) {
 		free(v);
