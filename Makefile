@@ -34,7 +34,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps test test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
+.PHONY: all deps layers test test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -138,10 +138,14 @@ MODEL_FRAMES ?= 2000000
 fuzz: fuzz-targets $(BPFT_BINS)
 	$(Q)$(BUILD)/tests/bpf/test_model --frames $(MODEL_FRAMES)
 
+# The layering of loader/ (table and rules: scripts/check-layers.sh).
+layers: all
+	$(Q)bash scripts/check-layers.sh $(BUILD)
+
 # One entry point: install what is missing, build, run every suite, in
 # this order (the suites are its prerequisites; do not run it with -j).
 test: FUZZ_TIME = 15
-test: deps unit unit-asan bpftest fuzz-targets e2e
+test: deps layers unit unit-asan bpftest fuzz-targets e2e
 
 bench: deps all $(BENCH_BINS)
 	$(Q)bash scripts/bench.sh $(BUILD)
