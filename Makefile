@@ -56,11 +56,11 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 # The loader sources each fuzz target links (they must stay free of libbpf).
-FUZZ_LINK_fuzz_rules := loader/policy/rules.c loader/policy/addr.c loader/policy/compile.c
+FUZZ_LINK_fuzz_rules := loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c loader/policy/compile.c
 FUZZ_LINK_fuzz_dnsmsg := loader/names/dnsmsg.c
-FUZZ_LINK_fuzz_gateways := loader/policy/rules.c loader/policy/addr.c loader/util/state.c loader/util/log.c loader/util/json.c
+FUZZ_LINK_fuzz_gateways := loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c loader/util/state.c loader/util/log.c loader/util/json.c
 FUZZ_LINK_fuzz_pcap := loader/util/pcapfile.c
-FUZZ_LINK_fuzz_csv := loader/policy/csv.c loader/policy/rules.c loader/policy/addr.c
+FUZZ_LINK_fuzz_csv := loader/policy/csv.c loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c
 FUZZ_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FUZZ_SRCS))
 # The unit tests again, built under ASan+UBSan (LeakSanitizer included):
 # any report fails the test.
@@ -104,7 +104,7 @@ $(BUILD)/edpgate: $(BUILD)/loader/cli/main.o $(LIB)
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h) $(SKELS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(filter $(dir $<)%,$(TEST_HELPERS)) $(LIB) $(LIBS) -lcmocka -lm -o $@
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -Itests $< $(filter $(dir $<)%,$(TEST_HELPERS)) $(LIB) $(LIBS) -lcmocka -lm -o $@
 
 $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard loader/*/*.h)
 	$(call msg,FUZZ,$@)
