@@ -18,7 +18,6 @@ for c in socat jq dnsmasq; do command -v "$c" >/dev/null || skip "no $c"; done
 GW=00:40:9d:00:00:01
 STATE_DIR=$E2E_TMP/state
 RULES=$E2E_TMP/edpgate.rules
-LOG=$E2E_TMP/run.log
 # 10.77.0.1 local; .5 my.idigi.com (the cloud group); .6 time.edpg.test
 # (the ntp group, NTP only); .7 in no group.
 cat >"$RULES" <<'RULES_EOF'
