@@ -23,12 +23,13 @@
 #   ProtectControlGroups      /sys/fs/cgroup read-only
 #   UMask                     umask
 #   LimitMEMLOCK              ulimit -l
-# The seccomp-based settings (RestrictAddressFamilies, RestrictNamespaces,
+#   ProtectHostname           a UTS namespace (and the seccomp filter below)
+# and the seccomp-based ones (RestrictAddressFamilies, RestrictNamespaces,
 # RestrictRealtime, RestrictSUIDSGID, LockPersonality,
 # MemoryDenyWriteExecute, SystemCallArchitectures, ProtectClock,
-# ProtectHostname) need systemd and are listed as not reproduced; a
-# setting the test does not know fails it, so a new one cannot go
-# unexercised.  The installed tree is laid over /usr and /etc (read-only
+# ProtectHostname) with a filter seccomp_exec.py builds from the unit's
+# values (x86_64; elsewhere they are listed as not reproduced).  A setting
+# the test does not know fails it, so a new one cannot go unexercised.  The installed tree is laid over /usr and /etc (read-only
 # overlays), so the unit's paths are used as they are.  The sandbox itself
 # is checked (capabilities, read-only paths) and shown to bite: `up` with
 # CAP_BPF left out of the set fails.
@@ -48,12 +49,12 @@ unit_values() {
 unit_value() { unit_values "$1" | tail -n 1; }
 
 # ---- the settings ---------------------------------------------------------
-NOT_REPRODUCED="RestrictAddressFamilies RestrictNamespaces RestrictRealtime RestrictSUIDSGID LockPersonality MemoryDenyWriteExecute SystemCallArchitectures ProtectClock ProtectHostname"
+SECCOMP_KEYS="RestrictAddressFamilies RestrictNamespaces RestrictRealtime RestrictSUIDSGID LockPersonality MemoryDenyWriteExecute SystemCallArchitectures ProtectClock ProtectHostname"
 # What the unit runs and how systemd treats it, not sandboxing:
 NOT_SANDBOX="Type ExecStartPre ExecStart ExecReload Restart RestartSec KillMode"
 SANDBOX="CapabilityBoundingSet NoNewPrivileges ProtectSystem ReadWritePaths StateDirectory StateDirectoryMode ProtectHome PrivateTmp PrivateDevices ProtectKernelModules ProtectKernelLogs ProtectControlGroups UMask LimitMEMLOCK"
 for k in $(awk '/^\[/ { s = ($0 == "[Service]") } s && /^[A-Za-z]+=/ { sub(/=.*/, ""); print }' "$UNIT" | sort -u); do
-	case " $NOT_REPRODUCED $NOT_SANDBOX $SANDBOX " in
+	case " $SECCOMP_KEYS $NOT_SANDBOX $SANDBOX " in
 	*" $k "*) ;;
 	*) fail "the unit sets $k=$(unit_value "$k"), which this test does not reproduce: teach it" ;;
 	esac
@@ -89,7 +90,17 @@ RW_PATHS=$(unit_value ReadWritePaths)
 [ "$RW_PATHS" = /sys/fs/bpf ] || fail "ReadWritePaths=$RW_PATHS: this test maps only /sys/fs/bpf (onto its own bpffs)"
 [ -n "$STATE" ] && [ -n "$STATE_MODE" ] && [ -n "$UMASK" ] || fail "StateDirectory, StateDirectoryMode or UMask missing"
 echo "  sandbox: bounding set $CAPS; no new privileges; read-only system but /var/lib/$STATE ($STATE_MODE) and $RW_PATHS; umask $UMASK; memlock $MEMLOCK"
-echo "  not reproduced without systemd (seccomp): $NOT_REPRODUCED"
+# The seccomp settings, as the unit words them, for seccomp_exec.py.
+SECCOMP_ARGS=
+if [ "$(uname -m)" = x86_64 ] && [ -x /usr/bin/python3 ]; then
+	for k in $SECCOMP_KEYS; do
+		v=$(unit_value "$k")
+		[ -z "$v" ] || SECCOMP_ARGS+=${SECCOMP_ARGS:+$'\n'}"$k=$v"
+	done
+	echo "  seccomp: $(tr '\n' ';' <<<"$SECCOMP_ARGS")"
+else
+	echo "  not reproduced on $(uname -m) (seccomp_exec.py knows x86_64): $SECCOMP_KEYS"
+fi
 ps -p 1 -o comm= | grep -qx systemd &&
 	echo "  (systemd is PID 1 here; the test still uses the namespace equivalent: it needs no unit loaded)"
 
@@ -171,7 +182,12 @@ mount --bind /dev/null /proc/kmsg	# ProtectKernelLogs
 [ -d /usr/lib/modules ] && mount -t tmpfs -o ro tmpfs /usr/lib/modules	# ProtectKernelModules
 umask "$UMASK"
 ulimit -l "$MEMLOCK"
-exec setpriv --no-new-privs --bounding-set "$SANDBOX_BSET" -- "$@"
+seccomp=()
+if [ -n "$SECCOMP_ARGS" ]; then
+	mapfile -t args <<<"$SECCOMP_ARGS"	# one setting a line
+	seccomp=(/usr/bin/python3 "$SECCOMP_PY" "${args[@]}" --)
+fi
+exec setpriv --no-new-privs --bounding-set "$SANDBOX_BSET" -- "${seccomp[@]}" "$@"
 '
 sandboxed() {
 	local bset=$BSET
@@ -181,7 +197,8 @@ sandboxed() {
 	fi
 	DEST=$DEST VARLIB=$VARLIB STATE=$STATE STATE_MODE=$STATE_MODE UMASK=$UMASK MEMLOCK=$MEMLOCK \
 		GATEWAYS=$E2E_TMP/gateways BPFFS=$BPFFS RW_PATHS=$RW_PATHS SANDBOX_BSET=$bset \
-		nsenter --net="/var/run/netns/$R_NS" unshare --mount --propagation private \
+		SECCOMP_PROBE=$SECCOMP_PROBE SECCOMP_ARGS=$SECCOMP_ARGS SECCOMP_PY=$ROOT/tests/e2e/seccomp_exec.py \
+		nsenter --net="/var/run/netns/$R_NS" unshare --mount --uts --propagation private \
 		bash -c "$SETUP" sandbox "$@"
 }
 SDIR=$VARLIB/upper/$STATE	# the state directory, seen from here
@@ -189,6 +206,32 @@ SDIR=$VARLIB/upper/$STATE	# the state directory, seen from here
 unit_cmd() { local l=${1//\$MAINPID/${MAINPID:-}}; read -r -a CMD <<<"$l"; }
 
 # ---- the sandbox is what the unit says ------------------------------------
+# What the seccomp settings forbid, each tried.  (The clock is not: if the
+# filter failed, it would be set.  The host name is safe: the sandbox has
+# its own UTS namespace.)
+SECCOMP_PROBE='
+import ctypes, errno, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+def call(name, f):
+    try:
+        r = f()
+        e = ctypes.get_errno() if r == -1 or r == ctypes.c_void_p(-1).value else 0
+    except OSError as x:
+        e = x.errno
+    print("seccomp", name, errno.errorcode.get(e, "ok"))
+def sock(fam, typ):
+    socket.socket(fam, typ).close()
+call("af_packet", lambda: sock(socket.AF_PACKET, socket.SOCK_RAW))
+call("af_inet", lambda: sock(socket.AF_INET, socket.SOCK_DGRAM))
+call("af_netlink", lambda: sock(socket.AF_NETLINK, socket.SOCK_RAW))
+call("mmap_wx", lambda: libc.mmap(None, 4096, 7, 0x22, -1, 0))
+call("unshare_net", lambda: libc.unshare(0x40000000))
+call("personality", lambda: libc.personality(8))
+call("sethostname", lambda: libc.sethostname(b"x", 1))
+open("/tmp/suid", "w").close()
+call("chmod_suid", lambda: os.chmod("/tmp/suid", 0o4755))
+'
 probe=$(sandboxed sh -c '
 	grep -E "^(NoNewPrivs|CapBnd|CapEff)" /proc/self/status
 	echo "umask $(umask)"
@@ -200,6 +243,7 @@ probe=$(sandboxed sh -c '
 	ls /dev | tr "\n" " "; echo
 	echo "home $(find /home /root -mindepth 1 | wc -l)"
 	test -e /etc/edpgate/interfaces && echo "condition ok"
+	[ -z "$SECCOMP_ARGS" ] || /usr/bin/python3 -c "$SECCOMP_PROBE"
 ') || fail "the sandbox does not start: $probe"
 want_bnd=0
 for c in $CAPS; do
@@ -224,6 +268,13 @@ done
 grep -qx "fd full null pts random shm stderr stdin stdout tty urandom zero " <<<"$probe" || fail "/dev: $probe"
 grep -qx "home 0" <<<"$probe" || fail "/home or /root not empty: $probe"
 grep -qx "condition ok" <<<"$probe" || fail "ConditionPathExists: no /etc/edpgate/interfaces in the sandbox"
+if [ -n "$SECCOMP_ARGS" ]; then
+	for want in "af_packet EAFNOSUPPORT" "af_inet ok" "af_netlink ok" "mmap_wx EPERM" "unshare_net EPERM" \
+		"personality EPERM" "sethostname EPERM" "chmod_suid EPERM"; do
+		grep -qx "seccomp $want" <<<"$probe" || fail "seccomp: want $want: $(grep seccomp <<<"$probe")"
+	done
+	echo "  seccomp probe: $(grep seccomp <<<"$probe" | cut -d' ' -f2- | tr '\n' ',')"
+fi
 [ "$(stat -c %a "$SDIR")" = "${STATE_MODE#0}" ] || fail "state directory mode $(stat -c %a "$SDIR"), want $STATE_MODE"
 ok "the sandbox: bounding and effective set $want_bnd, no_new_privs, /etc /usr /var/lib /root read-only, state dir and pins writable, private /tmp and /dev"
 
@@ -260,7 +311,8 @@ LOG=$E2E_TMP/run.log
 unit_cmd "$(unit_value ExecStart)"
 DEST=$DEST VARLIB=$VARLIB STATE=$STATE STATE_MODE=$STATE_MODE UMASK=$UMASK MEMLOCK=$MEMLOCK \
 	GATEWAYS=$E2E_TMP/gateways BPFFS=$BPFFS RW_PATHS=$RW_PATHS SANDBOX_BSET=$BSET \
-	setsid nsenter --net="/var/run/netns/$R_NS" unshare --mount --propagation private \
+	SECCOMP_ARGS=$SECCOMP_ARGS SECCOMP_PY=$ROOT/tests/e2e/seccomp_exec.py \
+	setsid nsenter --net="/var/run/netns/$R_NS" unshare --mount --uts --propagation private \
 	bash -c "$SETUP" sandbox "${CMD[@]}" >"$LOG" 2>&1 &
 MAINPID=$!
 E2E_PIDS+=("$MAINPID")
@@ -277,6 +329,7 @@ logged() { grep -qF -- "$1" "$LOG"; }
 wait_for 10 logged "edpgate run:" || { cat "$LOG"; fail "ExecStart=$(unit_value ExecStart) did not start in the sandbox"; }
 [ "$(cat "/proc/$MAINPID/comm")" = edpgate ] || fail "\$MAINPID is not edpgate: $(cat "/proc/$MAINPID/comm")"
 grep -q "^NoNewPrivs:	1$" "/proc/$MAINPID/status" || fail "the daemon runs without no_new_privs"
+[ -z "$SECCOMP_ARGS" ] || grep -q "^Seccomp:	2$" "/proc/$MAINPID/status" || fail "the daemon runs without the seccomp filter"
 # The filter: the enrolled gateway passes, another MAC is dropped.
 tcp_ok "$H_NS" 10.77.0.1 3199 || fail "gw1 cannot reach 3199 under the sandboxed daemon"
 ip -n "$H_NS" link set eth0 address 02:00:00:00:00:99
