@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * rules.c - the rules data parser (grammar: rules/README.md).
+ * rules.c - the rules data parser (grammar: edpgate.rules(5)).
  *
  * The text is read as logical lines (a trailing backslash joins the next
  * physical line) of whitespace-separated tokens that keep their physical
@@ -1261,7 +1261,7 @@ int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 		err = -ENOMEM;
 		goto out;
 	}
-	fputs("# edpgate enrolled gateways, one per line (grammar: rules/README.md).\n"
+	fputs("# edpgate enrolled gateways, one per line (grammar: edpgate.rules(5)).\n"
 	      "# Written by `edpgate gateway add|del`; edit with care.\n", f);
 	for (i = 0; i < p->ngateways && !err; i++) {
 		const struct edpg_gateway *g = v[i];
