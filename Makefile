@@ -172,7 +172,8 @@ $(BUILD)/edpgate.service: scripts/edpgate.service.in
 
 install: $(BUILD)/edpgate $(BUILD)/edpgate.service
 	install -D -m 0755 $(BUILD)/edpgate $(DESTDIR)$(SBINDIR)/edpgate
-	install -D -m 0644 loader/edpgate.8 $(DESTDIR)$(MANDIR)/man8/edpgate.8
+	install -D -m 0644 docs/edpgate.8 $(DESTDIR)$(MANDIR)/man8/edpgate.8
+	install -D -m 0644 docs/edpgate.rules.5 $(DESTDIR)$(MANDIR)/man5/edpgate.rules.5
 	install -D -m 0644 scripts/edpgate.bash-completion $(DESTDIR)$(COMPDIR)/edpgate
 	install -D -m 0644 $(BUILD)/edpgate.service $(DESTDIR)$(UNITDIR)/edpgate.service
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/edpgate
@@ -187,6 +188,7 @@ install: $(BUILD)/edpgate $(BUILD)/edpgate.service
 # Removes what install added, except the configuration in $(SYSCONFDIR)/edpgate.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/edpgate $(DESTDIR)$(MANDIR)/man8/edpgate.8 \
+		$(DESTDIR)$(MANDIR)/man5/edpgate.rules.5 \
 		$(DESTDIR)$(COMPDIR)/edpgate $(DESTDIR)$(UNITDIR)/edpgate.service \
 		$(DESTDIR)$(SYSCONFDIR)/edpgate/edpgate.rules.dist
 

@@ -274,7 +274,7 @@ int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 		err = -ENOMEM;
 		goto out;
 	}
-	fputs("# edpgate enrolled gateways, one per line (grammar: rules/README.md).\n"
+	fputs("# edpgate enrolled gateways, one per line (grammar: edpgate.rules(5)).\n"
 	      "# Written by `edpgate gateway add|del`; edit with care.\n", f);
 	for (i = 0; i < p->ngateways && !err; i++) {
 		const struct edpg_gateway *g = v[i];

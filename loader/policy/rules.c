@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * rules.c - the rules data parser (grammar: rules/README.md).
+ * rules.c - the rules data parser (grammar: edpgate.rules(5)).
  *
  * The text is read as logical lines (a trailing backslash joins the next
  * physical line) of whitespace-separated tokens that keep their physical
