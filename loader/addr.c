@@ -23,7 +23,7 @@ static int hexval(char c)
  * Each group is exactly @ndigits long: "0:40:9d:..." is rejected because
  * a dropped digit is far more often a typo than an intended short form.
  */
-static int parse_groups(const char *s, int ngroups, int ndigits, char sep, uint8_t mac[6])
+static int parse_groups(const char *s, int ngroups, int ndigits, char sep, uint8_t *mac)
 {
 	int g, i, nib = 0;
 
@@ -58,16 +58,49 @@ const char *edpg_mac_reject_reason(const uint8_t mac[6])
 	return NULL;
 }
 
+/*
+ * A Remote Manager Device ID: four groups of eight hex digits.  Only the
+ * MAC-derived form 00000000-00000000-MMMMMMFF-FFMMMMMM names a MAC (the
+ * others come from an IMEI, ESN or a serial number); -ERANGE for those.
+ */
+static int devid_parse(const char *s, uint8_t mac[6])
+{
+	uint8_t b[16];
+	int err = 0;
+
+	for (int g = 0; g < 4 && !err; g++) {
+		char grp[9];
+
+		memcpy(grp, s + 9 * g, 8);
+		grp[8] = '\0';
+		if (g < 3 && s[9 * g + 8] != '-')
+			return -EINVAL;
+		err = parse_groups(grp, 1, 8, '-', b + 4 * g);
+	}
+	if (err)
+		return err;
+	for (int i = 0; i < 8; i++)
+		if (b[i])
+			return -ERANGE;
+	if (b[11] != 0xff || b[12] != 0xff)
+		return -ERANGE;
+	memcpy(mac, b + 8, 3);
+	memcpy(mac + 3, b + 13, 3);
+	return 0;
+}
+
 int edpg_mac_parse(const char *s, uint8_t mac[6])
 {
 	uint8_t m[6];
-	size_t n = strnlen(s, 18);
+	size_t n = strnlen(s, EDPG_DEVID_STRLEN);
 	int err;
 
 	if (n == 17 && (s[2] == ':' || s[2] == '-'))
 		err = parse_groups(s, 6, 2, s[2], m);
 	else if (n == 14 && s[4] == '.')
 		err = parse_groups(s, 3, 4, '.', m);
+	else if (n == EDPG_DEVID_STRLEN - 1)
+		err = devid_parse(s, m);
 	else
 		err = -EINVAL;
 	if (err)
@@ -75,6 +108,39 @@ int edpg_mac_parse(const char *s, uint8_t mac[6])
 	memcpy(mac, m, 6);
 	/* A source MAC is always unicast; enrolling anything else is a typo. */
 	return edpg_mac_reject_reason(m) ? -EDOM : 0;
+}
+
+const char *edpg_mac_parse_msg(const char *arg, int err, char *buf, size_t len)
+{
+	if (err == -EDOM)
+		snprintf(buf, len, "'%s' is a multicast, broadcast or all-zero MAC; a gateway has a unicast one",
+			 arg);
+	else if (err == -ERANGE)
+		snprintf(buf, len, "'%s' is a Device ID that does not encode a MAC; gateways are enrolled by MAC, so only a Device ID of the form %s (the MAC's first three bytes, FFFF, its last three) names one",
+			 arg, EDPG_DEVID_FORM);
+	else
+		snprintf(buf, len, "invalid MAC or Device ID '%s' (use 00:40:9d:aa:bb:cc, 00-40-9D-AA-BB-CC, 0040.9daa.bbcc or 00000000-00000000-00409DFF-FFAABBCC)",
+			 arg);
+	return buf;
+}
+
+void edpg_devid_format(const uint8_t mac[6], char out[EDPG_DEVID_STRLEN])
+{
+	snprintf(out, EDPG_DEVID_STRLEN, "00000000-00000000-%02X%02X%02XFF-FF%02X%02X%02X",
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+bool edpg_mac_is_digi(const uint8_t mac[6])
+{
+	/* 00:40:9D Digi International, 00:04:F3 FS Forth-Systeme (ConnectCore).
+	 * 00:13:A2 is the XBee 64-bit radio address prefix, never an Ethernet
+	 * source address, so it is not listed. */
+	static const uint8_t oui[][3] = { { 0x00, 0x40, 0x9d }, { 0x00, 0x04, 0xf3 } };
+
+	for (size_t i = 0; i < sizeof(oui) / sizeof(oui[0]); i++)
+		if (!memcmp(mac, oui[i], 3))
+			return true;
+	return false;
 }
 
 void edpg_mac_format(const uint8_t mac[6], char out[EDPG_MAC_STRLEN])

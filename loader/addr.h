@@ -16,14 +16,28 @@
 #define EDPG_MAC_STRLEN	18	/* "00:40:9d:aa:bb:cc" + NUL */
 #define EDPG_ADDR_STRLEN 64	/* INET6_ADDRSTRLEN + "/128", rounded up */
 
+#define EDPG_DEVID_STRLEN 36	/* "00000000-00000000-00409DFF-FF58175B" + NUL */
+/* The only Device ID form that encodes a MAC, for messages. */
+#define EDPG_DEVID_FORM	"00000000-00000000-MMMMMMFF-FFMMMMMM"
+
 /*
- * Accepts 00:40:9d:aa:bb:cc, 00-40-9D-AA-BB-CC and 0040.9daa.bbcc (any case).
- * Returns 0, -EINVAL for a syntax error, or -EDOM for a well-formed address
- * no gateway can own (multicast, broadcast, all-zero).
+ * Accepts 00:40:9d:aa:bb:cc, 00-40-9D-AA-BB-CC and 0040.9daa.bbcc (any case),
+ * and the MAC-derived Remote Manager Device ID 00000000-00000000-00409DFF-
+ * FF58175B (any case): administrators know gateways by Device ID, so every
+ * place that takes a MAC takes one.  Returns 0, -EINVAL for a syntax error,
+ * -ERANGE for a Device ID that does not encode a MAC (IMEI, ESN, serial
+ * number based), or -EDOM for a well-formed address no gateway can own
+ * (multicast, broadcast, all-zero).
  */
 int edpg_mac_parse(const char *s, uint8_t mac[6]);
+/* What is wrong with @arg, for edpg_mac_parse()'s error @err, and the forms to use. */
+const char *edpg_mac_parse_msg(const char *arg, int err, char *buf, size_t len);
 /* Lower-case colon form into @out (EDPG_MAC_STRLEN bytes). */
 void edpg_mac_format(const uint8_t mac[6], char out[EDPG_MAC_STRLEN]);
+/* The Device ID Remote Manager derives from @mac (upper-case hex). */
+void edpg_devid_format(const uint8_t mac[6], char out[EDPG_DEVID_STRLEN]);
+/* Whether @mac is of a Digi OUI (Digi International or ConnectCore). */
+bool edpg_mac_is_digi(const uint8_t mac[6]);
 /* Why edpg_mac_parse() said -EDOM, for messages: "multicast", ... or NULL. */
 const char *edpg_mac_reject_reason(const uint8_t mac[6]);
 

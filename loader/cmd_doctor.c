@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * edpgate doctor [MAC|NAME]: "why is this gateway not connecting?" answered
+ * edpgate doctor [MAC|DEVICE-ID|NAME]: "why is this gateway not connecting?" answered
  * from what the data path recorded: per-gateway counters, last-seen times,
  * the last drop of each reason (address, port) and the pending MACs.
  *
@@ -25,7 +25,7 @@
 #include "log.h"
 #include "rules.h"
 
-static const char synopsis[] = "doctor [MAC|NAME]";
+static const char synopsis[] = "doctor [MAC|DEVICE-ID|NAME]";
 
 struct cite {
 	const char *key;
@@ -35,14 +35,16 @@ struct cite {
 static size_t nfindings;
 
 /* One finding: who, what, the fix, an optional detail, the counters. */
-static void finding(const char *who, const char *id, const char *msg, const char *fix,
-		    const char *detail, const struct cite *c, size_t nc)
+static void finding(const char *who, const char *devid, const char *id, const char *msg,
+		    const char *fix, const char *detail, const struct cite *c, size_t nc)
 {
 	char fmt[96];
 
 	nfindings++;
 	out_obj_open(NULL);
-	out_str("gateway", "%s: ", who);
+	out_str("gateway", "%s", who);
+	out_str("device_id", " %s", devid);
+	out_text(": ");
 	out_str("finding", "%s\n", id);
 	out_str("problem", "  problem: %s\n", msg);
 	if (detail)
@@ -97,7 +99,7 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 			  const struct edpg_bpf *b, const struct edpg_pending_ent *pend, size_t npend,
 			  const struct edpg_global *glob)
 {
-	char who[64], mac[EDPG_MAC_STRLEN], detail[512], a[64], key[64];
+	char who[64], mac[EDPG_MAC_STRLEN], detail[512], a[64], key[64], devid[EDPG_DEVID_STRLEN];
 	int tls = svc_of(p, IPPROTO_TCP, EDPG_PORT_EDP_TLS);
 	int edp = svc_of(p, IPPROTO_TCP, EDPG_PORT_EDP);
 	int ntp = svc_of(p, IPPROTO_UDP, EDPG_PORT_NTP);
@@ -109,11 +111,12 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 	int reason = 0;
 
 	edpg_mac_format(g->mac, mac);
+	edpg_devid_format(g->mac, devid);
 	snprintf(who, sizeof(who), "%s%s%s%s", mac, g->name[0] ? " (" : "", g->name,
 		 g->name[0] ? ")" : "");
 	if (edpg_bpf_gw_get(b, g->mac, &rec) || edpg_bpf_gw_stats(b, rec.slot, &st) ||
 	    edpg_diag_gw(b, rec.slot, &dg)) {
-		finding(who, "not_live", "enrolled in the state dir but not in the loaded program",
+		finding(who, devid, "not_live", "enrolled in the state dir but not in the loaded program",
 			"run `edpgate apply`", NULL, NULL, 0);
 		return;
 	}
@@ -148,7 +151,7 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 				{ "pending_macs", npend },
 			};
 
-			finding(who, "never_seen",
+			finding(who, devid, "never_seen",
 				"no frame from this MAC has reached the filter",
 				best && bd <= 8 ? "check the MAC: a close one is trying Device Cloud (typo? `edpgate gateway add --pending MAC`)"
 						: "check the cabling, the VLAN and that edpgate is attached to the LAN interface the gateway is on; check the MAC on the gateway's label",
@@ -177,7 +180,7 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 		rec_addr(r, a, sizeof(a));
 		snprintf(detail, sizeof(detail), "udp/123 to %s dropped (%s) %lld s ago", a,
 			 edpg_reason_names[reason], (long long)edpg_dp_age(r->ts));
-		finding(who, "ntp_blocked",
+		finding(who, devid, "ntp_blocked",
 			tls_ok ? "Device Cloud (TLS 3199) is allowed but NTP is dropped: an XBee Gateway / X2e will not connect, an X2/X4 shows a 1970 clock"
 			       : "NTP is dropped: an XBee Gateway / X2e will not connect, an X2/X4 shows a 1970 clock",
 			reason == EDPG_R_SERVICE ? "give the gateway the ntp service (`edpgate gateway add MAC --services ...,ntp --replace`)"
@@ -195,7 +198,7 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 		};
 
 		snprintf(key, sizeof(key), "drops.%s", r ? edpg_reason_names[reason] : "service");
-		finding(who, "plain_edp",
+		finding(who, devid, "plain_edp",
 			"the gateway uses tcp/3197, plain EDP without TLS (old NDS firmware)",
 			"update the firmware and use 3199 (EDP over TLS); or allow `edp` for this gateway",
 			r ? "tcp/3197 dropped" : "tcp/3197 allowed", c, 2);
@@ -218,7 +221,7 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 				off += snprintf(detail + off, sizeof(detail) - off, "%s %s",
 						i ? "," : "; names seen for it:", ce[i].name);
 		free(ce);
-		finding(who, "cloud_destination",
+		finding(who, devid, "cloud_destination",
 			"the gateway connects to a Device Cloud address that is not in the cloud group",
 			"the gateway uses a Device Cloud host name the rules lack: add it to the devicecloud group, then `edpgate apply`",
 			detail, c, 1);
@@ -234,7 +237,7 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 			rec_addr(r, a, sizeof(a));
 			snprintf(detail, sizeof(detail), "last from %s vlan %u", a, r->vlan);
 		}
-		finding(who, "binding",
+		finding(who, devid, "binding",
 			"frames come from another source address or VLAN than the gateway is bound to",
 			"the address changed (DHCP lease?): give the gateway a fixed lease, or re-bind it with `edpgate gateway add MAC --ip NEW --replace`",
 			r->ts ? detail : NULL, c, 1);
@@ -280,7 +283,7 @@ static void check_idigi(const struct edpg_bpf *b)
 			struct cite c[] = { { "destination.last_used_age_s",
 					      (uint64_t)edpg_dp_age(d.last_used) } };
 
-			finding("all", "idigi_deprecated",
+			finding("all", NULL, "idigi_deprecated",
 				"a gateway still connects to a deprecated my.idigi.* name",
 				"point the gateway at login.etherios.com (or .co.uk) in its Remote Manager settings",
 				detail, c, 1);
@@ -301,16 +304,13 @@ int do_doctor(int argc, char **argv)
 	int err, ret = EDPG_EXIT_FAIL;
 
 	if (argc > 2)
-		return usage_err(synopsis, "doctor takes at most one MAC or name");
+		return usage_err(synopsis, "doctor takes at most one MAC, Device ID or name");
 	if (edpg_load_policy(&p, cli.rules, true))
 		return EDPG_EXIT_FAIL;
 	if (argc == 2) {
-		one = edpg_gw_find(&p, argv[1]);
-		if (!one) {
-			edpg_err(-ENOENT, "no enrolled gateway '%s' (see `edpgate gateway list`, `edpgate gateway pending`)",
-				 argv[1]);
+		one = edpg_gw_lookup(&p, argv[1]);
+		if (!one)
 			goto out_policy;
-		}
 	}
 	if (edpg_open_live(&b))
 		goto out_policy;

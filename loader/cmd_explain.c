@@ -26,7 +26,7 @@
 #include "log.h"
 #include "rules.h"
 
-static const char synopsis[] = "explain MAC|NAME tcp|udp DST PORT [--vlan ID] [--src ADDR]";
+static const char synopsis[] = "explain MAC|DEVICE-ID|NAME tcp|udp DST PORT [--vlan ID] [--src ADDR]";
 
 static void print_when(const char *key, const char *fmt, int64_t wall)
 {
@@ -116,12 +116,9 @@ int do_explain(int argc, char **argv)
 	if (edpg_load_policy(&p, cli.rules, true))
 		return EDPG_EXIT_FAIL;
 	if (edpg_mac_parse(argv[optind], pr.src_mac)) {
-		g = edpg_gw_find(&p, argv[optind]);
-		if (!g) {
-			edpg_err(-ENOENT, "'%s' is neither a MAC nor the name of an enrolled gateway",
-				 argv[optind]);
+		g = edpg_gw_lookup(&p, argv[optind]);
+		if (!g)
 			goto out_policy;
-		}
 		memcpy(pr.src_mac, g->mac, 6);
 	} else {
 		g = edpg_gw_by_mac(&p, pr.src_mac);

@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "cli.h"
 #include "compile.h"
+#include "diag.h"
 #include "json.h"
 #include "log.h"
 #include "nft.h"
@@ -24,9 +25,9 @@
 #include "state.h"
 
 static const char syn_add[] =
-	"gateway add MAC [--name NAME] [--services S,S|none] [--ip ADDR]... [--vlan ID] [--replace]";
-static const char syn_del[] = "gateway del MAC|NAME";
-static const char syn_show[] = "gateway show MAC|NAME";
+	"gateway add MAC|DEVICE-ID [--name NAME] [--services S,S|none] [--ip ADDR]... [--vlan ID] [--replace]";
+static const char syn_del[] = "gateway del MAC|DEVICE-ID|NAME";
+static const char syn_show[] = "gateway show MAC|DEVICE-ID|NAME";
 static const char syn_import[] = "gateway import [--replace] FILE";
 static const char syn[] = "gateway add|del|import|list|show ...";
 
@@ -298,7 +299,7 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 	bool replace = false, live = false, had_services = false;
 	ssize_t at, byname;
 	struct edpg_addr a;
-	char mac[18], *end;
+	char mac[18], msg[512], *end;
 	unsigned long v;
 	int c, err;
 
@@ -345,14 +346,10 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1)
-		return usage_err(syn_add, "gateway add takes one MAC address");
+		return usage_err(syn_add, "gateway add takes one MAC address or Device ID");
 	err = edpg_mac_parse(argv[optind], g.mac);
-	if (err == -EDOM)
-		return usage_err(syn_add, "'%s' is a multicast, broadcast or all-zero MAC; a gateway has a unicast one",
-				 argv[optind]);
 	if (err)
-		return usage_err(syn_add, "invalid MAC '%s' (use 00:40:9d:aa:bb:cc, 00-40-9D-AA-BB-CC or 0040.9daa.bbcc)",
-				 argv[optind]);
+		return usage_err(syn_add, "%s", edpg_mac_parse_msg(argv[optind], err, msg, sizeof(msg)));
 	/* Without --services: the defaults, now and after the next change of them. */
 	if (!had_services) {
 		g.services = p->default_services;
@@ -412,6 +409,7 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 static int gw_del(struct edpg_policy *p, int argc, char **argv)
 {
 	struct edpg_policy old = *p;
+	const struct edpg_gateway *g;
 	struct edpg_gateway *nv;
 	bool live = false;
 	char mac[18];
@@ -419,11 +417,11 @@ static int gw_del(struct edpg_policy *p, int argc, char **argv)
 	int err;
 
 	if (argc != 2)
-		return usage_err(syn_del, "gateway del takes one MAC or name");
-	at = find_gw(p, argv[1]);
-	if (at < 0)
-		return edpg_err(-ENOENT, "no enrolled gateway '%s' (see `edpgate gateway list`)", argv[1]),
-		       EDPG_EXIT_FAIL;
+		return usage_err(syn_del, "gateway del takes one MAC, Device ID or name");
+	g = edpg_gw_lookup(p, argv[1]);
+	if (!g)
+		return EDPG_EXIT_FAIL;
+	at = g - p->gateways;
 	edpg_mac_format(p->gateways[at].mac, mac);
 	nv = malloc((p->ngateways ? p->ngateways : 1) * sizeof(*nv));
 	if (!nv)
@@ -626,15 +624,17 @@ out:
 static void print_gw(const struct edpg_policy *p, const struct edpg_gateway *g,
 		     const struct edpg_bpf *b, bool detail)
 {
-	char mac[18], svc[EDPG_MAX_SERVICES * EDPG_NAME_MAX], a[64];
+	char mac[18], svc[EDPG_MAX_SERVICES * EDPG_NAME_MAX], a[64], devid[EDPG_DEVID_STRLEN];
 	struct edpg_gw live;
 	bool is_live = b && !edpg_bpf_gw_get(b, g->mac, &live);
 	int svc_w;
 
 	edpg_mac_format(g->mac, mac);
+	edpg_devid_format(g->mac, devid);
 	print_services(p, g->services, svc, sizeof(svc));
 	out_obj_open(NULL);
 	out_str("mac", "%-17s", mac);
+	out_str("device_id", "  %s", devid);
 	out_str("name", "  %-16s", g->name[0] ? g->name : NULL);
 	out_str("services", "  %s", svc);
 	/* Text "edp-ssl,ntp (defaults)"; JSON "services_from": "defaults"|"gateway". */
@@ -717,16 +717,16 @@ int do_gateway(int argc, char **argv)
 
 		if (!strcmp(sub, "show")) {
 			if (argc != 2) {
-				ret = usage_err(syn_show, "gateway show takes one MAC or name");
+				ret = usage_err(syn_show, "gateway show takes one MAC, Device ID or name");
 				goto out;
 			}
-			at = find_gw(&p, argv[1]);
-			if (at < 0) {
-				edpg_err(-ENOENT, "no enrolled gateway '%s' (see `edpgate gateway list`)",
-					 argv[1]);
+			const struct edpg_gateway *g = edpg_gw_lookup(&p, argv[1]);
+
+			if (!g) {
 				ret = EDPG_EXIT_FAIL;
 				goto out;
 			}
+			at = g - p.gateways;
 		} else if (argc != 1) {
 			ret = usage_err("gateway list", "gateway list takes no arguments");
 			goto out;

@@ -19,15 +19,17 @@
 #include "rules.h"
 
 static const char syn_list[] = "gateway pending";
-static const char syn_add[] = "gateway add --pending MAC";
+static const char syn_add[] = "gateway add --pending MAC|DEVICE-ID";
 
 static void print_entry(const struct edpg_pending_ent *e)
 {
-	char mac[EDPG_MAC_STRLEN], ts[32];
+	char mac[EDPG_MAC_STRLEN], ts[32], devid[EDPG_DEVID_STRLEN];
 
 	edpg_mac_format(e->mac, mac);
+	edpg_devid_format(e->mac, devid);
 	out_obj_open(NULL);
 	out_str("mac", "%s", mac);
+	out_str("device_id", " %s", devid);
 	out_bool("digi_oui", " digi %-3s", edpg_mac_is_digi(e->mac));
 	out_uint("packets", " %8llu pkts", e->p.packets);
 	out_str("first_seen", "  first %s", edpg_dp_time_str(e->p.first_seen, ts, sizeof(ts)));
@@ -90,7 +92,8 @@ int gateway_pending_add(int argc, char **argv)
 	struct edpg_pending_ent *v = NULL;
 	struct edpg_bpf b;
 	uint8_t mac[6];
-	char *av[4];
+	char *av[4], msg[512];
+	int err;
 	bool found = false;
 	size_t n = 0;
 	int ret;
@@ -98,8 +101,9 @@ int gateway_pending_add(int argc, char **argv)
 	/* argv: add --pending MAC */
 	if (argc != 3)
 		return usage_err(syn_add, "gateway add --pending takes one MAC (see `edpgate gateway pending`)");
-	if (edpg_mac_parse(argv[2], mac))
-		return usage_err(syn_add, "invalid MAC '%s'", argv[2]);
+	err = edpg_mac_parse(argv[2], mac);
+	if (err)
+		return usage_err(syn_add, "%s", edpg_mac_parse_msg(argv[2], err, msg, sizeof(msg)));
 	if (edpg_open_live(&b))
 		return EDPG_EXIT_FAIL;
 	if (!edpg_pending_list(&b, &v, &n))

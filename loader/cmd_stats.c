@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * edpgate stats [MAC|NAME] [--interval SEC] [--format text|prometheus]:
+ * edpgate stats [MAC|DEVICE-ID|NAME] [--interval SEC] [--format text|prometheus]:
  * allowed packets/bytes per service and drops per reason for each enrolled
  * gateway, then the global counters per reason (which is where unknown MACs
  * show up: they have no slot).
@@ -25,7 +25,7 @@
 #include "log.h"
 #include "rules.h"
 
-static const char synopsis[] = "stats [MAC|NAME] [--interval SEC] [--format text|prometheus]";
+static const char synopsis[] = "stats [MAC|DEVICE-ID|NAME] [--interval SEC] [--format text|prometheus]";
 
 /* One reading of every counter stats shows. */
 struct reading {
@@ -102,11 +102,13 @@ static void print_totals(const struct edpg_policy *p, const struct reading *r, b
 	out_arr_open("gateways");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct gw_reading *w = &r->gw[i];
-		char mac[EDPG_MAC_STRLEN];
+		char mac[EDPG_MAC_STRLEN], devid[EDPG_DEVID_STRLEN];
 
 		edpg_mac_format(w->g->mac, mac);
+		edpg_devid_format(w->g->mac, devid);
 		out_obj_open(NULL);
 		out_str("mac", "gateway %s", mac);
+		out_str("device_id", " %s", devid);
 		out_str("name", " (%s)", w->g->name[0] ? w->g->name : NULL);
 		out_bool("live", " live %s", w->live);
 		out_str("last_seen", ", last seen %s", edpg_dp_time_str(w->st.last_seen, ts, sizeof(ts)));
@@ -174,11 +176,13 @@ static void print_rates(const struct edpg_policy *p, const struct reading *a,
 	out_arr_open("gateways");
 	for (size_t i = 0; i < b->n && i < a->n; i++) {
 		const struct gw_reading *x = &a->gw[i], *y = &b->gw[i];
-		char mac[EDPG_MAC_STRLEN];
+		char mac[EDPG_MAC_STRLEN], devid[EDPG_DEVID_STRLEN];
 
 		edpg_mac_format(y->g->mac, mac);
+		edpg_devid_format(y->g->mac, devid);
 		out_obj_open(NULL);
 		out_str("mac", "gateway %s", mac);
+		out_str("device_id", " %s", devid);
 		out_str("name", " (%s)\n", y->g->name[0] ? y->g->name : NULL);
 		out_arr_open("allowed");
 		for (size_t s = 0; s < p->nservices; s++) {
@@ -247,11 +251,13 @@ static void prom_head(const char *name, const char *type, const char *help)
 static void prom_gw(const char *metric, const struct gw_reading *w, const char *k2,
 		    const char *v2, unsigned long long v)
 {
-	char mac[EDPG_MAC_STRLEN];
+	char mac[EDPG_MAC_STRLEN], devid[EDPG_DEVID_STRLEN];
 
 	edpg_mac_format(w->g->mac, mac);
+	edpg_devid_format(w->g->mac, devid);
 	printf("%s{", metric);
 	prom_label("gateway", mac, true);
+	prom_label("device_id", devid, false);
 	prom_label("name", w->g->name, false);
 	if (k2)
 		prom_label(k2, v2, false);
@@ -327,6 +333,7 @@ int do_stats(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct reading a = {}, b2 = {};
 	const char *filter = NULL;
+	char fmac[EDPG_MAC_STRLEN];
 	struct edpg_policy p;
 	struct edpg_bpf b;
 	bool prom = false;
@@ -352,13 +359,22 @@ int do_stats(int argc, char **argv)
 		}
 	}
 	if (argc - optind > 1)
-		return usage_err(synopsis, "stats takes at most one MAC or name");
+		return usage_err(synopsis, "stats takes at most one MAC, Device ID or name");
 	if (argc - optind == 1)
 		filter = argv[optind];
 	if (prom && (interval || edpg_json))
 		return usage_err(synopsis, "--format prometheus is one snapshot, without --interval or -j");
 	if (edpg_load_policy(&p, cli.rules, true))
 		return EDPG_EXIT_FAIL;
+	if (filter) {
+		/* Whichever way it was named, select it by its MAC. */
+		const struct edpg_gateway *g = edpg_gw_lookup(&p, filter);
+
+		if (!g)
+			goto out_policy;
+		edpg_mac_format(g->mac, fmac);
+		filter = fmac;
+	}
 	err = edpg_open_live(&b);
 	if (err)
 		goto out_policy;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * edpgate watch [MAC|NAME] [--count N] [--timeout SEC]: live drop events
+ * edpgate watch [MAC|DEVICE-ID|NAME] [--count N] [--timeout SEC]: live drop events
  * from the data path's ring buffer, one line (or one JSON object) each.
  *
  * The data path rate-limits events per gateway and for unknown MACs
@@ -24,7 +24,7 @@
 #include "log.h"
 #include "rules.h"
 
-static const char synopsis[] = "watch [MAC|NAME] [--count N] [--timeout SEC]";
+static const char synopsis[] = "watch [MAC|DEVICE-ID|NAME] [--count N] [--timeout SEC]";
 
 static volatile sig_atomic_t stop;
 
@@ -66,7 +66,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct watch *w = ctx;
 	const struct edpg_event *e = data;
 	const struct edpg_gateway *g;
-	char ts[32], mac[EDPG_MAC_STRLEN], s[64], d[64], pb[8];
+	char ts[32], mac[EDPG_MAC_STRLEN], s[64], d[64], pb[8], devid[EDPG_DEVID_STRLEN];
 	int64_t wall;
 	struct tm tm;
 
@@ -83,7 +83,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	out_begin();
 	out_obj_open(NULL);
 	out_str("time", "%s", ts);
+	edpg_devid_format(e->mac, devid);
 	out_str("mac", " %s", mac);
+	out_str("device_id", " %s", devid);
 	out_str("gateway", " (%s)", g ? (g->name[0] ? g->name : mac) : NULL);
 	out_str("src", " %s", s);
 	out_uint("sport", ":%llu", e->sport);
@@ -141,7 +143,7 @@ int do_watch(int argc, char **argv)
 		}
 	}
 	if (argc - optind > 1)
-		return usage_err(synopsis, "watch takes at most one MAC or name");
+		return usage_err(synopsis, "watch takes at most one MAC, Device ID or name");
 	if (edpg_load_policy(&p, cli.rules, true))
 		return EDPG_EXIT_FAIL;
 	w.p = &p;
@@ -150,12 +152,9 @@ int do_watch(int argc, char **argv)
 
 		w.filter = true;
 		if (edpg_mac_parse(argv[optind], w.mac)) {
-			g = edpg_gw_find(&p, argv[optind]);
-			if (!g) {
-				edpg_err(-ENOENT, "'%s' is neither a MAC nor an enrolled gateway's name",
-					 argv[optind]);
+			g = edpg_gw_lookup(&p, argv[optind]);
+			if (!g)
 				goto out_policy;
-			}
 			memcpy(w.mac, g->mac, 6);
 		}
 	}

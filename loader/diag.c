@@ -19,6 +19,8 @@
 #include "addr.h"
 #include "addrcache.h"
 #include "diag.h"
+#include "log.h"
+#include "rules.h"
 
 #define ROUND8(x) (((x) + 7) & ~(size_t)7)
 
@@ -214,11 +216,6 @@ int edpg_pending_del(const struct edpg_bpf *b, const uint8_t mac[6])
 out:
 	free(pc);
 	return err;
-}
-
-bool edpg_mac_is_digi(const uint8_t mac[6])
-{
-	return mac[0] == 0x00 && mac[1] == 0x40 && mac[2] == 0x9d;
 }
 
 int edpg_mac_distance(const uint8_t a[6], const uint8_t b[6])
@@ -502,16 +499,22 @@ const struct edpg_gateway *edpg_gw_by_mac(const struct edpg_policy *p, const uin
 	return NULL;
 }
 
-const struct edpg_gateway *edpg_gw_find(const struct edpg_policy *p, const char *arg)
+const struct edpg_gateway *edpg_gw_lookup(const struct edpg_policy *p, const char *arg)
 {
-	uint8_t mac[6];
+	int i = edpg_policy_find_gateway(p, arg);
 
-	if (!edpg_mac_parse(arg, mac))
-		return edpg_gw_by_mac(p, mac);
-	for (size_t i = 0; i < p->ngateways; i++)
-		if (p->gateways[i].name[0] && !strcmp(p->gateways[i].name, arg))
-			return &p->gateways[i];
-	return NULL;
+	char msg[512];
+
+	if (i == -ERANGE) {
+		edpg_err(-EINVAL, "%s", edpg_mac_parse_msg(arg, i, msg, sizeof(msg)));
+		return NULL;
+	}
+	if (i < 0) {
+		edpg_err(-ENOENT, "no enrolled gateway '%s' (give its MAC, Device ID or name; see `edpgate gateway list`, `edpgate gateway pending`)",
+			 arg);
+		return NULL;
+	}
+	return &p->gateways[i];
 }
 
 static void names_of(char *buf, size_t len, uint64_t bits, size_t n, const char *(*name)(const struct edpg_policy *, size_t),

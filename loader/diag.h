@@ -28,8 +28,6 @@ struct edpg_pending_ent {
 /* Unknown MACs that tried a known port, latest first; caller frees *out. */
 int edpg_pending_list(const struct edpg_bpf *b, struct edpg_pending_ent **out, size_t *n);
 int edpg_pending_del(const struct edpg_bpf *b, const uint8_t mac[6]);
-/* Digi International's OUI 00:40:9d. */
-bool edpg_mac_is_digi(const uint8_t mac[6]);
 /* Differing bits of two MACs (for "did you mean"). */
 int edpg_mac_distance(const uint8_t a[6], const uint8_t b[6]);
 
@@ -81,8 +79,12 @@ int edpg_port_service(const struct edpg_bpf *b, uint8_t proto, uint16_t port, in
 /* Groups the live service @sid may reach. */
 int edpg_service_groups(const struct edpg_bpf *b, int sid, uint64_t *groups);
 
-/* An enrolled gateway by MAC or name, NULL when none. */
-const struct edpg_gateway *edpg_gw_find(const struct edpg_policy *p, const char *mac_or_name);
+/*
+ * The one lookup of a gateway a user names: MAC, Device ID or name.  NULL
+ * when none, after logging why (not enrolled, or a Device ID that encodes
+ * no MAC) and what to do.
+ */
+const struct edpg_gateway *edpg_gw_lookup(const struct edpg_policy *p, const char *arg);
 const struct edpg_gateway *edpg_gw_by_mac(const struct edpg_policy *p, const uint8_t mac[6]);
 /* "a,b,c" of the names of the set bits of @bits (services or groups). */
 void edpg_svc_names(const struct edpg_policy *p, uint32_t bits, char *buf, size_t len);

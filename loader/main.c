@@ -51,7 +51,7 @@ static const struct cmd {
 	{ "apply", do_apply, "apply                             push the rules data (atomic)", RW, false, NULL },
 	{ "gateway", do_gateway, "gateway add|del|import|list|show ... manage enrolled gateways", RW, false, "list show pending" },
 	{ "status", do_status, "status                            attached interfaces, policy summary", RO, true, NULL },
-	{ "stats", do_stats, "stats [MAC|NAME]                  counters per gateway and reason", RO, true, NULL },
+	{ "stats", do_stats, "stats [MAC|DEVICE-ID|NAME]        counters per gateway and reason", RO, true, NULL },
 	{ "verify", do_verify, "verify                            compare BPF maps and nft with the rules", NFT_RO, true, NULL },
 	{ "run", do_run, "run                               daemon: names fresh, snooped answers, expiry", RW, false, NULL },
 	{ "dst", do_dst, "dst list                          destinations: group, name, address, source, TTL", RO, true, NULL },
@@ -60,8 +60,8 @@ static const struct cmd {
 	{ "explain", do_explain, "explain MAC tcp|udp DST PORT      verdict and reason from the loaded program", RW, false, NULL },
 	{ "replay", do_replay, "replay CAPTURE [--live]           verdict of every frame of a pcap/pcapng", RW, false, NULL },
 	/* The ring buffer's consumer position is a writable mapping. */
-	{ "watch", do_watch, "watch [MAC|NAME]                  live drop events (rate-limited)", RO, false, NULL },
-	{ "doctor", do_doctor, "doctor [MAC|NAME]                 findings and fixes from the counters", RO, true, NULL },
+	{ "watch", do_watch, "watch [MAC|DEVICE-ID|NAME]        live drop events (rate-limited)", RO, false, NULL },
+	{ "doctor", do_doctor, "doctor [MAC|DEVICE-ID|NAME]       findings and fixes from the counters", RO, true, NULL },
 };
 
 /* Is @sub one of the space-separated words of @list? */

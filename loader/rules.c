@@ -390,9 +390,14 @@ int edpg_policy_group_id(const struct edpg_policy *p, const char *name)
 int edpg_policy_find_gateway(const struct edpg_policy *p, const char *mac_or_name)
 {
 	uint8_t mac[6];
-	bool is_mac = !edpg_mac_parse(mac_or_name, mac);
+	int err = edpg_mac_parse(mac_or_name, mac);
+	bool is_mac = !err;
 	size_t i;
 
+	/* A Device ID not derived from a MAC can name no gateway (nor can it
+	 * be a name, which starts with a letter): say so, not "not found". */
+	if (err == -ERANGE)
+		return err;
 	for (i = 0; i < p->ngateways; i++) {
 		if (is_mac && !memcmp(p->gateways[i].mac, mac, 6))
 			return i;

@@ -68,7 +68,11 @@ void edpg_policy_free(struct edpg_policy *p);
 /* Service / group id by name, or -ENOENT. */
 int edpg_policy_service_id(const struct edpg_policy *p, const char *name);
 int edpg_policy_group_id(const struct edpg_policy *p, const char *name);
-/* Index into p->gateways of the gateway with this MAC (any accepted form) or name; -ENOENT. */
+/*
+ * Index into p->gateways of the gateway with this MAC, Device ID (any form
+ * edpg_mac_parse() accepts) or name; -ENOENT, or -ERANGE for a Device ID
+ * that does not encode a MAC.
+ */
 int edpg_policy_find_gateway(const struct edpg_policy *p, const char *mac_or_name);
 
 #endif

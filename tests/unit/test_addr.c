@@ -78,6 +78,56 @@ static void fmt(const char *in, bool prefix, const char *want)
 	assert_string_equal(out, want);
 }
 
+/* Remote Manager Device IDs: only the MAC-derived form names a gateway. */
+static void test_device_id(void **state)
+{
+	static const uint8_t want[6] = { 0x00, 0x40, 0x9d, 0x58, 0x17, 0x5b };
+	static const char *const not_mac[] = {
+		/* IMEI/ESN/serial based, or MAC-shaped with the wrong filler */
+		"00010000-00000000-00409DFF-FF58175B", "00000000-00000001-00409DFF-FF58175B",
+		"00000000-00000000-00409DFE-FF58175B", "00000000-00000000-00409DFF-FE58175B",
+		"00000000-00000000-00409D00-0058175B",
+	};
+	static const char *const syntax[] = {
+		"00000000-00000000-00409DFF-FF58175", "00000000-00000000-00409DFF-FF58175BB",
+		"00000000:00000000:00409DFF:FF58175B", "00000000-00000000-00409DFF-FF58175G",
+		"000000000-0000000-00409DFF-FF58175B", "00000000-00000000-00409DFFFF58175B-",
+	};
+	char out[EDPG_DEVID_STRLEN], msg[512];
+	uint8_t mac[6];
+
+	(void)state;
+	assert_int_equal(edpg_mac_parse("00000000-00000000-00409DFF-FF58175B", mac), 0);
+	assert_memory_equal(mac, want, 6);
+	assert_int_equal(edpg_mac_parse("00000000-00000000-00409dff-ff58175b", mac), 0);
+	assert_memory_equal(mac, want, 6);
+	edpg_devid_format(want, out);
+	assert_string_equal(out, "00000000-00000000-00409DFF-FF58175B");
+	edpg_devid_format((const uint8_t[6]){ 0x00, 0x04, 0xf3, 0x0a, 0xbc, 0xde }, out);
+	assert_string_equal(out, "00000000-00000000-0004F3FF-FF0ABCDE");
+	for (size_t i = 0; i < sizeof(not_mac) / sizeof(not_mac[0]); i++)
+		if (edpg_mac_parse(not_mac[i], mac) != -ERANGE)
+			fail_msg("'%s' not refused as a non-MAC Device ID", not_mac[i]);
+	for (size_t i = 0; i < sizeof(syntax) / sizeof(syntax[0]); i++)
+		if (edpg_mac_parse(syntax[i], mac) != -EINVAL)
+			fail_msg("'%s' accepted", syntax[i]);
+	/* A MAC-derived Device ID of a multicast MAC is refused like the MAC. */
+	assert_int_equal(edpg_mac_parse("00000000-00000000-01005EFF-FF000001", mac), -EDOM);
+	/* The message names the expected form. */
+	edpg_mac_parse_msg(not_mac[0], -ERANGE, msg, sizeof(msg));
+	assert_non_null(strstr(msg, EDPG_DEVID_FORM));
+}
+
+/* Digi's OUIs; the XBee 64-bit radio prefix 00:13:A2 is not an Ethernet OUI. */
+static void test_digi_oui(void **state)
+{
+	(void)state;
+	assert_true(edpg_mac_is_digi((const uint8_t[6]){ 0x00, 0x40, 0x9d, 1, 2, 3 }));
+	assert_true(edpg_mac_is_digi((const uint8_t[6]){ 0x00, 0x04, 0xf3, 1, 2, 3 }));
+	assert_false(edpg_mac_is_digi((const uint8_t[6]){ 0x00, 0x13, 0xa2, 1, 2, 3 }));
+	assert_false(edpg_mac_is_digi((const uint8_t[6]){ 0x02, 0x40, 0x9d, 1, 2, 3 }));
+}
+
 static void test_addr_parse_ok(void **state)
 {
 	struct edpg_addr a;
@@ -184,6 +234,8 @@ int main(void)
 		cmocka_unit_test(test_mac_forms),
 		cmocka_unit_test(test_mac_syntax_errors),
 		cmocka_unit_test(test_mac_not_unicast),
+		cmocka_unit_test(test_device_id),
+		cmocka_unit_test(test_digi_oui),
 		cmocka_unit_test(test_addr_parse_ok),
 		cmocka_unit_test(test_addr_parse_errors),
 		cmocka_unit_test(test_addr_host_bits),

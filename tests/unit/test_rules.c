@@ -119,19 +119,28 @@ static void test_shipped_rules(void **state)
 	id = edpg_policy_group_id(&p, "devicecloud");
 	assert_true(id >= 0);
 	g = &p.groups[id];
-	assert_int_equal(g->nmembers, 4);
+	/* The article's four names, then today's Remote Manager names. */
+	assert_int_equal(g->nmembers, 9);
 	assert_string_equal(g->members[0].name, "login.etherios.com");
 	assert_string_equal(g->members[1].name, "login.etherios.co.uk");
 	assert_string_equal(g->members[2].name, "my.idigi.com");
 	assert_string_equal(g->members[3].name, "my.idigi.co.uk");
+	assert_string_equal(g->members[4].name, "edp12.devicecloud.com");
+	assert_string_equal(g->members[5].name, "devicecloud.digi.com");
+	assert_string_equal(g->members[6].name, "remotemanager.digi.com");
+	assert_string_equal(g->members[7].name, "my.devicecloud.com");
+	assert_string_equal(g->members[8].name, "devicecloud-uk.digi.com");
+	/* A Cloud Connector caches the cloud address for up to 24 h. */
+	assert_true(g->grace >= 86400);
 	assert_int_equal(p.services[edpg_policy_service_id(&p, "edp")].groups, 1ULL << id);
 	assert_int_equal(p.services[edpg_policy_service_id(&p, "edp-ssl")].groups, 1ULL << id);
 
 	id = edpg_policy_group_id(&p, "ntp");
 	g = &p.groups[id];
-	assert_int_equal(g->nmembers, 6);
+	assert_int_equal(g->nmembers, 7);
 	assert_string_equal(g->members[0].name, "time.etherios.com");
 	assert_string_equal(g->members[5].name, "3.idigi.pool.ntp.org");
+	assert_string_equal(g->members[6].name, "time.devicecloud.com");
 	assert_true(g->grace >= 2048);	/* NTP polls up to every 1024 s */
 	assert_int_equal(p.services[ntp].groups, 1ULL << id);
 
@@ -142,6 +151,66 @@ static void test_shipped_rules(void **state)
 	assert_int_equal(p.services[edpg_policy_service_id(&p, "dhcp")].groups, 1ULL << id);
 	assert_int_equal(p.services[edpg_policy_service_id(&p, "dns")].groups, 1ULL << id);
 
+	edpg_policy_free(&p);
+	edpg_diags_free(&d);
+	free(text);
+}
+
+/* The article alone: the same services, only its names. */
+static void test_legacy_rules(void **state)
+{
+	struct edpg_diags d = { 0 };
+	struct edpg_policy p;
+	size_t len;
+	char *text = slurp("rules/legacy.rules", &len);
+	const struct edpg_group *g;
+
+	(void)state;
+	assert_int_equal(edpg_rules_parse(&p, "rules/legacy.rules", text, len, &d), 0);
+	assert_int_equal(d.nerrors, 0);
+	assert_int_equal(p.nservices, 6);
+	g = &p.groups[edpg_policy_group_id(&p, "devicecloud")];
+	assert_int_equal(g->nmembers, 4);
+	assert_string_equal(g->members[3].name, "my.idigi.co.uk");
+	assert_int_equal(p.groups[edpg_policy_group_id(&p, "ntp")].nmembers, 6);
+	edpg_policy_free(&p);
+	edpg_diags_free(&d);
+	free(text);
+}
+
+/*
+ * The optional blocks at the end of the shipped file must parse once
+ * uncommented: an admin who enables them gets EDP over 443 to its own
+ * group and SM/UDP to the cloud group, and nothing else changes.
+ */
+static void test_shipped_optional(void **state)
+{
+	struct edpg_diags d = { 0 };
+	struct edpg_policy p;
+	size_t len, n = 0;
+	char *text = slurp("rules/devicecloud.rules", &len);
+	int id, g443;
+
+	(void)state;
+	for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (!strncmp(l, "#service ", 9) || !strncmp(l, "#group ", 7) || !strncmp(l, "#allow ", 7)) {
+			*l = ' ';
+			n++;
+		}
+	}
+	assert_int_equal(n, 5);
+	assert_int_equal(edpg_rules_parse(&p, "uncommented", text, len, &d), 0);
+	assert_int_equal(d.nerrors, 0);
+	id = edpg_policy_service_id(&p, "edp-443");
+	assert_true(id >= 0);
+	assert_int_equal(p.services[id].port_lo, 443);
+	g443 = edpg_policy_group_id(&p, "devicecloud-443");
+	assert_string_equal(p.groups[g443].members[0].name, "2my.devicecloud.com");
+	assert_int_equal(p.services[id].groups, 1ULL << g443);
+	id = edpg_policy_service_id(&p, "sm-udp");
+	assert_int_equal(p.services[id].proto, IPPROTO_UDP);
+	assert_int_equal(p.services[id].port_lo, 3297);
+	assert_int_equal(p.services[id].groups, 1ULL << edpg_policy_group_id(&p, "devicecloud"));
 	edpg_policy_free(&p);
 	edpg_diags_free(&d);
 	free(text);
@@ -763,6 +832,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_rules),
+		cmocka_unit_test(test_legacy_rules),
+		cmocka_unit_test(test_shipped_optional),
 		cmocka_unit_test(test_rule_errors),
 		cmocka_unit_test(test_all_errors_reported_in_order),
 		cmocka_unit_test(test_diag_format),
