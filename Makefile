@@ -52,6 +52,7 @@ FUZZ_LINK_fuzz_rules := loader/rules.c loader/addr.c loader/compile.c
 FUZZ_LINK_fuzz_dnsmsg := loader/dnsmsg.c
 FUZZ_LINK_fuzz_gateways := loader/rules.c loader/addr.c loader/state.c loader/log.c loader/json.c
 FUZZ_LINK_fuzz_pcap := loader/pcapfile.c
+FUZZ_LINK_fuzz_csv := loader/csv.c loader/rules.c loader/addr.c
 FUZZ_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FUZZ_SRCS))
 # The unit tests again, built under ASan+UBSan (LeakSanitizer included):
 # any report fails the test.

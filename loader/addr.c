@@ -119,7 +119,7 @@ const char *edpg_mac_parse_msg(const char *arg, int err, char *buf, size_t len)
 		snprintf(buf, len, "'%s' is a Device ID that does not encode a MAC; gateways are enrolled by MAC, so only a Device ID of the form %s (the MAC's first three bytes, FFFF, its last three) names one",
 			 arg, EDPG_DEVID_FORM);
 	else
-		snprintf(buf, len, "invalid MAC or Device ID '%s' (use 00:40:9d:aa:bb:cc, 00-40-9D-AA-BB-CC, 0040.9daa.bbcc or 00000000-00000000-00409DFF-FFAABBCC)",
+		snprintf(buf, len, "invalid MAC '%s' (use 00:40:9d:aa:bb:cc, 00-40-9D-AA-BB-CC, 0040.9daa.bbcc, or the Device ID 00000000-00000000-00409DFF-FFAABBCC)",
 			 arg);
 	return buf;
 }

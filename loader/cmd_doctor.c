@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
@@ -93,6 +94,49 @@ static const struct edpg_drop_rec *drop_to(const struct edpg_gw_diag *dg, uint8_
 		}
 	}
 	return best;
+}
+
+static void check_cloud_destination(const struct edpg_drop_rec *r, const char *who,
+				    const char *devid, uint64_t drops)
+{
+	struct edpg_addr x = { .family = r->family == 6 ? AF_INET6 : AF_INET };
+	struct cite c[] = { { "drops.destination", drops } };
+	struct edpg_cache_entry *ce = NULL, *old = NULL;
+	char a[64], detail[768], fix[1024], when[32];
+	size_t nce = 0, nold = 0, off;
+
+	x.plen = x.family == AF_INET ? 32 : 128;
+	memcpy(x.addr, r->addr, 16);
+	rec_addr(r, a, sizeof(a));
+	off = snprintf(detail, sizeof(detail), "tcp/%u to %s dropped", r->port, a);
+	if (!edpg_addr_cache_find(cli.state_dir, true, &x, &old, &nold) && nold) {
+		/* The latest record of the address; its group is where it was allowed. */
+		const struct edpg_cache_entry *e = &old[nold - 1];
+		struct tm tm;
+
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
+			 gmtime_r(&(time_t){ e->expires }, &tm));
+		snprintf(detail + off, sizeof(detail) - off, "; %s returned it until %s (%lld s ago)",
+			 e->name, when, (long long)(time(NULL) - e->expires));
+		snprintf(fix, sizeof(fix),
+			 "restart the gateway's Remote Manager connection (or power-cycle it) so it resolves %s again; to keep a retired address allowed as long as a client may cache it, raise `grace` of group %s (devicecloud.rules ships 86400 s, the Cloud Connector's 24 h), then `edpgate apply`",
+			 e->name, e->group[0] ? e->group : "devicecloud");
+		finding(who, devid, "cloud_address_retired",
+			"the gateway reconnects to an address a Device Cloud name returned earlier but no longer does: it still holds the old address",
+			fix, detail, c, 1);
+		goto out;
+	}
+	if (!edpg_addr_cache_find(cli.state_dir, false, &x, &ce, &nce))
+		for (size_t i = 0; i < nce && off < sizeof(detail); i++)
+			off += snprintf(detail + off, sizeof(detail) - off, "%s %s",
+					i ? "," : "; names seen for it:", ce[i].name);
+	finding(who, devid, "cloud_destination",
+		"the gateway connects to a Device Cloud address that is not in the cloud group",
+		"the gateway uses a Device Cloud host name the rules lack (a newer Remote Manager host, or a redirect): add it to the devicecloud group, then `edpgate apply`",
+		detail, c, 1);
+out:
+	free(ce);
+	free(old);
 }
 
 static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway *g,
@@ -204,28 +248,16 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 			r ? "tcp/3197 dropped" : "tcp/3197 allowed", c, 2);
 	}
 
-	/* 3199 to an address not in the cloud group: a name the rules lack. */
+	/*
+	 * EDP to an address not in the cloud group.  Either the address is one
+	 * a cloud name returned earlier (the gateway still holds it: a Cloud
+	 * Connector caches it up to 24 h and retries it without resolving
+	 * again), or the gateway uses a host name the rules lack.
+	 */
 	r = &dg.last[EDPG_R_DESTINATION - EDPG_DIAG_FIRST];
-	if (r->ts && r->proto == IPPROTO_TCP && r->port == EDPG_PORT_EDP_TLS) {
-		struct edpg_cache_entry *ce = NULL;
-		struct edpg_addr x = { .family = r->family == 6 ? AF_INET6 : AF_INET };
-		struct cite c[] = { { "drops.destination", st.drops[EDPG_R_DESTINATION] } };
-		size_t nce = 0, off;
-
-		x.plen = x.family == AF_INET ? 32 : 128;
-		memcpy(x.addr, r->addr, 16);
-		rec_addr(r, a, sizeof(a));
-		off = snprintf(detail, sizeof(detail), "tcp/3199 to %s dropped", a);
-		if (!edpg_addr_cache_find(cli.state_dir, &x, &ce, &nce))
-			for (size_t i = 0; i < nce && off < sizeof(detail); i++)
-				off += snprintf(detail + off, sizeof(detail) - off, "%s %s",
-						i ? "," : "; names seen for it:", ce[i].name);
-		free(ce);
-		finding(who, devid, "cloud_destination",
-			"the gateway connects to a Device Cloud address that is not in the cloud group",
-			"the gateway uses a Device Cloud host name the rules lack: add it to the devicecloud group, then `edpgate apply`",
-			detail, c, 1);
-	}
+	if (r->ts && r->proto == IPPROTO_TCP &&
+	    (r->port == EDPG_PORT_EDP_TLS || r->port == EDPG_PORT_EDP))
+		check_cloud_destination(r, who, devid, st.drops[EDPG_R_DESTINATION]);
 
 	/* Binding: the source address or VLAN changed. */
 	if (st.drops[EDPG_R_BINDING]) {

@@ -235,7 +235,7 @@ int do_explain(int argc, char **argv)
 	out_str("exact_groups", "destination: exact entry in %s", buf[0] ? buf : NULL);
 	edpg_group_names(&p, cidr, buf, sizeof(buf));
 	out_str("cidr_groups", ", prefix in %s\n", buf[0] ? buf : NULL);
-	if (!edpg_addr_cache_find(cli.state_dir, &pr.dst, &ce, &nce)) {
+	if (!edpg_addr_cache_find(cli.state_dir, false, &pr.dst, &ce, &nce)) {
 		out_arr_open("learned");
 		for (size_t i = 0; i < nce; i++) {
 			out_obj_open(NULL);

@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "cli.h"
 #include "compile.h"
+#include "csv.h"
 #include "diag.h"
 #include "json.h"
 #include "log.h"
@@ -28,7 +29,7 @@ static const char syn_add[] =
 	"gateway add MAC|DEVICE-ID [--name NAME] [--services S,S|none] [--ip ADDR]... [--vlan ID] [--replace]";
 static const char syn_del[] = "gateway del MAC|DEVICE-ID|NAME";
 static const char syn_show[] = "gateway show MAC|DEVICE-ID|NAME";
-static const char syn_import[] = "gateway import [--replace] FILE";
+static const char syn_import[] = "gateway import [--replace] [--format gateways|csv] FILE";
 static const char syn[] = "gateway add|del|import|list|show ...";
 
 static bool valid_name(const char *s)
@@ -502,12 +503,34 @@ static void diags_print(const struct edpg_diags *d)
  * Then one atomic write of the gateways file, one nft transaction, one
  * batched map update.
  */
+/*
+ * The import text through the gateways parser; diagnostics of text made
+ * from a CSV export point back into the CSV.
+ */
+static int import_parse(struct edpg_policy *p, const char *path, const char *text, size_t len,
+			const struct edpg_csv_origin *origin, size_t norigin, struct edpg_diags *d)
+{
+	size_t from = d->n;
+	int err = edpg_gateways_parse(p, path, text, len, d);
+
+	if (origin) {
+		edpg_csv_remap(d, from, origin, norigin);
+		edpg_diags_sort(d->v, d->n);	/* the CSV's own errors among them */
+	}
+	return err;
+}
+
 static int gw_import(struct edpg_policy *p, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "replace", no_argument, NULL, 'R' },
+		{ "format", required_argument, NULL, 'f' },
 		{}
 	};
+	struct edpg_csv_origin *origin = NULL;
+	size_t norigin = 0;
+	bool csv = false;
+	int csv_err = 0;
 	struct edpg_policy file = *p, merged = *p;
 	size_t added = 0, replaced = 0, same = 0, conflicts = 0, nbase = 0;
 	struct edpg_diags d = {};
@@ -519,9 +542,14 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 	int c, err, ret = EDPG_EXIT_FAIL;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'R')
+		if (c == 'R')
+			replace = true;
+		else if (c == 'f' && (!strcmp(optarg, "csv") || !strcmp(optarg, "gateways")))
+			csv = !strcmp(optarg, "csv");
+		else if (c == 'f')
+			return usage_err(syn_import, "--format '%s': want gateways or csv", optarg);
+		else
 			return usage_err(syn_import, "unknown option");
-		replace = true;
 	}
 	if (optind != argc - 1)
 		return usage_err(syn_import, "gateway import takes one FILE");
@@ -531,9 +559,22 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 	err = edpg_read_file(path, &text, &len);
 	if (err)
 		return edpg_err(err, "cannot read %s", path), EDPG_EXIT_FAIL;
+	if (csv) {
+		/* A Remote Manager export: the same import, from gateway lines made of it. */
+		char *gen;
 
-	/* 1. The file on its own. */
-	err = edpg_gateways_parse(&file, path, text, len, &d);
+		csv_err = edpg_csv_gateways(path, text, len, &gen, &len, &origin, &norigin, &d);
+		if (csv_err == -ENOMEM) {
+			err = csv_err;
+			goto out;
+		}
+		free(text);
+		text = gen;
+	}
+
+	/* 1. The file on its own (every problem of a bad CSV reported, too). */
+	err = import_parse(&file, path, text, len, origin, norigin, &d);
+	err = err ?: csv_err;
 	if (err)
 		goto out;
 
@@ -570,7 +611,7 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 
 	/* 2. The file against every gateway it leaves enrolled. */
 	merged.ngateways = nbase;
-	err = edpg_gateways_parse(&merged, path, text, len, &d);
+	err = import_parse(&merged, path, text, len, origin, norigin, &d);
 	if (err)
 		goto out;
 	/*
@@ -618,6 +659,7 @@ out:
 	free(file.gateways);
 	free(merged.gateways);
 	free(text);
+	free(origin);
 	return ret;
 }
 

@@ -389,7 +389,7 @@ int64_t edpg_dp_age(uint64_t dp_ns)
 
 /* ---- facts for explain and doctor --------------------------------------- */
 
-int edpg_addr_cache_find(const char *state_dir, const struct edpg_addr *a,
+int edpg_addr_cache_find(const char *state_dir, bool retired, const struct edpg_addr *a,
 			 struct edpg_cache_entry **out, size_t *n)
 {
 	struct edpg_cache_entry *v = NULL;
@@ -399,7 +399,7 @@ int edpg_addr_cache_find(const char *state_dir, const struct edpg_addr *a,
 
 	*out = NULL;
 	*n = 0;
-	snprintf(path, sizeof(path), "%s/addresses", state_dir);
+	snprintf(path, sizeof(path), "%s/addresses%s", state_dir, retired ? EDPG_RETIRED_SUFFIX : "");
 	err = edpg_cache_load_entries(path, &v, &cnt);
 	if (err == -ENOENT)
 		return 0;

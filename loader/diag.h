@@ -67,8 +67,9 @@ int64_t edpg_dp_age(uint64_t dp_ns);
 
 struct edpg_cache_entry;
 /* Entries of the address cache (STATE/addresses) for @a: the names and
- * sources behind a DNS-learned destination; caller frees *out. */
-int edpg_addr_cache_find(const char *state_dir, const struct edpg_addr *a,
+ * sources behind a DNS-learned destination; with @retired, of the addresses
+ * that left it (STATE/addresses.retired).  Caller frees *out. */
+int edpg_addr_cache_find(const char *state_dir, bool retired, const struct edpg_addr *a,
 			 struct edpg_cache_entry **out, size_t *n);
 /* Live destination groups of @a in the active generation: exact entry and
  * longest static prefix (0 when none). */

@@ -97,15 +97,51 @@ void edpg_names_free(struct edpg_names *n)
 	edpg_dst_table_free(&n->t);
 	free(n->names);
 	free(n->confirmed);
+	free(n->retired);
 	memset(n, 0, sizeof(*n));
+}
+
+static int64_t to_wall(const struct edpg_names *n, uint64_t t);
+
+/* Remember that @e left the table at @now; the oldest record goes first. */
+static void retire(struct edpg_names *n, const struct edpg_dst_entry *e, uint64_t now)
+{
+	struct edpg_cache_entry *r;
+	size_t k = 0;
+
+	if (!n->retired) {
+		n->retired = calloc(EDPG_RETIRED_MAX, sizeof(*n->retired));
+		if (!n->retired)
+			return;	/* a diagnosis aid: losing it loses no policy */
+	}
+	/* One record per (name, address): the latest. */
+	for (size_t i = 0; i < n->nretired; i++)
+		if (strcmp(n->retired[i].name, e->name) || edpg_addr_cmp(&n->retired[i].addr, &e->addr))
+			n->retired[k++] = n->retired[i];
+	n->nretired = k;
+	if (n->nretired == EDPG_RETIRED_MAX)
+		memmove(n->retired, n->retired + 1, --n->nretired * sizeof(*n->retired));
+	r = &n->retired[n->nretired++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", e->name);
+	snprintf(r->group, sizeof(r->group), "%s", n->p->groups[e->group].name);
+	r->addr = e->addr;
+	r->source = e->source;
+	r->ttl = e->ttl;
+	r->seen = to_wall(n, e->seen);
+	r->expires = to_wall(n, now);
+	r->last_used = to_wall(n, e->last_used);
 }
 
 static void log_removed(struct edpg_names *n, enum edpg_names_change ch,
 			const struct edpg_dst_entry *v, size_t cnt, uint64_t now,
 			edpg_names_log_fn log, void *ctx)
 {
-	for (size_t i = 0; log && i < cnt; i++)
-		log(ctx, ch, n, &v[i], now);
+	for (size_t i = 0; i < cnt; i++) {
+		retire(n, &v[i], now);
+		if (log)
+			log(ctx, ch, n, &v[i], now);
+	}
 }
 
 int edpg_names_answer(struct edpg_names *n, const char *name, const struct edpg_addr *addrs,
@@ -375,6 +411,27 @@ static uint64_t from_wall(const struct edpg_names *n, int64_t w)
 	return w - n->wall_off > 0 ? (uint64_t)(w - n->wall_off) : 1;
 }
 
+/* The retired records beside the cache at @path; none when it is missing or damaged. */
+static void load_retired(struct edpg_names *n, const char *path)
+{
+	struct edpg_cache_entry *v = NULL;
+	char rp[4096];
+	size_t cnt = 0, skip;
+
+	snprintf(rp, sizeof(rp), "%s" EDPG_RETIRED_SUFFIX, path);
+	if (edpg_cache_load_entries(rp, &v, &cnt) || !cnt) {
+		free(v);
+		return;
+	}
+	free(n->retired);
+	n->retired = calloc(EDPG_RETIRED_MAX, sizeof(*n->retired));
+	skip = cnt > EDPG_RETIRED_MAX ? cnt - EDPG_RETIRED_MAX : 0;
+	n->nretired = n->retired ? cnt - skip : 0;
+	if (n->retired)
+		memcpy(n->retired, v + skip, n->nretired * sizeof(*v));
+	free(v);
+}
+
 int edpg_names_load_cache(struct edpg_names *n, const char *path, uint64_t now)
 {
 	struct edpg_cache_entry *v = NULL;
@@ -411,6 +468,8 @@ int edpg_names_load_cache(struct edpg_names *n, const char *path, uint64_t now)
 		}
 	}
 	free(v);
+	if (!err)
+		load_retired(n, path);
 	return err;
 }
 
@@ -425,6 +484,12 @@ int edpg_names_save_cache(const struct edpg_names *n, const char *path)
 		return err;
 	err = edpg_write_atomic(path, buf, len);
 	free(buf);
+	if (!err && n->retired) {
+		char rp[4096];
+
+		snprintf(rp, sizeof(rp), "%s" EDPG_RETIRED_SUFFIX, path);
+		err = edpg_cache_save_entries(rp, n->retired, n->nretired);
+	}
 	return err;
 }
 

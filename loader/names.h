@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addrcache.h"
 #include "bpfmaps.h"
 #include "expiry.h"
 #include "policy.h"
@@ -35,7 +36,18 @@ struct edpg_names {
 	const char **names;
 	bool *confirmed;
 	size_t nnames;
+	/*
+	 * Addresses that left the table (expired or evicted), oldest first,
+	 * at most EDPG_RETIRED_MAX; `expires` is when each left.  A Cloud
+	 * Connector keeps using the address it resolved for up to 24 h, so
+	 * `doctor` needs to tell "still holds an address the name returned
+	 * earlier" from "connects to a host the rules lack".
+	 */
+	struct edpg_cache_entry *retired;
+	size_t nretired;
 };
+
+#define EDPG_RETIRED_MAX 256
 
 /*
  * The DNS questions gateways asked lately (seen by the snooper on the LAN

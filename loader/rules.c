@@ -76,14 +76,11 @@ int edpg_diags_format(const struct edpg_diag *d, char *buf, size_t len)
 			d->severity == EDPG_DIAG_ERROR ? "error" : "warning", d->msg);
 }
 
-static void __attribute__((format(printf, 5, 6)))
-diag(struct ctx *c, int sev, int line, int col, const char *fmt, ...)
+int edpg_diags_vadd(struct edpg_diags *d, int sev, const char *file, int line, int col,
+		    const char *fmt, va_list ap)
 {
-	struct edpg_diags *d = c->d;
 	struct edpg_diag *e;
-	va_list ap;
 	char *msg;
-	int n;
 
 	/* Count even when out of memory, so the verdict is never "no errors". */
 	if (sev == EDPG_DIAG_ERROR)
@@ -94,32 +91,36 @@ diag(struct ctx *c, int sev, int line, int col, const char *fmt, ...)
 		size_t cap = d->cap ? d->cap * 2 : 16;
 		struct edpg_diag *v = realloc(d->v, cap * sizeof(*v));
 
-		if (!v) {
-			c->oom = true;
-			return;
-		}
+		if (!v)
+			return -ENOMEM;
 		d->v = v;
 		d->cap = cap;
 	}
-	va_start(ap, fmt);
-	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		c->oom = true;
-		return;
-	}
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return -ENOMEM;
 	e = &d->v[d->n];
-	e->file = strdup(c->file);
+	e->file = strdup(file);
 	if (!e->file) {
 		free(msg);
-		c->oom = true;
-		return;
+		return -ENOMEM;
 	}
 	e->severity = sev;
 	e->line = line;
 	e->col = col;
 	e->msg = msg;
 	d->n++;
+	return 0;
+}
+
+static void __attribute__((format(printf, 5, 6)))
+diag(struct ctx *c, int sev, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (edpg_diags_vadd(c->d, sev, c->file, line, col, fmt, ap))
+		c->oom = true;
+	va_end(ap);
 }
 
 #define err_at(c, t, ...)  diag(c, EDPG_DIAG_ERROR, (t)->line, (t)->col, __VA_ARGS__)
@@ -137,7 +138,7 @@ static int diag_cmp(const struct edpg_diag *a, const struct edpg_diag *b)
 }
 
 /* Stable merge sort of v[0..n) by position; skipped (unsorted) on ENOMEM. */
-static void diags_sort(struct edpg_diag *v, size_t n)
+void edpg_diags_sort(struct edpg_diag *v, size_t n)
 {
 	struct edpg_diag *tmp;
 	size_t w, i;
@@ -957,9 +958,13 @@ static void stmt_gateway(struct ctx *c, const struct lline *l)
 		err_at(c, t, "'%.*s%s' is a%s %s MAC address; enroll the gateway's own (unicast) MAC",
 		       TQ(t), edpg_mac_reject_reason(g.mac)[0] == 'a' ? "n" : "",
 		       edpg_mac_reject_reason(g.mac));
+	else if (err == -ERANGE)
+		err_at(c, t, "'%.*s%s' is a Device ID that does not encode a MAC; only a Device ID "
+		       "of the form " EDPG_DEVID_FORM " names a gateway", TQ(t));
 	else if (err)
 		err_at(c, t, "invalid MAC address '%.*s%s' (use 00:40:9d:aa:bb:cc, "
-		       "00-40-9D-AA-BB-CC or 0040.9daa.bbcc)", TQ(t));
+		       "00-40-9D-AA-BB-CC, 0040.9daa.bbcc or the Device ID "
+		       "00000000-00000000-00409DFF-FFAABBCC)", TQ(t));
 	else
 		mac_ok = true;
 
@@ -1186,7 +1191,7 @@ static int finish(struct ctx *c, size_t first_diag, size_t errors_before)
 	struct edpg_diags *d = c->d;
 
 	if (d->n > first_diag)
-		diags_sort(d->v + first_diag, d->n - first_diag);
+		edpg_diags_sort(d->v + first_diag, d->n - first_diag);
 	if (c->oom)
 		return -ENOMEM;
 	return d->nerrors > errors_before ? -EINVAL : 0;

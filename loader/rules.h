@@ -7,6 +7,7 @@
 #ifndef EDPG_RULES_H
 #define EDPG_RULES_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,11 @@ struct edpg_diags {
 };
 
 void edpg_diags_free(struct edpg_diags *d);
+/* Append one diagnostic (counted even when it cannot be stored); 0 or -ENOMEM. */
+int edpg_diags_vadd(struct edpg_diags *d, int sev, const char *file, int line, int col,
+		    const char *fmt, va_list ap);
+/* Stable sort of v[0..n) by position (left unsorted when out of memory). */
+void edpg_diags_sort(struct edpg_diag *v, size_t n);
 /* "FILE:LINE:COL: error: msg"; snprintf-like return (length it needs). */
 int edpg_diags_format(const struct edpg_diag *d, char *buf, size_t len);
 

@@ -3,6 +3,7 @@
 # batched map update); a bad line anywhere changes nothing and is reported
 # at FILE:LINE:COL; identical lines are no-ops, conflicting ones need
 # --replace; an imported gateway passes traffic and can be deleted alone.
+# A Remote Manager CSV export of 10,000 Device IDs imports the same way.
 . "$(dirname "$0")/lib.sh"
 require_root
 command -v jq >/dev/null || skip "needs jq"
@@ -134,6 +135,40 @@ in_ns "$R_NS" nft -j list set inet edpgate gateways |
 [ "$(nft_count gateways)" -eq $((N + 1)) ] || fail "nft gateways count after del"
 edp verify >/dev/null || fail "verify after del"
 ok "gateway del of an imported gateway: list, nft and maps follow, verify passes"
+
+# A Remote Manager inventory export: CSV with a header row, CRLF, quoted
+# fields holding commas and doubled quotes, columns edpgate does not use.
+# Device IDs of the Digi OUI 00:40:9d; every 2nd row named.
+CSV=$E2E_TMP/inventory.csv
+awk -v n=$N 'BEGIN {
+	printf "Device ID,Name,Group,Firmware Version,\"Description, free\"\r\n"
+	for (i = 1; i <= n; i++)
+		printf "00000000-00000000-00409DFF-FF%02X%02X%02X,%s,/plant-7,3.2.1,\"line %d, \"\"boiler\"\"\"\r\n",
+			int(i / 65536), int(i / 256) % 256, i % 256, (i % 2 ? "" : "rm" i), i
+}' >"$CSV"
+out=$(edp gateway import --format csv "$CSV") || fail "CSV import failed: $out"
+grep -q "^$CSV: $N enrolled, 0 replaced, 0 unchanged" <<<"$out" || fail "CSV import output: $out"
+[ "$(edp -j gateway list | jq length)" -eq $((2 * N + 1)) ] || fail "list after the CSV import"
+[ "$(nft_count gateways)" -eq $((2 * N + 1)) ] || fail "nft gateways count after the CSV import"
+[ "$(edp -j gateway show 00000000-00000000-00409DFF-FF000102 | jq -r '.mac + " " + .name')" = "00:40:9d:00:01:02 rm258" ] ||
+	fail "gateway show by Device ID after the CSV import"
+edp verify >/dev/null || fail "verify after the CSV import"
+ok "CSV export of $N Device IDs in one import: list, nft and verify agree; show by Device ID"
+
+# One bad row (a Device ID that encodes no MAC, record 7001 = line 7002):
+# the whole import fails at FILE:LINE:COL and nothing changes.
+before=$(snapshot | sha256sum)
+BADCSV=$E2E_TMP/bad.csv
+sed '7002s/^\(00000000-00000000-00409DFF-\)FF/\1FE/' "$CSV" >"$BADCSV"
+sed -n 7002p "$BADCSV" | grep -q '^00000000-00000000-00409DFF-FE' || fail "bad CSV generation"
+set +e
+out=$(edp gateway import --format csv "$BADCSV" 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] || fail "bad CSV: rc=$rc"
+grep -q "^$BADCSV:7002:1: error: .*does not encode a MAC.*00000000-00000000-MMMMMMFF-FFMMMMMM" <<<"$out" ||
+	fail "bad Device ID not reported at $BADCSV:7002:1: $out"
+[ "$(snapshot | sha256sum)" = "$before" ] || fail "a failed CSV import changed the file, nft or the map"
+ok "a bad row of the CSV (line 7002) fails the whole import at FILE:7002:1, nothing changed"
 
 edp detach --all >/dev/null || fail "detach --all"
 in_ns "$R_NS" nft list table inet edpgate >/dev/null 2>&1 && fail "table left after detach --all"

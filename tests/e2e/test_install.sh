@@ -73,6 +73,10 @@ ok "all $(wc -w <<<"$cmds") subcommands are in edpgate(8) and in the completion"
 	fail "--mode completes to '$(complete_words "$SBIN" attach lo --mode "")'"
 [ "$(complete_words "$SBIN" -j sta)" = "stats status" ] || fail "sta completes to '$(complete_words "$SBIN" -j sta)'"
 grep -qw lo <<<"$(complete_words "$SBIN" attach "")" || fail "attach does not complete interface names"
+[ "$(complete_words "$SBIN" gateway import --format "")" = "csv gateways" ] ||
+	fail "gateway import --format completes to '$(complete_words "$SBIN" gateway import --format "")'"
+[ "$(complete_words "$SBIN" stats --format "")" = "prometheus text" ] ||
+	fail "stats --format completes to '$(complete_words "$SBIN" stats --format "")'"
 mkdir -p "$E2E_TMP/cstate"
 "$SBIN" --rules "$ROOT/rules/devicecloud.rules" --state-dir "$E2E_TMP/cstate" \
 	gateway add 00:40:9d:00:00:09 --name boiler >/dev/null 2>&1 || fail "gateway add (no kernel) failed"

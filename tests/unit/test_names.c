@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "addr.h"
 #include "addrcache.h"
 #include "names.h"
 #include "rules.h"
@@ -299,6 +300,67 @@ static void test_cache_round_trip(void **state)
 	edpg_names_free(&n);
 }
 
+/*
+ * Addresses that leave the table are remembered (newest last, one record
+ * per name and address, bounded) beside the cache, for `doctor`: a Cloud
+ * Connector keeps reconnecting to the address it resolved earlier.
+ */
+static void test_retired(void **state)
+{
+	struct edpg_cache_entry *v;
+	struct edpg_names n, m;
+	struct edpg_addr a = ip("198.51.100.10"), b = ip("198.51.100.11");
+	uint32_t ttl = 60;
+	char *path, rp[128];
+	size_t cnt;
+
+	(void)state;
+	assert_int_equal(edpg_names_init(&n, &pol, 1700000000), 0);
+	assert_int_equal(edpg_names_answer(&n, "login.etherios.com", &a, &ttl, 1, SRC_RESOLVED, 10,
+					   NULL, NULL), 1);
+	assert_int_equal(n.nretired, 0);
+	/* The name moves to b; a expires at 10 + 60 + grace 300. */
+	assert_int_equal(edpg_names_answer(&n, "login.etherios.com", &b, &ttl, 1, SRC_RESOLVED, 20,
+					   NULL, NULL), 1);
+	assert_int_equal(edpg_names_expire(&n, 369, NULL, NULL), 0);
+	assert_int_equal(n.nretired, 0);
+	assert_int_equal(edpg_names_expire(&n, 370, NULL, NULL), 1);
+	assert_int_equal(n.nretired, 1);
+	assert_string_equal(n.retired[0].name, "login.etherios.com");
+	assert_string_equal(n.retired[0].group, "devicecloud");
+	assert_int_equal(edpg_addr_cmp(&n.retired[0].addr, &a), 0);
+	assert_int_equal(n.retired[0].expires, 1700000370);
+	/* Saved beside the cache and read back. */
+	path = tmpfile_with("");
+	assert_int_equal(edpg_names_save_cache(&n, path), 0);
+	snprintf(rp, sizeof(rp), "%s" EDPG_RETIRED_SUFFIX, path);
+	assert_int_equal(edpg_cache_load_entries(rp, &v, &cnt), 0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(v[0].expires, 1700000370);
+	free(v);
+	assert_int_equal(edpg_names_init(&m, &pol, 1700000000), 0);
+	assert_int_equal(edpg_names_load_cache(&m, path, 400), 0);
+	assert_int_equal(m.nretired, 1);
+	assert_int_equal(m.t.n, 1);	/* b, not the retired a */
+	assert_int_equal(edpg_addr_cmp(&m.t.v[0].addr, &b), 0);
+	unlink(rp);
+	unlink(path);
+	edpg_names_free(&m);
+	/* Bounded: the oldest record goes first (this name is in two groups). */
+	for (int i = 0; i < EDPG_RETIRED_MAX + 5; i++) {
+		struct edpg_addr x = ip("203.0.113.1");
+
+		x.addr[2] = i >> 8;
+		x.addr[3] = i & 0xff;
+		assert_int_equal(edpg_names_answer(&n, "login.etherios.co.uk", &x, &ttl, 1,
+						   SRC_RESOLVED, 1000 + 1000 * i, NULL, NULL), 2);
+		assert_true(edpg_names_expire(&n, 1000 + 1000 * i + 999, NULL, NULL) >= 1);
+	}
+	assert_int_equal(n.nretired, EDPG_RETIRED_MAX);
+	assert_int_equal(n.retired[EDPG_RETIRED_MAX - 1].addr.addr[3], (EDPG_RETIRED_MAX + 4) & 0xff);
+	edpg_names_free(&n);
+}
+
 static void test_cache_text(void **state)
 {
 	static const char text[] =
@@ -343,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_cache_kept_until_confirmed),
 		cmocka_unit_test(test_cache_round_trip),
+		cmocka_unit_test(test_retired),
 		cmocka_unit_test(test_cache_text),
 	};
 
