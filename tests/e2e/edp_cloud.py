@@ -32,6 +32,7 @@ import ssl
 import struct
 import sys
 import threading
+import warnings
 
 EDP_VERSION = 0x0004
 EDP_VERSION_OK = 0x0010
@@ -139,7 +140,9 @@ def main():
             ap.error("TLS needs --cert and --key (or --plain)")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         # Cloud Connector offers TLS 1.0 only; OpenSSL 3 allows it only at
-        # security level 0.
+        # security level 0.  Python warns that TLS 1.0 is deprecated: that
+        # is the point here.
+        warnings.simplefilter("ignore", DeprecationWarning)
         ctx.minimum_version = ssl.TLSVersion.TLSv1
         ctx.set_ciphers("DEFAULT@SECLEVEL=0")
         ctx.load_cert_chain(a.cert, a.key)
