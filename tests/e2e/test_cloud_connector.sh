@@ -26,7 +26,6 @@
 #     retry is dropped as destination and `doctor` says why.
 #
 # Wall time about 2.5 min, most of it the client's own 30 s retry timer.
-E2E_NAME=test_cloud_connector
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -35,9 +34,11 @@ for c in ip nsenter setsid unshare mount jq gcc patch; do
 done
 
 CC_SRC=${EDPG_CLOUD_CONNECTOR:-$ROOT/../shared/cloud-connector}
-[ -f "$CC_SRC/build.sh" ] && compgen -G "$CC_SRC/cc_ansic-*.tar.gz" >/dev/null ||
+cc_tars=("$CC_SRC"/cc_ansic-*.tar.gz)
+if [ ! -f "$CC_SRC/build.sh" ] || [ ! -f "${cc_tars[0]}" ]; then
 	fail "Digi's Cloud Connector (build.sh and the cc_ansic tarball) is not in '$CC_SRC':" \
 		"put the shared/ directory beside the repository, or set EDPG_CLOUD_CONNECTOR=DIR"
+fi
 
 CLOUD_NAME=edp12.devicecloud.com
 A=198.51.100.30
@@ -50,7 +51,7 @@ CC_BIN=$E2E_TMP/cc/cc_edp_tls
 WORK="$E2E_TMP/ccbuild" OUT="$E2E_TMP/cc" CLOUD_URL=$CLOUD_NAME \
 	bash "$CC_SRC/build.sh" >"$E2E_TMP/ccbuild.log" 2>&1 ||
 	{ tail -20 "$E2E_TMP/ccbuild.log" >&2; fail "building the Cloud Connector failed (libssl-dev? run 'bash scripts/deps.sh')"; }
-ok "Cloud Connector built from $(basename "$(ls "$CC_SRC"/cc_ansic-*.tar.gz | head -1)")"
+ok "Cloud Connector built from ${cc_tars[0]##*/}"
 
 # The lab: no s_server on 3199 (edp_cloud.py takes the port, one address
 # per process), and a 5 s TTL on its answers so the short-grace case need
@@ -96,11 +97,11 @@ stop() {
 # server_start ADDR: edp_cloud.py on ADDR:3199 in the cloud; SRV[ADDR]=pid.
 declare -A SRV
 server_start() {
-	local i
+	local _
 	bg in_ns "$LAB-cloud" "$PY" "$ROOT/tests/e2e/edp_cloud.py" --listen "$1" \
 		--cert "$LAB_CA" --key "$LAB_KEY" --log "$E2E_TMP/server-$1.log"
 	SRV[$1]=$BG_PID
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ -n "$(lab_exec cloud ss -Hltn "src = $1 and sport = :3199")" ] && return 0
 		sleep 0.1
 	done
@@ -116,6 +117,7 @@ server_stop() {
 # resolv.conf naming the lab DNS, bind-mounted in a private mount
 # namespace so the host's file is untouched.  Sets CC_PID.
 cc_start() {
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	bg in_ns "$LAB-$1" env CC_IFACE=eth0 CC_CA_FILE="$LAB_CA" \
 		CC_CLOUD_URL="${3:-$CLOUD_NAME}" unshare -m sh -c \
 		'mount --bind "$1" /etc/resolv.conf && exec "$2" >>"$3" 2>&1' \
@@ -142,10 +144,10 @@ wait_for() {
 # cloud_dns ADDR: the cloud name answers ADDR only (dnsmasq rereads the
 # file on the rename), once the lab DNS says so.
 cloud_dns() {
-	local i
+	local _
 	echo "$1 $CLOUD_NAME" >"$LAB_RUN/cloud.hosts"
 	mv -f "$LAB_RUN/cloud.hosts" "$LAB_HOSTS_D/cloud"
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ "$(lab_resolve router "$CLOUD_NAME" A 2>/dev/null)" = "$1" ] && return 0
 		sleep 0.1
 	done
@@ -200,8 +202,9 @@ for mode in xdp nft both; do
 		fail "$mode: the server did not get the EDP version message"
 	tls1=$(counter "$mode" gw1.allow.edp-ssl)
 	dns1=$(counter "$mode" gw1.allow.dns)
-	[ $((tls1 - tls0)) -ge 1 ] && [ $((dns1 - dns0)) -ge 1 ] ||
+	if [ $((tls1 - tls0)) -lt 1 ] || [ $((dns1 - dns0)) -lt 1 ]; then
 		fail "$mode: counters: edp-ssl +$((tls1 - tls0)), dns +$((dns1 - dns0)); want both >= 1"
+	fi
 	ok "$mode: Cloud Connector on gw1 resolved $CLOUD_NAME via the lab DNS, TLS 1.0 handshake and EDP version + Device ID $GW1_DID at $A:3199; counters edp-ssl +$((tls1 - tls0)), dns +$((dns1 - dns0))"
 	# The last mode's session stays up for the rotation below.
 	if [ "$mode" != both ]; then
@@ -218,7 +221,7 @@ m=$(mark "$SA")
 cc_start gw2 cc-gw2-name.log
 wait_for "$E2E_TMP/cc-gw2-name.log" 0 "app_load_mac_addr: MAC 00:40:9D:00:00:02" 10 ||
 	fail "the client on gw2 did not start"
-for i in $(seq 50); do
+for _ in $(seq 50); do
 	[ $(($(counter both global.unknown_mac) - unk0)) -ge 1 ] && break
 	sleep 0.1
 done
@@ -231,7 +234,7 @@ stop "$CC_PID"
 # that is the client pending is for.
 pend0=$(lab_edp -j gateway pending | jq length)
 cc_start gw2 cc-gw2-addr.log "$A"
-for i in $(seq 50); do
+for _ in $(seq 50); do
 	lab_edp -j gateway pending | jq -e --arg m "$GW2_MAC" 'any(.mac == $m)' >/dev/null && break
 	sleep 0.1
 done
@@ -277,7 +280,7 @@ ok "$CLOUD_NAME now answers $B only; edpgate allows $B and still $A"
 # devicecloud group's grace keeps it; then A serves again and the client's
 # own retry, to A without resolving, must get through.
 e=
-for i in $(seq 90); do
+for _ in $(seq 90); do
 	e=$(dst_entry "$A")
 	[ -n "$e" ] || fail "A ($A) removed before the grace ran out"
 	[ "$(jq .ttl_left <<<"$e")" = 0 ] && break
@@ -327,7 +330,7 @@ cloud_dns "$B"
 lab_edp apply >/dev/null || fail "apply after the second move"
 server_start "$A"
 # A goes once its 5 s TTL and 5 s grace have run out (apply expires it).
-for i in $(seq 30); do
+for _ in $(seq 30); do
 	sleep 1
 	lab_edp apply >/dev/null || fail "apply"
 	[ -z "$(dst_entry "$A")" ] && break
@@ -338,7 +341,7 @@ ok "grace 5 s: A removed once its TTL and grace ran out; B stays"
 ma=$(mark "$SA")
 d0=$(counter both gw1.drop.destination)
 d1=$d0
-for i in $(seq 45); do
+for _ in $(seq 45); do
 	d1=$(counter both gw1.drop.destination)
 	[ $((d1 - d0)) -ge 1 ] && break
 	sleep 1
