@@ -25,7 +25,8 @@
 #     the rules whose grace is 5 s, A is removed once that passes, the
 #     retry is dropped as destination and `doctor` says why.
 #
-# Wall time about 2.5 min, most of it the client's own 30 s retry timer.
+# Wall time about 105 s, most of it the client's own 30 s retry timer and
+# the 60 s TTL the shipped rules honour at least.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -193,9 +194,11 @@ for mode in xdp nft both; do
 	tls0=$(counter "$mode" gw1.allow.edp-ssl)
 	dns0=$(counter "$mode" gw1.allow.dns)
 	m=$(mark "$SA")
+	t0=$(date +%s%N)
 	cc_start gw1 "cc-gw1-$mode.log"
 	wait_for "$SA" "$m" "^device_id $GW1_DID from $GW1_IP:" 20 ||
 		fail "$mode: the server did not get gw1's Device ID"
+	ms=$((($(date +%s%N) - t0) / 1000000))
 	seen "$SA" "$m" "^handshake complete from $GW1_IP:[0-9]+ to $A:3199 TLSv1 " ||
 		fail "$mode: no TLS 1.0 handshake from gw1 at the server"
 	seen "$SA" "$m" "^edp version 2 from $GW1_IP:" ||
@@ -205,7 +208,7 @@ for mode in xdp nft both; do
 	if [ $((tls1 - tls0)) -lt 1 ] || [ $((dns1 - dns0)) -lt 1 ]; then
 		fail "$mode: counters: edp-ssl +$((tls1 - tls0)), dns +$((dns1 - dns0)); want both >= 1"
 	fi
-	ok "$mode: Cloud Connector on gw1 resolved $CLOUD_NAME via the lab DNS, TLS 1.0 handshake and EDP version + Device ID $GW1_DID at $A:3199; counters edp-ssl +$((tls1 - tls0)), dns +$((dns1 - dns0))"
+	ok "$mode: Cloud Connector on gw1 resolved $CLOUD_NAME via the lab DNS, TLS 1.0 handshake and EDP version + Device ID $GW1_DID at $A:3199 within $ms ms; counters edp-ssl +$((tls1 - tls0)), dns +$((dns1 - dns0))"
 	# The last mode's session stays up for the rotation below.
 	if [ "$mode" != both ]; then
 		stop "$CC_PID"
@@ -229,10 +232,14 @@ unk1=$(counter both global.unknown_mac)
 [ $((unk1 - unk0)) -ge 1 ] || fail "gw2's lookup was not dropped as unknown_mac"
 stop "$CC_PID"
 # The real client with the cloud name never gets past DNS when not
-# enrolled, so it never tries 3199 and `pending` cannot see it.  A gateway
-# that holds the address (configured with it, or cached from before) does:
-# that is the client pending is for.
+# enrolled, so it never tries 3199 and `pending` (which notes only the
+# Device Cloud and NTP ports) cannot see it: said, not asserted, as that
+# may change.  A gateway that holds the address (configured with it, or
+# cached from before) does try 3199: that is the client pending is for.
 pend0=$(lab_edp -j gateway pending | jq length)
+if [ "$(lab_edp -j gateway pending | jq --arg m "$GW2_MAC" 'any(.[]; .mac == $m)')" = false ]; then
+	echo "  note: gw2 with the cloud name sent only DNS (dropped), so gateway pending does not list it"
+fi
 cc_start gw2 cc-gw2-addr.log "$A"
 for _ in $(seq 50); do
 	lab_edp -j gateway pending | jq -e --arg m "$GW2_MAC" 'any(.mac == $m)' >/dev/null && break
@@ -326,6 +333,7 @@ wait_for "$CC_LOG" "$m" "connect\(\) failed, errno 111" 10 ||
 	fail "the client did not try A again after its session broke"
 seen "$CC_LOG" "$m" "dns_resolve_name: ip address = \[$A\]" ||
 	fail "the client did not resolve A after its session broke"
+t_refused=$SECONDS
 cloud_dns "$B"
 lab_edp apply >/dev/null || fail "apply after the second move"
 server_start "$A"
@@ -353,7 +361,7 @@ f=$(lab_edp -j doctor gw1 | jq -c '.findings[] | select(.finding == "cloud_addre
 jq -e --arg a "$A" --arg n "$CLOUD_NAME" '(.detail | contains($a) and contains($n)) and
 	(.fix | contains("grace"))' <<<"$f" >/dev/null ||
 	fail "doctor's finding does not name $A, $CLOUD_NAME and the grace: $f"
-ok "grace 5 s: the client's retry to $A dropped as destination (+$((d1 - d0))), never reached the server; doctor: cloud_address_retired ($(jq -r .detail <<<"$f"))"
+ok "grace 5 s: the client's retry to $A, $((SECONDS - t_refused)) s after it was refused, dropped as destination (+$((d1 - d0))), never reached the server; doctor: cloud_address_retired ($(jq -r .detail <<<"$f"))"
 
 stop "$GW1_CC"
 echo "cloud connector: $SECONDS s"
