@@ -15,7 +15,12 @@ BPF_EXTRA_CFLAGS ?=
 # SAN: sanitizer flags for a second build of the unit tests (make test runs
 # them under ASan+UBSan from $(BUILD)/asan).
 SAN ?=
-CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD)/bpf -Ibpf -Iloader $(EXTRA_DEFS) $(SAN)
+# loader/ is layered in folders (see scripts/check-layers.sh); headers are
+# included by name, so every folder is on the include path.
+LOADER_INC := $(patsubst %/,-I%,$(sort $(dir $(wildcard loader/*/*.h))))
+# -MMD -MP: each object lists the headers it read, so a header edit rebuilds
+# exactly the objects that include it.
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD)/bpf -Ibpf $(LOADER_INC) $(EXTRA_DEFS) $(SAN) -MMD -MP
 LIBS      := -lbpf -lnftnl -lmnl -lcares -lelf -lz
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf $(EXTRA_DEFS) $(BPF_EXTRA_CFLAGS)
 
@@ -29,13 +34,16 @@ endif
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps test unit unit-asan bpftest e2e fuzz bench demo install uninstall clean
+.PHONY: all deps layers test test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+# The skeletons are kept: otherwise make deletes them as intermediates and a
+# one-file edit regenerates (and so recompiles against) all of them.
+.SECONDARY: $(SKELS)
 
-LIB_SRCS  := $(filter-out loader/main.c,$(wildcard loader/*.c))
+LIB_SRCS  := $(filter-out loader/cli/main.c,$(wildcard loader/*/*.c))
 LIB_OBJS  := $(patsubst loader/%.c,$(BUILD)/loader/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libedpgate.a
 
@@ -48,18 +56,21 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 # The loader sources each fuzz target links (they must stay free of libbpf).
-FUZZ_LINK_fuzz_rules := loader/rules.c loader/addr.c loader/compile.c
-FUZZ_LINK_fuzz_dnsmsg := loader/dnsmsg.c
-FUZZ_LINK_fuzz_gateways := loader/rules.c loader/addr.c loader/state.c loader/log.c loader/json.c
-FUZZ_LINK_fuzz_pcap := loader/pcapfile.c
-FUZZ_LINK_fuzz_csv := loader/csv.c loader/rules.c loader/addr.c
+FUZZ_LINK_fuzz_rules := loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c loader/policy/compile.c
+FUZZ_LINK_fuzz_dnsmsg := loader/names/dnsmsg.c
+FUZZ_LINK_fuzz_gateways := loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c loader/util/state.c loader/util/log.c loader/util/json.c
+FUZZ_LINK_fuzz_pcap := loader/util/pcapfile.c
+FUZZ_LINK_fuzz_csv := loader/policy/csv.c loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c
 FUZZ_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FUZZ_SRCS))
 # The unit tests again, built under ASan+UBSan (LeakSanitizer included):
 # any report fails the test.
 ASAN_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ASAN_UNIT_BINS := $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(UNIT_BINS))
 
-all: $(BUILD)/edpgate $(BPF_OBJS) $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS)
+# The binary and the BPF objects; the suites build their own binaries.
+all: $(BUILD)/edpgate $(BPF_OBJS)
+
+test-bins: $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) $(FUZZ_BINS)
 
 deps:
 	$(Q)bash scripts/deps.sh
@@ -73,28 +84,32 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
-$(BUILD)/loader/%.o: loader/%.c $(wildcard loader/*.h) $(wildcard bpf/*.h) $(SKELS)
+# Objects wait for the skeletons (order only: -MMD then records which of
+# them each object really includes).
+$(BUILD)/loader/%.o: loader/%.c | $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/loader/cli/main.d
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/edpgate: $(BUILD)/loader/main.o $(LIB)
+$(BUILD)/edpgate: $(BUILD)/loader/cli/main.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h) $(SKELS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(filter $(dir $<)%,$(TEST_HELPERS)) $(LIB) $(LIBS) -lcmocka -lm -o $@
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -Itests $< $(filter $(dir $<)%,$(TEST_HELPERS)) $(LIB) $(LIBS) -lcmocka -lm -o $@
 
-$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard loader/*.h)
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard loader/*/*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE -Ibpf -Iloader -I$(BUILD)/bpf \
+	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE -Ibpf $(LOADER_INC) -I$(BUILD)/bpf \
 		$< $(FUZZ_LINK_$*) -o $@
 
 unit: deps $(UNIT_BINS)
@@ -110,27 +125,29 @@ bpftest: deps $(BPFT_BINS)
 e2e: deps $(BUILD)/edpgate $(BPF_OBJS) $(BENCH_BINS)
 	$(Q)bash tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
 
-# The long run: FUZZ_TIME seconds of mutation per target.
-# And the differential test of the XDP program against the reference
-# model (tests/bpf/test_model.c) over MODEL_FRAMES frames.
+# Every fuzz target: its regression inputs, then FUZZ_TIME seconds of
+# mutation each (make fuzz: 300, make test: 15).
 FUZZ_TIME ?= 300
+fuzz-targets: deps $(FUZZ_BINS)
+	$(Q)FUZZ_TIME=$(FUZZ_TIME) BUILD=$(BUILD) bash tests/run.sh fuzz $(FUZZ_BINS)
+
+# The long run: the fuzz targets, and the differential test of the XDP
+# program against the reference model (tests/bpf/test_model.c) over
+# MODEL_FRAMES frames.
 MODEL_FRAMES ?= 2000000
-fuzz: deps $(FUZZ_BINS) $(BPFT_BINS)
-	$(Q)FUZZ_TIME=$(FUZZ_TIME) bash tests/run.sh fuzz $(FUZZ_BINS)
+fuzz: fuzz-targets $(BPFT_BINS)
 	$(Q)$(BUILD)/tests/bpf/test_model --frames $(MODEL_FRAMES)
 
-# One entry point: install what is missing, build, run every suite.
-test: deps
-	$(Q)$(MAKE) --no-print-directory all $(FUZZ_BINS)
-	$(Q)bash tests/run.sh unit $(UNIT_BINS)
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN="$(ASAN_SAN)" $(ASAN_UNIT_BINS)
-	$(Q)bash tests/run.sh unit-asan $(ASAN_UNIT_BINS)
-	$(Q)bash tests/run.sh bpf $(BPFT_BINS)
-	$(Q)FUZZ_TIME=15 bash tests/run.sh fuzz $(FUZZ_BINS)
-	$(Q)bash tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
+# The layering of loader/ (table and rules: scripts/check-layers.sh).
+layers: all
+	$(Q)bash scripts/check-layers.sh $(BUILD)
 
-bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+# One entry point: install what is missing, build, run every suite, in
+# this order (the suites are its prerequisites; do not run it with -j).
+test: FUZZ_TIME = 15
+test: deps layers unit unit-asan bpftest fuzz-targets e2e
+
+bench: deps all $(BENCH_BINS)
 	$(Q)bash scripts/bench.sh $(BUILD)
 
 demo: deps

@@ -11,20 +11,21 @@ for t in "$@"; do
 	case $suite in
 	e2e) bash "$t" ;;
 	fuzz) corpus=tests/fuzz/corpus/${name#fuzz_}
+	      work=${BUILD:-build}/fuzz-work
 	      regress=tests/fuzz/regress/${name#fuzz_}
-	      mkdir -p "build/fuzz-work/$name"
+	      mkdir -p "$work/$name"
 	      # Every regression input (crashes found once, and inputs shaped
 	      # like them) runs first, each on its own; then the seeds and
 	      # FUZZ_TIME seconds of mutation (make test: 15, make fuzz: 300)
 	      # must find nothing.  New inputs go to build/, never the tree.
 	      { [ ! -d "$regress" ] || [ -z "$(ls -A "$regress")" ] ||
-	        "$t" "$regress"/* >"build/fuzz-work/$name.regress.log" 2>&1 ||
-	        { tail -30 "build/fuzz-work/$name.regress.log"; false; }; } &&
-	      "$t" -max_total_time="${FUZZ_TIME:-15}" -timeout=5 "build/fuzz-work/$name" "$corpus" \
-	      	>"build/fuzz-work/$name.log" 2>&1 ||
-	      	{ tail -30 "build/fuzz-work/$name.log"; false; }
+	        "$t" "$regress"/* >"$work/$name.regress.log" 2>&1 ||
+	        { tail -30 "$work/$name.regress.log"; false; }; } &&
+	      "$t" -max_total_time="${FUZZ_TIME:-15}" -timeout=5 "$work/$name" "$corpus" \
+	      	>"$work/$name.log" 2>&1 ||
+	      	{ tail -30 "$work/$name.log"; false; }
 	      rc=$?
-	      [ $rc -ne 0 ] || grep -h '^Done\|^#[0-9]*.*DONE' "build/fuzz-work/$name.log" | tail -1
+	      [ $rc -ne 0 ] || grep -h '^Done\|^#[0-9]*.*DONE' "$work/$name.log" | tail -1
 	      (exit $rc) ;;
 	*) "$t" ;;
 	esac

@@ -14,7 +14,7 @@ set -euo pipefail
 require_root
 command -v jq >/dev/null || skip "needs jq"
 BENCH=$ROOT/build/tests/bench/bench_live
-[ -x "$BENCH" ] || fail "$BENCH not built (make all)"
+[ -x "$BENCH" ] || fail "$BENCH not built (make test-bins)"
 
 NONE=${LOAD_GATEWAYS:-500}	# enrolled one by one
 NIMP=${LOAD_IMPORT:-1000}	# enrolled by one import

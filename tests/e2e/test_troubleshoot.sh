@@ -183,15 +183,18 @@ state_dump() {
 	bpftool -j map dump pinned "$PIN/edpg_pending"
 }
 # explain_quiet ARGS...: explain between two identical dumps.  A gateway
-# may send a frame of its own (MLD, IGMP) meanwhile, so a differing pair
-# is retried; explain writing live state would differ every time.
+# may send a frame of its own (MLD, IGMP, a retransmission of an earlier
+# flow: on a loaded machine several in a row) meanwhile, so a differing pair
+# is retried after a pause; explain writing live state would differ every
+# time.
 explain_quiet() {
 	local _
-	for _ in 1 2 3; do
+	for _ in 1 2 3 4 5 6 7 8; do
 		state_dump >"$T/s.before"
 		lab_edp -j explain "$@" >"$T/ex.json"
 		state_dump >"$T/s.after"
 		cmp -s "$T/s.before" "$T/s.after" && return 0
+		sleep 0.5
 	done
 	return 1
 }
@@ -344,7 +347,8 @@ if jq -e --arg m "$ROGUE_MAC" '.[] | select(.mac == $m and .digi_oui == false an
 else
 	bad "gateway pending: $(cat "$T/pend.json")"
 fi
-lab_edp gateway pending | grep -q "^$ROGUE_MAC digi no" || bad "gateway pending text"
+lab_edp gateway pending | grep -q "^$ROGUE_MAC 00000000-00000000-[0-9A-F]\{6\}FF-FF[0-9A-F]\{6\} digi no" ||
+	bad "gateway pending text"
 TYPO=${ROGUE_MAC%?}7
 lab_edp gateway add "$TYPO" --name typo >/dev/null || bad "gateway add typo"
 lab_edp -j doctor typo >"$T/doc.json"
@@ -423,8 +427,8 @@ for n, line in enumerate(open(sys.argv[1]), 1):
 	assert line.rsplit(" ", 1)[0] not in seen, "duplicate series %d" % n
 	seen.add(line.rsplit(" ", 1)[0])
 assert set(types) <= helps
-for need in ('edpgate_allowed_packets_total{gateway="00:40:9d:00:00:01",name="gw1",service="edp-ssl"}',
-	     'edpgate_dropped_packets_total{gateway="00:40:9d:00:00:01",name="gw1",reason="destination"}',
+for need in ('edpgate_allowed_packets_total{gateway="00:40:9d:00:00:01",device_id="00000000-00000000-00409DFF-FF000001",name="gw1",service="edp-ssl"}',
+	     'edpgate_dropped_packets_total{gateway="00:40:9d:00:00:01",device_id="00000000-00000000-00409DFF-FF000001",name="gw1",reason="destination"}',
 	     'edpgate_packets_total{verdict="drop",reason="unknown_mac"}'):
 	assert need in seen, need
 EOF

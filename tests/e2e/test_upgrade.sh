@@ -13,7 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_root
 BENCH=$ROOT/build/tests/bench/bench_live
-[ -x "$BENCH" ] || fail "$BENCH not built (make all)"
+[ -x "$BENCH" ] || fail "$BENCH not built (make test-bins)"
 
 # The two other builds, each into its own directory of this test (about
 # 12 s each): "newer" differs in code only, "relaid" in a map's layout.
