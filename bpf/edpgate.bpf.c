@@ -297,11 +297,14 @@ static __always_inline void unknown_note(struct dinfo *di, __u8 nonfirst)
 	if (dry_run)
 		return;
 	di->now = bpf_ktime_get_coarse_ns();
-	/* The ports of the article, not of the rules: DNS or DHCP from any
-	 * PC must not make it a pending gateway. */
+	/* The ports of the article, not of the rules (DNS or DHCP from any
+	 * PC must not make it a pending gateway), and DNS from a Digi OUI
+	 * (a Cloud Connector resolves the cloud name first; see edpgate.h). */
 	if (!nonfirst && ((di->l4proto == IPPROTO_TCP && (di->dport == EDPG_PORT_EDP_TLS ||
 							  di->dport == EDPG_PORT_EDP)) ||
-			  (di->l4proto == IPPROTO_UDP && di->dport == EDPG_PORT_NTP))) {
+			  (di->l4proto == IPPROTO_UDP && di->dport == EDPG_PORT_NTP) ||
+			  (di->dport == EDPG_PORT_DNS && edpg_mac_is_digi(di->mac) &&
+			   (di->l4proto == IPPROTO_UDP || di->l4proto == IPPROTO_TCP)))) {
 		__u32 k = edpg_pending_slot(di->mac);
 		struct edpg_pending *p = bpf_map_lookup_elem(&edpg_pending, &k);
 

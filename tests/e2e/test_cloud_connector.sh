@@ -13,8 +13,9 @@
 #     server completes the TLS handshake, receives the EDP version message
 #     and the Device ID of gw1's MAC; gw1's DNS and edp-ssl counters move.
 #  2. Not enrolled (gw2): nothing of it reaches the server; its lookup is
-#     dropped as unknown_mac, and once it holds the address, its 3199
-#     connect lists it in `gateway pending` with its Device ID.
+#     dropped as unknown_mac and lists it in `gateway pending` with its
+#     Device ID (DNS from a Digi OUI), and once it holds the address, so
+#     does its 3199 connect.
 #  3. The cloud name moves from A to B while the client holds A.  The
 #     client never resolves again after a failed connect (it caches the
 #     address for 24 h) and retries every 30 s.  The promise of the shipped
@@ -232,17 +233,18 @@ unk1=$(counter both global.unknown_mac)
 [ $((unk1 - unk0)) -ge 1 ] || fail "gw2's lookup was not dropped as unknown_mac"
 stop "$CC_PID"
 # The real client with the cloud name never gets past DNS when not
-# enrolled, so it never tries 3199 and `pending` (which notes only the
-# Device Cloud and NTP ports) cannot see it: said, not asserted, as that
-# may change.  A gateway that holds the address (configured with it, or
-# cached from before) does try 3199: that is the client pending is for.
+# enrolled, so it never tries 3199: pending lists it from its DNS query,
+# because its MAC is of a Digi OUI.
+p=$(lab_edp -j gateway pending | jq -c --arg m "$GW2_MAC" '.[] | select(.mac == $m)')
+[ -n "$p" ] || fail "gw2 ($GW2_MAC), stuck at DNS, not in gateway pending"
+[ "$(jq -r '.device_id + " " + (.digi_oui|tostring) + " " + (.last_port|tostring)' <<<"$p")" = \
+	"$GW2_DID true 53" ] || fail "gateway pending shows gw2 (by name) as $p"
 pend0=$(lab_edp -j gateway pending | jq length)
-if [ "$(lab_edp -j gateway pending | jq --arg m "$GW2_MAC" 'any(.[]; .mac == $m)')" = false ]; then
-	echo "  note: gw2 with the cloud name sent only DNS (dropped), so gateway pending does not list it"
-fi
+# A gateway that holds the address (configured with it, or cached from
+# before) tries 3199 at once.
 cc_start gw2 cc-gw2-addr.log "$A"
 for _ in $(seq 50); do
-	lab_edp -j gateway pending | jq -e --arg m "$GW2_MAC" 'any(.mac == $m)' >/dev/null && break
+	lab_edp -j gateway pending | jq -e --arg m "$GW2_MAC" 'any(.mac == $m and .last_port == 3199)' >/dev/null && break
 	sleep 0.1
 done
 p=$(lab_edp -j gateway pending | jq -c --arg m "$GW2_MAC" '.[] | select(.mac == $m)')
@@ -253,7 +255,7 @@ p=$(lab_edp -j gateway pending | jq -c --arg m "$GW2_MAC" '.[] | select(.mac == 
 unk2=$(counter both global.unknown_mac)
 stop "$CC_PID"
 seen "$SA" "$m" "from $GW2_IP:" && fail "gw2 reached the server: $(since "$SA" "$m" | head -3)"
-ok "not enrolled: gw2's lookup dropped as unknown_mac (+$((unk1 - unk0))); holding $A its 3199 connects dropped (+$((unk2 - unk1))) and listed in pending ($GW2_DID, digi_oui, tcp/3199); pending $pend0 -> $(lab_edp -j gateway pending | jq length); nothing from gw2 reached the server"
+ok "not enrolled: gw2's lookup dropped as unknown_mac (+$((unk1 - unk0))) and listed in pending (udp/53); holding $A its 3199 connects dropped (+$((unk2 - unk1))) and listed in pending ($GW2_DID, digi_oui, tcp/3199); pending $pend0 -> $(lab_edp -j gateway pending | jq length); nothing from gw2 reached the server"
 
 # ---------------------------------------------------------------------
 # 3a (first half). Break gw1's session: the client resolves again at once
