@@ -32,6 +32,7 @@
 
 #include "edpgate.h"
 #include "shared_maps.bpf.h"
+#include "parse.bpf.h"
 #include "snoop_abi.h"
 
 #ifndef ETH_P_8021AD
@@ -52,11 +53,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } edpg_snoop_lost SEC(".maps");
-
-struct vlan_hdr {
-	__be16 tci;
-	__be16 proto;
-};
 
 static __always_inline void count_lost(void)
 {
@@ -79,11 +75,11 @@ static __always_inline int snoop(struct __sk_buff *skb, const int query)
 	struct edpg_gw_key gk = {};
 	struct edpg_snoop_event *ev;
 	struct edpg_ctl *ctl;
+	struct hdrs h = {};
 	__u32 zero = 0, off, l4;
 	__u64 len;
-	__u16 proto, port;
+	__u16 port;
 	__u8 ipproto;
-	int i;
 
 	if ((void *)(eth + 1) > end)
 		return TC_ACT_UNSPEC;
@@ -96,21 +92,13 @@ static __always_inline int snoop(struct __sk_buff *skb, const int query)
 	if (!bpf_map_lookup_elem(&edpg_gateways, &gk))
 		return TC_ACT_UNSPEC;
 
-	proto = eth->h_proto;
-	off = sizeof(*eth);
-#pragma unroll
-	for (i = 0; i < EDPG_MAX_VLAN_DEPTH; i++) {
-		struct vlan_hdr *vh = data + off;
+	/* The tags as the XDP program reads them. */
+	if (parse_eth(&h, eth, end))
+		return TC_ACT_UNSPEC;
+	/* An offset the verifier can bound (a pointer difference it cannot). */
+	off = sizeof(*eth) + 4 * h.ntags;
 
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		if ((void *)(vh + 1) > end)
-			return TC_ACT_UNSPEC;
-		proto = vh->proto;
-		off += sizeof(*vh);
-	}
-
-	if (proto == bpf_htons(ETH_P_IP)) {
+	if (h.h_proto == ETH_P_IP) {
 		struct iphdr *ip = data + off;
 
 		if ((void *)(ip + 1) > end || ip->ihl < 5)
@@ -121,7 +109,7 @@ static __always_inline int snoop(struct __sk_buff *skb, const int query)
 			return TC_ACT_UNSPEC;
 		ipproto = ip->protocol;
 		off += ip->ihl * 4;
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+	} else if (h.h_proto == ETH_P_IPV6) {
 		struct ipv6hdr *ip6 = data + off;
 
 		if ((void *)(ip6 + 1) > end)

@@ -171,7 +171,7 @@ tls_across_apply() {
 		<&"$fd" >"$LF_DIR/tls.out" 2>"$LF_DIR/tls.err" &
 	local cli=$!
 	LF_PIDS+=("$cli")
-	for i in $(seq 30); do
+	for i in $(seq 100); do	# up to 10 s: a loaded machine is slow to start s_client
 		grep -q '^CONNECTION ESTABLISHED' "$LF_DIR/tls.err" && break
 		sleep 0.1
 	done
