@@ -40,6 +40,7 @@
 #include <bpf/libbpf.h>
 
 #include "edpgate.h"
+#include "pkt.h"
 #include "edpgate.skel.h"
 #include "empty.skel.h"
 
@@ -193,26 +194,6 @@ static uint32_t target(uint32_t n, unsigned int r)
 
 /* ---- frames ---- */
 
-static uint16_t csum16(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum & 0xffff;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
 /*
  * IPv4: a 60-byte TCP SYN to port 3199 (the minimum Ethernet frame, as a
  * TLS connection opens).  IPv6: an NTP client request, UDP 123 with its
@@ -221,49 +202,27 @@ static void put16(uint8_t *p, uint16_t v)
 static void build_frame(struct frame *f, int v6, const uint8_t src[6], const uint8_t *daddr)
 {
 	static const uint8_t router[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
-	uint8_t *p = f->b;
+	static const uint8_t src4[4] = { 192, 168, 1, 10 };
+	static const uint8_t src6[16] = { 0xfd, [15] = 0x10 };	/* fd00::10 */
+	struct pkt p;
 
-	memset(f, 0, sizeof(*f));
-	memcpy(p, router, 6);
-	memcpy(p + 6, src, 6);
+	pkt_init(&p);
 	if (!v6) {
-		uint8_t *ip = p + 14, *th = ip + 20;
-
-		put16(p + 12, 0x0800);
-		ip[0] = 0x45;
-		put16(ip + 2, 40);
-		put16(ip + 6, 0x4000);		/* DF */
-		ip[8] = 64;
-		ip[9] = 6;			/* TCP */
-		ip[12] = 192;
-		ip[13] = 168;
-		ip[14] = 1;
-		ip[15] = 10;
-		memcpy(ip + 16, daddr, 4);
-		put16(ip + 10, csum16(ip, 20));
-		put16(th, 40000);
-		put16(th + 2, 3199);
-		th[12] = 5 << 4;
-		th[13] = 0x02;			/* SYN */
-		put16(th + 14, 64240);
-		f->len = 60;			/* 54 bytes of headers + padding */
+		pkt_eth(&p, router, src, PKT_ETH_P_IP);
+		pkt_ip4(&p, src4, daddr, PKT_IP_TCP, 0, 0x4000);	/* DF */
+		pkt_tcp(&p, 40000, 3199);
+		pkt_finish(&p);
+		pkt_bytes(&p, 60 - p.len, 0);	/* padding to the minimum frame */
 	} else {
-		uint8_t *ip = p + 14, *uh = ip + 40;
-
-		put16(p + 12, 0x86dd);
-		ip[0] = 0x60;
-		put16(ip + 4, 8 + 48);
-		ip[6] = 17;			/* UDP */
-		ip[7] = 64;
-		ip[8] = 0xfd;			/* fd00::10 */
-		ip[23] = 0x10;
-		memcpy(ip + 24, daddr, 16);
-		put16(uh, 40000);
-		put16(uh + 2, 123);
-		put16(uh + 4, 8 + 48);
-		uh[8] = 0x23;			/* NTPv4, client mode */
-		f->len = 14 + 40 + 8 + 48;
+		pkt_eth(&p, router, src, PKT_ETH_P_IPV6);
+		pkt_ip6(&p, src6, daddr, PKT_IP_UDP);
+		pkt_udp(&p, 40000, 123);
+		*(uint8_t *)pkt_bytes(&p, 48, 0) = 0x23;	/* NTPv4, client mode */
+		pkt_finish(&p);
 	}
+	memset(f, 0, sizeof(*f));
+	memcpy(f->b, p.data, p.len);
+	f->len = p.len;
 }
 
 /* The frame of one case in round r at gateway scale gn, destination scale dn. */

@@ -40,6 +40,7 @@
 #include <bpf/libbpf.h>
 
 #include "edpgate.h"
+#include "pkt.h"
 #include "sink.skel.h"
 #include "trafficgen.skel.h"
 
@@ -81,18 +82,6 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static uint16_t csum16(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum & 0xffff;
-}
-
 static int parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned int b[6];
@@ -110,38 +99,39 @@ static int parse_mac(const char *s, uint8_t mac[6])
 
 /*
  * IPv4 with a valid header checksum (the router's stack checks it before
- * forwarding), TTL 64, and a TCP SYN or a UDP datagram to PORT; L4
- * checksums stay 0: neither filter nor forwarding reads them.
+ * forwarding; pkt_finish writes it), TTL 64, and a TCP SYN or a UDP
+ * datagram to PORT; L4 checksums stay 0: neither filter nor forwarding
+ * reads them.
  */
 static int build_frame(int argc, char **argv, uint8_t f[FRAME_LEN])
 {
-	uint8_t *ip = f + 14, *l4 = ip + 20;
+	uint8_t smac[6], dmac[6], saddr[4], daddr[4];
 	int c, have = 0, udp = 0;
 	unsigned long port = 3199;
+	struct pkt p;
 
-	memset(f, 0, FRAME_LEN);
 	while ((c = getopt(argc, argv, "s:d:S:D:p:P:f:")) != -1) {
 		switch (c) {
 		case 'f':
 			stop_file = optarg;
 			break;
 		case 's':
-			if (parse_mac(optarg, f + 6))
+			if (parse_mac(optarg, smac))
 				return -EINVAL;
 			have |= 1;
 			break;
 		case 'd':
-			if (parse_mac(optarg, f))
+			if (parse_mac(optarg, dmac))
 				return -EINVAL;
 			have |= 2;
 			break;
 		case 'S':
-			if (inet_pton(AF_INET, optarg, ip + 12) != 1)
+			if (pkt_addr4(optarg, saddr))
 				return -EINVAL;
 			have |= 4;
 			break;
 		case 'D':
-			if (inet_pton(AF_INET, optarg, ip + 16) != 1)
+			if (pkt_addr4(optarg, daddr))
 				return -EINVAL;
 			have |= 8;
 			break;
@@ -161,29 +151,17 @@ static int build_frame(int argc, char **argv, uint8_t f[FRAME_LEN])
 	}
 	if (have != 15 || optind != argc)
 		return -EINVAL;
-	f[12] = 0x08;			/* IPv4 */
-	ip[0] = 0x45;
-	ip[2] = 0;
-	ip[3] = udp ? 28 + 18 : 40 + 6;	/* fill the frame: 46 bytes of IP */
-	ip[6] = 0x40;			/* DF */
-	ip[8] = 64;
-	ip[9] = udp ? 17 : 6;
-	ip[10] = ip[11] = 0;
-	c = csum16(ip, 20);
-	ip[10] = c >> 8;
-	ip[11] = c;
-	l4[0] = 40000 >> 8;
-	l4[1] = 40000 & 0xff;
-	l4[2] = port >> 8;
-	l4[3] = port;
-	if (udp) {
-		l4[5] = 8 + 18;
-	} else {
-		l4[12] = 5 << 4;
-		l4[13] = 0x02;		/* SYN */
-		l4[14] = 0xfa;
-		l4[15] = 0xf0;
-	}
+	pkt_init(&p);
+	pkt_eth(&p, dmac, smac, PKT_ETH_P_IP);
+	pkt_ip4(&p, saddr, daddr, udp ? PKT_IP_UDP : PKT_IP_TCP, 0, 0x4000);	/* DF */
+	if (udp)
+		pkt_udp(&p, 40000, port);
+	else
+		pkt_tcp(&p, 40000, port);
+	pkt_bytes(&p, FRAME_LEN - p.len, 0);	/* fill the minimum frame: 46 bytes of IP */
+	if (pkt_finish(&p) || p.len != FRAME_LEN)
+		return -EINVAL;
+	memcpy(f, p.data, FRAME_LEN);
 	return 0;
 }
 

@@ -35,7 +35,11 @@
 
 #include "edpgate.h"
 #include "edpgate.skel.h"
-#include "bpf/pkt.h"
+#include "pkt.h"
+
+/* An address of a test table; a typo fails the test where it is. */
+#define ADDR4(s, out) assert_int_equal(pkt_addr4(s, out), 0)
+#define ADDR6(s, out) assert_int_equal(pkt_addr6(s, out), 0)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ROUND8(x) (((x) + 7) & ~(size_t)7)
@@ -580,11 +584,11 @@ static void dst_key(int i, union dst_key *k, struct bpf_map **m)
 {
 	memset(k, 0, sizeof(*k));
 	if (strchr(dsts[i].addr, ':')) {
-		pkt_addr6(dsts[i].addr, k->k6.addr);
+		ADDR6(dsts[i].addr, k->k6.addr);
 		k->k6.gen = dsts[i].gen;
 		*m = skel->maps.edpg_dst6;
 	} else {
-		pkt_addr4(dsts[i].addr, k->k4.addr);
+		ADDR4(dsts[i].addr, k->k4.addr);
 		k->k4.gen = dsts[i].gen;
 		*m = skel->maps.edpg_dst4;
 	}
@@ -605,9 +609,9 @@ static void fill_policy(void)
 
 		memcpy(k.mac, macs[gws[i].mac], 6);
 		if (gws[i].ip4)
-			pkt_addr4(gws[i].ip4, v.ip4);
+			ADDR4(gws[i].ip4, v.ip4);
 		if (gws[i].ip6)
-			pkt_addr6(gws[i].ip6, v.ip6);
+			ADDR6(gws[i].ip6, v.ip6);
 		must_update(skel->maps.edpg_gateways, &k, &v, "edpg_gateways");
 	}
 	for (i = 0; i < ARRAY_SIZE(ports); i++) {
@@ -636,13 +640,13 @@ static void fill_policy(void)
 			struct edpg_cidr6_key k = { .prefixlen = 8 + cidrs[i].plen,
 						    .gen = cidrs[i].gen };
 
-			pkt_addr6(cidrs[i].addr, k.addr);
+			ADDR6(cidrs[i].addr, k.addr);
 			must_update(skel->maps.edpg_cidr6, &k, &v, "edpg_cidr6");
 		} else {
 			struct edpg_cidr4_key k = { .prefixlen = 8 + cidrs[i].plen,
 						    .gen = cidrs[i].gen };
 
-			pkt_addr4(cidrs[i].addr, k.addr);
+			ADDR4(cidrs[i].addr, k.addr);
 			must_update(skel->maps.edpg_cidr4, &k, &v, "edpg_cidr4");
 		}
 	}
@@ -941,13 +945,13 @@ static void build(const struct row *r, struct pkt *p)
 
 	switch (r->l3) {
 	case L3_V4:
-		pkt_addr4(r->s ? r->s : "10.0.0.10", s);
-		pkt_addr4(r->d ? r->d : "198.51.100.10", d);
+		ADDR4(r->s ? r->s : "10.0.0.10", s);
+		ADDR4(r->d ? r->d : "198.51.100.10", d);
 		pkt_ip4(p, s, d, l4, r->opt_words, r->frag);
 		break;
 	case L3_V6:
-		pkt_addr6(r->s ? r->s : "2001:db8:100::10", s);
-		pkt_addr6(r->d ? r->d : "2001:db8:1::10", d);
+		ADDR6(r->s ? r->s : "2001:db8:100::10", s);
+		ADDR6(r->d ? r->d : "2001:db8:1::10", d);
 		pkt_ip6(p, s, d, r->n_ext ? r->ext[0] : l4);
 		for (i = 0; i < r->n_ext; i++) {
 			uint8_t next = i + 1 < r->n_ext ? r->ext[i + 1] : l4;
@@ -960,8 +964,8 @@ static void build(const struct row *r, struct pkt *p)
 		break;
 	case L3_ARP:
 		if (!r->nol4) {
-			pkt_addr4("10.0.0.10", s);
-			pkt_addr4("10.0.0.1", d);
+			ADDR4("10.0.0.10", s);
+			ADDR4("10.0.0.1", d);
 			pkt_arp(p, macs[r->src], s, d);
 		}
 		break;
@@ -1300,7 +1304,7 @@ static void test_events_rate_limit(void **state)
 	ring_buffer__consume(rb);
 	/* Burst 10; at most one refill if the runs straddled 100 ms. */
 	assert_in_range(ev.n, 10, 11);
-	pkt_addr4("198.51.100.99", want_d);
+	ADDR4("198.51.100.99", want_d);
 	assert_memory_equal(ev.last.mac, macs[GW_A], 6);
 	assert_int_equal(ev.last.reason, EDPG_R_DESTINATION);
 	assert_int_equal(ev.last.slot, 7);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * pkt.h - a small packet builder for the BPF_PROG_TEST_RUN tests.
+ * pkt.h - the one packet builder: the frames `explain` runs through the
+ * program, the BPF_PROG_TEST_RUN tests and the benchmarks' frames.
  *
  * Frames are built front to back into a fixed buffer, one header per call;
  * every call names the protocol of the header that follows it, the way the
@@ -12,8 +13,8 @@
  * The structs are __packed wire images: no struct here relies on the
  * compiler's layout of the kernel UAPI headers.
  */
-#ifndef EDPG_TEST_PKT_H
-#define EDPG_TEST_PKT_H
+#ifndef EDPG_PKT_H
+#define EDPG_PKT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -192,8 +193,8 @@ void pkt_set_ip_len(struct pkt *p, size_t len);
 /* The internet checksum of a byte range, folded, in network order. */
 uint16_t pkt_csum(const void *buf, size_t len);
 
-/* Parse "a.b.c.d" or an IPv6 address; aborts on a typo in a test table. */
-void pkt_addr4(const char *s, void *out);
-void pkt_addr6(const char *s, void *out);
+/* Parse "a.b.c.d" or an IPv6 address: -EINVAL on a typo. */
+int pkt_addr4(const char *s, void *out);
+int pkt_addr6(const char *s, void *out);
 
-#endif /* EDPG_TEST_PKT_H */
+#endif /* EDPG_PKT_H */
