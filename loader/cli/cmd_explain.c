@@ -20,10 +20,11 @@
 #include "addr.h"
 #include "addrcache.h"
 #include "cli.h"
-#include "diag.h"
 #include "expiry.h"
 #include "json.h"
 #include "log.h"
+#include "lookup.h"
+#include "probe.h"
 #include "rules.h"
 
 static const char synopsis[] = "explain MAC|DEVICE-ID|NAME tcp|udp DST PORT [--vlan ID] [--src ADDR]";
@@ -215,10 +216,10 @@ int do_explain(int argc, char **argv)
 	out_text("\n");
 	out_obj_close();
 
-	err = edpg_port_service(&live, pr.proto, pr.dport, &sid);
+	err = edpg_bpf_port_service(&live, pr.proto, pr.dport, &sid);
 	out_obj_open("service");
 	if (!err && sid >= 0) {
-		edpg_service_groups(&live, sid, &sgroups);
+		edpg_bpf_service_groups(&live, sid, &sgroups);
 		edpg_group_names(&p, sgroups, buf, sizeof(buf));
 		out_str("name", "service: %s", (size_t)sid < p.nservices ? p.services[sid].name : "?");
 		out_bool("gateway_may_use", ", this gateway may use it: %s",
@@ -229,7 +230,7 @@ int do_explain(int argc, char **argv)
 	}
 	out_obj_close();
 
-	edpg_dst_groups(&live, &pr.dst, &exact, &cidr);
+	edpg_bpf_dst_groups(&live, &pr.dst, &exact, &cidr);
 	out_obj_open("destination");
 	edpg_group_names(&p, exact, buf, sizeof(buf));
 	out_str("exact_groups", "destination: exact entry in %s", buf[0] ? buf : NULL);

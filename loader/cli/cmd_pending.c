@@ -13,9 +13,10 @@
 
 #include "addr.h"
 #include "cli.h"
-#include "diag.h"
+#include "dptime.h"
 #include "json.h"
 #include "log.h"
+#include "lookup.h"
 #include "rules.h"
 
 static const char syn_list[] = "gateway pending";
@@ -59,7 +60,7 @@ int gateway_pending(int argc, char **argv)
 		return EDPG_EXIT_FAIL;
 	if (edpg_open_live(&b))
 		goto out_policy;
-	err = edpg_pending_list(&b, &v, &n);
+	err = edpg_bpf_pending_list(&b, &v, &n);
 	if (err) {
 		edpg_err(err, "cannot read the pending MACs");
 		goto out;
@@ -106,7 +107,7 @@ int gateway_pending_add(int argc, char **argv)
 		return usage_err(syn_add, "%s", edpg_mac_parse_msg(argv[2], err, msg, sizeof(msg)));
 	if (edpg_open_live(&b))
 		return EDPG_EXIT_FAIL;
-	if (!edpg_pending_list(&b, &v, &n))
+	if (!edpg_bpf_pending_list(&b, &v, &n))
 		for (size_t i = 0; i < n && !found; i++)
 			found = !memcmp(v[i].mac, mac, 6);
 	free(v);
@@ -124,7 +125,7 @@ int gateway_pending_add(int argc, char **argv)
 	optind = 0;
 	ret = do_gateway(3, av);
 	if (ret == EDPG_EXIT_OK)
-		edpg_pending_del(&b, mac);
+		edpg_bpf_pending_del(&b, mac);
 	edpg_bpf_close(&b);
 	return ret;
 }
