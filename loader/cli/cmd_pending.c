@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <getopt.h>
 
 #include "addr.h"
 #include "cli.h"
@@ -93,7 +92,9 @@ int gateway_pending_add(int argc, char **argv)
 	struct edpg_pending_ent *v = NULL;
 	struct edpg_bpf b;
 	uint8_t mac[6];
-	char *av[4], msg[512];
+	struct edpg_gateway g = {};
+	struct edpg_policy p;
+	char msg[512];
 	int err;
 	bool found = false;
 	size_t n = 0;
@@ -117,15 +118,19 @@ int gateway_pending_add(int argc, char **argv)
 			 argv[2], argv[2]);
 		return EDPG_EXIT_FAIL;
 	}
-	/* The ordinary enrolment, defaults and all: one code path. */
-	av[0] = "gateway";
-	av[1] = "add";
-	av[2] = argv[2];
-	av[3] = NULL;
-	optind = 0;
-	ret = do_gateway(3, av);
+	/* The ordinary enrolment with the default services: one code path. */
+	ret = EDPG_EXIT_FAIL;
+	cli.lock_fd = edpg_lock(cli.state_dir);
+	if (cli.lock_fd < 0 || edpg_load_policy(&p, cli.rules, true))
+		goto out;
+	memcpy(g.mac, mac, 6);
+	g.services = p.default_services;
+	g.uses_defaults = true;
+	ret = gateway_enrol(&p, &g, false);
+	edpg_policy_free(&p);
 	if (ret == EDPG_EXIT_OK)
 		edpg_bpf_pending_del(&b, mac);
+out:
 	edpg_bpf_close(&b);
 	return ret;
 }
