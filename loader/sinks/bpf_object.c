@@ -91,6 +91,11 @@ void edpg_bpf_reset(struct edpg_bpf *b)
 	b->ncpus = libbpf_num_possible_cpus();
 }
 
+void edpg_bpf_init(struct edpg_bpf *b)
+{
+	edpg_bpf_reset(b);
+}
+
 void edpg_bpf_close(struct edpg_bpf *b)
 {
 	if (b->skel) {

@@ -70,6 +70,8 @@ int edpg_bpf_load_and_pin(struct edpg_bpf *b, const char *pin_dir, const struct 
  * ask the real program a question without touching live counters.
  */
 int edpg_bpf_load_private(struct edpg_bpf *out, const struct edpg_bpf *share, const struct edpg_load_opts *o);
+/* Nothing open yet: edpg_bpf_close() is then a no-op. */
+void edpg_bpf_init(struct edpg_bpf *b);
 void edpg_bpf_close(struct edpg_bpf *b);
 /* Remove every pin under @pin_dir and the directory itself. */
 int edpg_bpf_unpin_all(const char *pin_dir);
