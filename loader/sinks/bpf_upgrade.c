@@ -186,88 +186,59 @@ out:
 	return err;
 }
 
-int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u)
+typedef char link_name_t[NAME_MAX + 1];
+
+/* The link pins under @pin_dir (link_IFNAME), at most UPGRADE_MAX_LINKS. */
+static int list_links(const char *pin_dir, link_name_t *links, size_t *nl)
 {
-	struct edpg_bpf old;
-	struct edpgate *s = NULL;
-	char path[PATH_MAX], tmp[PATH_MAX];
-	int was[UPGRADE_MAX_LINKS];
-	char links[UPGRADE_MAX_LINKS][NAME_MAX + 1];
-	size_t nl = 0, swung = 0;
 	struct dirent *de;
 	DIR *d;
-	int err, new_fd;
 
-	memset(u, 0, sizeof(*u));
-	err = edpg_bpf_open_raw(&old, pin_dir);
-	if (err)
-		return err;
-	err = edpg_bpf_prog_ident(old.prog_fd, &u->old_id, u->old_tag);
-	if (err)
-		goto out;
-	s = edpgate__open();
-	if (!s) {
-		err = edpg_err(-errno, "cannot open the BPF object");
-		goto out;
-	}
-	err = edpg_layout_check(s, &old, true);
-	if (err) {
-		edpg_err(err, "this build changed the layout of the pinned maps, so it cannot take over their entries; nothing was changed. Keep the running build, or start afresh with `edpgate detach --all` and `edpgate attach IFACE` (gateways and addresses come back from the state directory; counters restart from zero)");
-		goto out;
-	}
-	/* Every map: gateways, addresses, counters, events, pending MACs
-	 * stay as they are; only the code changes. */
-	for (int i = 0; i < EDPG_M_MAX && !err; i++)
-		err = bpf_map__reuse_fd(edpg_skel_map(s, i), old.map_fd[i]);
-	if (err) {
-		edpg_err(err, "cannot reuse the pinned maps");
-		goto out;
-	}
-	err = edpgate__load(s);
-	if (err) {
-		edpg_err(err, "the kernel refused this build's XDP program (run with -v for the verifier log); nothing was changed");
-		goto out;
-	}
-	new_fd = bpf_program__fd(s->progs.edpgate_xdp);
-	err = edpg_bpf_prog_ident(new_fd, &u->new_id, u->new_tag);
-	if (err)
-		goto out;
-
+	*nl = 0;
 	d = opendir(pin_dir);
-	if (!d) {
-		err = -errno;
-		goto out;
-	}
-	while ((de = readdir(d)) && nl < UPGRADE_MAX_LINKS)
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && *nl < UPGRADE_MAX_LINKS)
 		if (!strncmp(de->d_name, "link_", 5))
-			snprintf(links[nl++], sizeof(links[0]), "%s", de->d_name);
+			snprintf(links[(*nl)++], sizeof(links[0]), "%s", de->d_name);
 	closedir(d);
+	return 0;
+}
 
-	u->same = !strcmp(u->old_tag, u->new_tag);
-	if (u->same) {
-		/* Same code: nothing to swap unless a link still runs a
-		 * program other than the pinned one (an upgrade cut short). */
-		bool stray = false;
+/* Whether a live link runs a program other than @prog_id (an upgrade cut
+ * short). */
+static bool stray_links(const char *pin_dir, const link_name_t *links, size_t nl, uint32_t prog_id)
+{
+	char path[PATH_MAX];
+	bool stray = false;
 
-		for (size_t i = 0; i < nl; i++) {
-			struct bpf_link_info li = {};
-			__u32 len = sizeof(li);
-			int lfd;
+	for (size_t i = 0; i < nl; i++) {
+		struct bpf_link_info li = {};
+		__u32 len = sizeof(li);
+		int lfd;
 
-			link_pin_path(path, sizeof(path), pin_dir, links[i]);
-			lfd = bpf_obj_get(path);
-			if (lfd >= 0 && !bpf_obj_get_info_by_fd(lfd, &li, &len) && li.xdp.ifindex &&
-			    li.prog_id != u->old_id)
-				stray = true;
-			if (lfd >= 0)
-				close(lfd);
-		}
-		if (!stray) {
-			u->new_id = u->old_id;
-			goto out;
-		}
-		u->same = false;
+		link_pin_path(path, sizeof(path), pin_dir, links[i]);
+		lfd = bpf_obj_get(path);
+		if (lfd >= 0 && !bpf_obj_get_info_by_fd(lfd, &li, &len) && li.xdp.ifindex &&
+		    li.prog_id != prog_id)
+			stray = true;
+		if (lfd >= 0)
+			close(lfd);
 	}
+	return stray;
+}
+
+/*
+ * Every link onto @new_fd, then @new_fd pinned as `prog`.  On an error
+ * every switched link is put back on the program it ran.
+ */
+static int swing_links(const char *pin_dir, const link_name_t *links, size_t nl, int new_fd,
+		       struct edpg_upgrade *u)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int was[UPGRADE_MAX_LINKS];
+	size_t swung;
+	int err = 0;
 
 	for (swung = 0; swung < nl; swung++) {
 		link_pin_path(path, sizeof(path), pin_dir, links[swung]);
@@ -313,6 +284,61 @@ int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u)
 	for (size_t i = 0; i < swung && i < nl; i++)
 		if (was[i] >= 0)
 			close(was[i]);
+	return err;
+}
+
+int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u)
+{
+	struct edpg_bpf old;
+	struct edpgate *s = NULL;
+	link_name_t links[UPGRADE_MAX_LINKS];
+	size_t nl = 0;
+	int err, new_fd;
+
+	memset(u, 0, sizeof(*u));
+	err = edpg_bpf_open_raw(&old, pin_dir);
+	if (err)
+		return err;
+	err = edpg_bpf_prog_ident(old.prog_fd, &u->old_id, u->old_tag);
+	if (err)
+		goto out;
+	s = edpgate__open();
+	if (!s) {
+		err = edpg_err(-errno, "cannot open the BPF object");
+		goto out;
+	}
+	err = edpg_layout_check(s, &old, true);
+	if (err) {
+		edpg_err(err, "this build changed the layout of the pinned maps, so it cannot take over their entries; nothing was changed. Keep the running build, or start afresh with `edpgate detach --all` and `edpgate attach IFACE` (gateways and addresses come back from the state directory; counters restart from zero)");
+		goto out;
+	}
+	/* Every map: gateways, addresses, counters, events, pending MACs
+	 * stay as they are; only the code changes. */
+	for (int i = 0; i < EDPG_M_MAX && !err; i++)
+		err = bpf_map__reuse_fd(edpg_skel_map(s, i), old.map_fd[i]);
+	if (err) {
+		edpg_err(err, "cannot reuse the pinned maps");
+		goto out;
+	}
+	err = edpgate__load(s);
+	if (err) {
+		edpg_err(err, "the kernel refused this build's XDP program (run with -v for the verifier log); nothing was changed");
+		goto out;
+	}
+	new_fd = bpf_program__fd(s->progs.edpgate_xdp);
+	err = edpg_bpf_prog_ident(new_fd, &u->new_id, u->new_tag);
+	err = err ?: list_links(pin_dir, links, &nl);
+	if (err)
+		goto out;
+	/* Same code: nothing to swap unless a link still runs a program
+	 * other than the pinned one (an upgrade cut short). */
+	u->same = !strcmp(u->old_tag, u->new_tag);
+	if (u->same && !stray_links(pin_dir, links, nl, u->old_id)) {
+		u->new_id = u->old_id;
+		goto out;
+	}
+	u->same = false;
+	err = swing_links(pin_dir, links, nl, new_fd, u);
 out:
 	if (s)
 		edpgate__destroy(s);
