@@ -139,6 +139,45 @@ out:
 	free(old);
 }
 
+/* Never seen: the frames do not reach this interface with this MAC.  A
+ * pending MAC a few bits away is the likely typo. */
+static void check_never_seen(const char *who, const char *devid, const uint8_t gmac[6],
+			     const struct edpg_pending_ent *pend, size_t npend,
+			     const struct edpg_global *glob)
+{
+	struct cite c[] = {
+		{ "last_seen", 0 },
+		{ "global.unknown_mac.drop_packets", glob[EDPG_R_UNKNOWN_MAC].drop.packets },
+		{ "pending_macs", npend },
+	};
+	char mac[EDPG_MAC_STRLEN], a[64], detail[512];
+	const struct edpg_pending_ent *best = NULL;
+	int bd = 49;
+
+	for (size_t i = 0; i < npend; i++) {
+		int dd = edpg_mac_distance(pend[i].mac, gmac);
+
+		if (dd < bd) {
+			bd = dd;
+			best = &pend[i];
+		}
+	}
+	edpg_mac_format(gmac, mac);
+	detail[0] = '\0';
+	if (best) {
+		edpg_mac_format(best->mac, a);
+		snprintf(detail, sizeof(detail),
+			 "unknown MAC %s (%d bit%s from %s) tried tcp/udp port %u %llu times",
+			 a, bd, bd == 1 ? "" : "s", mac, best->p.last_port,
+			 (unsigned long long)best->p.packets);
+	}
+	finding(who, devid, "never_seen",
+		"no frame from this MAC has reached the filter",
+		best && bd <= 8 ? "check the MAC: a close one is trying Device Cloud (typo? `edpgate gateway add --pending MAC`)"
+				: "check the cabling, the VLAN and that edpgate is attached to the LAN interface the gateway is on; check the MAC on the gateway's label",
+		best ? detail : NULL, c, 3);
+}
+
 static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway *g,
 			  const struct edpg_bpf *b, const struct edpg_pending_ent *pend, size_t npend,
 			  const struct edpg_global *glob)
@@ -165,42 +204,8 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 		return;
 	}
 
-	/* Never seen: the frames do not reach this interface with this MAC. */
 	if (!st.last_seen) {
-		const struct edpg_pending_ent *best = NULL;
-		int bd = 49;
-		size_t off = 0;
-
-		for (size_t i = 0; i < npend; i++) {
-			int dd = edpg_mac_distance(pend[i].mac, g->mac);
-
-			if (dd < bd) {
-				bd = dd;
-				best = &pend[i];
-			}
-		}
-		detail[0] = '\0';
-		if (best) {
-			edpg_mac_format(best->mac, a);
-			off = snprintf(detail, sizeof(detail),
-				       "unknown MAC %s (%d bit%s from %s) tried tcp/udp port %u %llu times",
-				       a, bd, bd == 1 ? "" : "s", mac, best->p.last_port,
-				       (unsigned long long)best->p.packets);
-		}
-		(void)off;
-		{
-			struct cite c[] = {
-				{ "last_seen", 0 },
-				{ "global.unknown_mac.drop_packets", glob[EDPG_R_UNKNOWN_MAC].drop.packets },
-				{ "pending_macs", npend },
-			};
-
-			finding(who, devid, "never_seen",
-				"no frame from this MAC has reached the filter",
-				best && bd <= 8 ? "check the MAC: a close one is trying Device Cloud (typo? `edpgate gateway add --pending MAC`)"
-						: "check the cabling, the VLAN and that edpgate is attached to the LAN interface the gateway is on; check the MAC on the gateway's label",
-				best ? detail : NULL, c, 3);
-		}
+		check_never_seen(who, devid, g->mac, pend, npend, glob);
 		return;
 	}
 
