@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * bpfmaps.h - the BPF sink: load/pin/attach the XDP program, write a
- * compiled desired state into its maps, read counters and state back.
+ * bpfmaps.h - the BPF sink: load/pin/attach the XDP program
+ * (bpf_object.c), write a compiled desired state into its maps
+ * (bpfmaps.c), read counters and state back (bpf_read.c), replace the
+ * program in place (bpf_upgrade.c); the pins as the kernel sees them are
+ * in bpf_pins.h.  Everything above the sink reaches the data path through
+ * these functions, never through a map.
  */
 #ifndef EDPG_BPFMAPS_H
 #define EDPG_BPFMAPS_H
@@ -34,6 +38,11 @@ enum edpg_map_id {
 extern const char *const edpg_map_names[EDPG_M_MAX];
 extern const char *const edpg_reason_names[EDPG_R_MAX];
 
+/*
+ * An open instance.  Its fields are the sink's: code above loader/sinks/
+ * holds one (on the stack) and passes it to the functions here, and
+ * reads nothing in it (edpg_bpf_capacity, edpg_bpf_has_prog).
+ */
 struct edpg_bpf {
 	int prog_fd;
 	int map_fd[EDPG_M_MAX];
