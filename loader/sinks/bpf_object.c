@@ -21,12 +21,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf_internal.h"
 #include "bpfmaps.h"
 #include "log.h"
 #include "edpgate.skel.h"
@@ -34,8 +33,6 @@
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
-#include "bpf_internal.h"
-
 
 const char *const edpg_map_names[EDPG_M_MAX] = {
 	[EDPG_M_CTL] = EDPG_MAP_CTL,
@@ -125,7 +122,6 @@ static int edpg_bpf_fill_info(struct edpg_bpf *b)
 		return b->ncpus ? b->ncpus : -EINVAL;
 	return 0;
 }
-
 
 bool edpg_pins_rdonly;
 

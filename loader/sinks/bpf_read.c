@@ -19,7 +19,6 @@
 #include "bpfmaps.h"
 #include "log.h"
 
-
 int edpg_bpf_active_gen(const struct edpg_bpf *b, uint32_t *gen)
 {
 	struct edpg_ctl ctl;

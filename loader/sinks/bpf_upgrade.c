@@ -4,31 +4,20 @@
  * upgrade of the pinned program in place.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <dirent.h>
 #include <limits.h>
-#include <linux/if_link.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf_internal.h"
 #include "bpfmaps.h"
 #include "log.h"
 #include "edpgate.skel.h"
-
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
-#include "bpf_internal.h"
 
 #define UPGRADE_MAX_LINKS 64
 

@@ -6,32 +6,16 @@
  * bpf_read.c, the upgrade in bpf_upgrade.c.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <dirent.h>
-#include <limits.h>
-#include <linux/if_link.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf_internal.h"
 #include "bpfmaps.h"
 #include "log.h"
-#include "edpgate.skel.h"
-
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
-#include "bpf_internal.h"
-
 
 /* ---- policy writes ----------------------------------------------------- */
 
@@ -393,7 +377,6 @@ int edpg_bpf_gw_del(struct edpg_bpf *b, const uint8_t mac[6])
 		return -errno;
 	return 0;
 }
-
 
 /*
  * Many gateways into the live generation (bulk enrolment): the slot map
