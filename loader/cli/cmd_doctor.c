@@ -139,31 +139,29 @@ out:
 	free(old);
 }
 
-/* Never seen: the frames do not reach this interface with this MAC.  A
- * pending MAC a few bits away is the likely typo. */
-static void check_never_seen(const char *who, const char *devid, const uint8_t gmac[6],
+/* No frame from @g has reached the filter: a typo'd MAC close to a pending one, or the wiring. */
+static void check_never_seen(const struct edpg_gateway *g, const char *who, const char *devid,
 			     const struct edpg_pending_ent *pend, size_t npend,
 			     const struct edpg_global *glob)
 {
+	const struct edpg_pending_ent *best = NULL;
+	char detail[512], mac[EDPG_MAC_STRLEN], a[EDPG_MAC_STRLEN];
+	int bd = 49;
 	struct cite c[] = {
 		{ "last_seen", 0 },
 		{ "global.unknown_mac.drop_packets", glob[EDPG_R_UNKNOWN_MAC].drop.packets },
 		{ "pending_macs", npend },
 	};
-	char mac[EDPG_MAC_STRLEN], a[64], detail[512];
-	const struct edpg_pending_ent *best = NULL;
-	int bd = 49;
 
+	edpg_mac_format(g->mac, mac);
 	for (size_t i = 0; i < npend; i++) {
-		int dd = edpg_mac_distance(pend[i].mac, gmac);
+		int dd = edpg_mac_distance(pend[i].mac, g->mac);
 
 		if (dd < bd) {
 			bd = dd;
 			best = &pend[i];
 		}
 	}
-	edpg_mac_format(gmac, mac);
-	detail[0] = '\0';
 	if (best) {
 		edpg_mac_format(best->mac, a);
 		snprintf(detail, sizeof(detail),
@@ -204,8 +202,9 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 		return;
 	}
 
+	/* Never seen: the frames do not reach this interface with this MAC. */
 	if (!st.last_seen) {
-		check_never_seen(who, devid, g->mac, pend, npend, glob);
+		check_never_seen(g, who, devid, pend, npend, glob);
 		return;
 	}
 

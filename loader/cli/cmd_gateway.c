@@ -122,10 +122,11 @@ static int save_gateways(const struct edpg_policy *p)
 
 /*
  * Before the gateways file changes: a pinned program this build cannot
- * write (another map layout, see edpg_bpf_open_pinned) stops the command
- * with nothing changed, rather than leaving the file ahead of the filter.
+ * write (another map layout, see edpg_bpf_open_pinned), or one without
+ * room for @ngws gateways, stops the command with nothing changed, rather
+ * than leaving the file ahead of the filter.
  */
-static int live_usable(void)
+static int live_usable(size_t ngws)
 {
 	struct edpg_bpf b;
 	int err;
@@ -137,8 +138,9 @@ static int live_usable(void)
 		return err;	/* open_pinned said what and why */
 	if (err)
 		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
+	err = edpg_bpf_room(&b, ngws);
 	edpg_bpf_close(&b);
-	return 0;
+	return err;
 }
 
 static bool rec_equal(const struct edpg_want_gw *a, const struct edpg_want_gw *b)
@@ -396,7 +398,7 @@ int gateway_enrol(struct edpg_policy *p, const struct edpg_gateway *gw, bool rep
 	nv[at >= 0 ? (size_t)at : p->ngateways] = g;
 	p->gateways = nv;
 	p->ngateways = old.ngateways + (at < 0);
-	err = live_usable();
+	err = live_usable(p->ngateways);
 	err = err ?: save_gateways(p);
 	if (!err)
 		err = push_gateways(&old, p, &live);
@@ -440,7 +442,7 @@ static int gw_del(struct edpg_policy *p, int argc, char **argv)
 	memcpy(nv + at, p->gateways + at + 1, (p->ngateways - at - 1) * sizeof(*nv));
 	p->gateways = nv;
 	p->ngateways--;
-	err = live_usable();
+	err = live_usable(0);	/* a deletion needs no room */
 	err = err ?: save_gateways(p);
 	if (!err)
 		err = push_gateways(&old, p, &live);
@@ -631,7 +633,7 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 		merged.gateways[nbase + k].uses_defaults = file.gateways[k].uses_defaults;
 
 	if (added || replaced) {
-		err = live_usable();
+		err = live_usable(merged.ngateways);
 		err = err ?: save_gateways(&merged);
 		if (!err)
 			err = push_gateways(p, &merged, &live);

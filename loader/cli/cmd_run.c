@@ -86,6 +86,7 @@ struct run {
 	/* the attachment (health.c) */
 	struct mnl_socket *nl;		/* rtnetlink link events */
 	bool health_now;		/* a recorded interface changed */
+	bool link_event;		/* ... said by rtnetlink, not the poll */
 	uint64_t last_health;
 	uint64_t repair_after;		/* no new attempt before (s) */
 	struct edpg_health health;	/* problems already logged */
@@ -563,10 +564,14 @@ static void watch_attachment(struct run *r)
 	struct edpg_health h;
 	struct edpg_bpf nb;
 	uint64_t now = mono_s();
+	bool ev = r->link_event;
 	int err;
 
 	if (!r->health_now && now == r->last_health)
 		return;
+	/* Said with each restore: the admin (and the tests) can tell a
+	 * restore the link event brought at once from one of the poll. */
+	r->link_event = false;
 	r->health_now = false;
 	r->last_health = now;
 	if (r->push_again && !push(r, true))
@@ -592,7 +597,7 @@ static void watch_attachment(struct run *r)
 	memcpy(held.snoop_fd, r->snoop_fd, sizeof(held.snoop_fd));
 	err = edpg_health_repair(cli.pin_dir, &ifs, NULL, &held, &nb, &rs);
 	for (size_t i = 0; i < rs.n; i++)
-		edpg_info("restored %s", rs.v[i]);
+		edpg_info("restored %s%s", rs.v[i], ev ? " (on a link event)" : "");
 	if (nb.prog_fd >= 0) {
 		if (edpg_ifaces_save(cli.state_dir, &ifs))
 			edpg_warn("cannot write %s/interfaces", cli.state_dir);
@@ -643,6 +648,7 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 			   nlh->nlmsg_type == RTM_DELLINK ? "deleted" : "changed", ifm->ifi_index,
 			   ifm->ifi_flags & IFF_UP ? "up" : "down");
 		r->health_now = true;
+		r->link_event = true;
 	}
 	return MNL_CB_OK;
 }
@@ -656,7 +662,7 @@ static void read_links(struct run *r)
 		mnl_cb_run(buf, n, 0, 0, on_link, r);
 	/* Events lost (ENOBUFS): look anyway. */
 	if (n < 0 && errno != EAGAIN)
-		r->health_now = true;
+		r->health_now = r->link_event = true;
 }
 
 /* Link events, so a deleted or re-created interface is seen at once (the

@@ -250,6 +250,9 @@ int edpg_push_full(struct edpg_bpf *b, const struct edpg_desired *d, const struc
 	char msg[512] = "";
 	int err;
 
+	err = edpg_bpf_room(b, d->ngws);
+	if (err)
+		return err;
 	edpg_nft_opts_from(ifs, &o, names);
 	/*
 	 * nft first: its transaction is all-or-nothing, so if the kernel
