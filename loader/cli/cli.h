@@ -50,6 +50,13 @@ int do_up(int argc, char **argv);
 int do_upgrade(int argc, char **argv);
 int gateway_pending(int argc, char **argv);	/* cmd_pending.c */
 int gateway_pending_add(int argc, char **argv);	/* gateway add --pending MAC */
+/*
+ * Enrol @g (or, with @replace, change an enrolled one) in @p: saved to the
+ * gateways file and pushed live, the result printed.  `gateway add` and
+ * `gateway add --pending` both end here.  Under the state-dir lock;
+ * returns an exit code.
+ */
+int gateway_enrol(struct edpg_policy *p, const struct edpg_gateway *g, bool replace);
 
 /* ---- shared pipeline (ctx.c) ------------------------------------------ */
 

@@ -16,14 +16,14 @@
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
 
 #include "addr.h"
 #include "addrcache.h"
 #include "cli.h"
-#include "diag.h"
+#include "dptime.h"
 #include "json.h"
 #include "log.h"
+#include "lookup.h"
 #include "rules.h"
 
 static const char synopsis[] = "doctor [MAC|DEVICE-ID|NAME]";
@@ -196,7 +196,7 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 	snprintf(who, sizeof(who), "%s%s%s%s", mac, g->name[0] ? " (" : "", g->name,
 		 g->name[0] ? ")" : "");
 	if (edpg_bpf_gw_get(b, g->mac, &rec) || edpg_bpf_gw_stats(b, rec.slot, &st) ||
-	    edpg_diag_gw(b, rec.slot, &dg)) {
+	    edpg_bpf_gw_diag(b, rec.slot, &dg)) {
 		finding(who, devid, "not_live", "enrolled in the state dir but not in the loaded program",
 			"run `edpgate apply`", NULL, NULL, 0);
 		return;
@@ -299,17 +299,7 @@ static void check_idigi(const struct edpg_bpf *b)
 
 		if (strncmp(v[i].name, "my.idigi.", 9))
 			continue;
-		if (v[i].addr.family == AF_INET) {
-			struct edpg_dst4_key k = { .gen = gen };
-
-			memcpy(k.addr, v[i].addr.addr, 4);
-			found = !bpf_map_lookup_elem(b->map_fd[EDPG_M_DST4], &k, &d);
-		} else {
-			struct edpg_dst6_key k = { .gen = gen };
-
-			memcpy(k.addr, v[i].addr.addr, 16);
-			found = !bpf_map_lookup_elem(b->map_fd[EDPG_M_DST6], &k, &d);
-		}
+		found = !edpg_bpf_dst_get(b, &v[i].addr, &d);
 		if (!found || !d.last_used)
 			continue;
 		edpg_addr_format(&v[i].addr, a, sizeof(a));
@@ -351,7 +341,7 @@ int do_doctor(int argc, char **argv)
 	if (edpg_open_live(&b))
 		goto out_policy;
 	err = edpg_bpf_global(&b, glob);
-	err = err ?: edpg_pending_list(&b, &pend, &npend);
+	err = err ?: edpg_bpf_pending_list(&b, &pend, &npend);
 	if (err) {
 		edpg_err(err, "cannot read the counters");
 		goto out;

@@ -18,9 +18,9 @@
 #include "cli.h"
 #include "compile.h"
 #include "csv.h"
-#include "diag.h"
 #include "json.h"
 #include "log.h"
+#include "lookup.h"
 #include "nft.h"
 #include "rules.h"
 #include "state.h"
@@ -298,11 +298,10 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 		{ "replace", no_argument, NULL, 'R' },
 		{}
 	};
-	struct edpg_gateway g = {}, *nv;
-	bool replace = false, live = false, had_services = false;
-	ssize_t at, byname;
+	struct edpg_gateway g = {};
+	bool replace = false, had_services = false;
 	struct edpg_addr a;
-	char mac[18], msg[512], *end;
+	char msg[512], *end;
 	unsigned long v;
 	int c, err;
 
@@ -358,8 +357,18 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 		g.services = p->default_services;
 		g.uses_defaults = true;
 	}
-	edpg_mac_format(g.mac, mac);
+	return gateway_enrol(p, &g, replace);
+}
 
+int gateway_enrol(struct edpg_policy *p, const struct edpg_gateway *gw, bool replace)
+{
+	struct edpg_gateway g = *gw, *nv;
+	bool live = false;
+	ssize_t at, byname;
+	char mac[18];
+	int err;
+
+	edpg_mac_format(g.mac, mac);
 	at = find_gw(p, mac);
 	byname = g.name[0] ? find_gw(p, g.name) : -1;
 	if (byname >= 0 && byname != at)

@@ -10,13 +10,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <getopt.h>
 
 #include "addr.h"
 #include "cli.h"
-#include "diag.h"
+#include "dptime.h"
 #include "json.h"
 #include "log.h"
+#include "lookup.h"
 #include "rules.h"
 
 static const char syn_list[] = "gateway pending";
@@ -60,7 +60,7 @@ int gateway_pending(int argc, char **argv)
 		return EDPG_EXIT_FAIL;
 	if (edpg_open_live(&b))
 		goto out_policy;
-	err = edpg_pending_list(&b, &v, &n);
+	err = edpg_bpf_pending_list(&b, &v, &n);
 	if (err) {
 		edpg_err(err, "cannot read the pending MACs");
 		goto out;
@@ -93,7 +93,9 @@ int gateway_pending_add(int argc, char **argv)
 	struct edpg_pending_ent *v = NULL;
 	struct edpg_bpf b;
 	uint8_t mac[6];
-	char *av[4], msg[512];
+	struct edpg_gateway g = {};
+	struct edpg_policy p;
+	char msg[512];
 	int err;
 	bool found = false;
 	size_t n = 0;
@@ -107,7 +109,7 @@ int gateway_pending_add(int argc, char **argv)
 		return usage_err(syn_add, "%s", edpg_mac_parse_msg(argv[2], err, msg, sizeof(msg)));
 	if (edpg_open_live(&b))
 		return EDPG_EXIT_FAIL;
-	if (!edpg_pending_list(&b, &v, &n))
+	if (!edpg_bpf_pending_list(&b, &v, &n))
 		for (size_t i = 0; i < n && !found; i++)
 			found = !memcmp(v[i].mac, mac, 6);
 	free(v);
@@ -117,15 +119,19 @@ int gateway_pending_add(int argc, char **argv)
 			 argv[2], argv[2]);
 		return EDPG_EXIT_FAIL;
 	}
-	/* The ordinary enrolment, defaults and all: one code path. */
-	av[0] = "gateway";
-	av[1] = "add";
-	av[2] = argv[2];
-	av[3] = NULL;
-	optind = 0;
-	ret = do_gateway(3, av);
+	/* The ordinary enrolment with the default services: one code path. */
+	ret = EDPG_EXIT_FAIL;
+	cli.lock_fd = edpg_lock(cli.state_dir);
+	if (cli.lock_fd < 0 || edpg_load_policy(&p, cli.rules, true))
+		goto out;
+	memcpy(g.mac, mac, 6);
+	g.services = p.default_services;
+	g.uses_defaults = true;
+	ret = gateway_enrol(&p, &g, false);
+	edpg_policy_free(&p);
 	if (ret == EDPG_EXIT_OK)
-		edpg_pending_del(&b, mac);
+		edpg_bpf_pending_del(&b, mac);
+out:
 	edpg_bpf_close(&b);
 	return ret;
 }

@@ -17,10 +17,11 @@
 
 #include "addr.h"
 #include "cli.h"
-#include "diag.h"
 #include "json.h"
 #include "log.h"
+#include "lookup.h"
 #include "pcapfile.h"
+#include "probe.h"
 #include "rules.h"
 #include "state.h"
 

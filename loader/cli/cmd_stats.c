@@ -20,9 +20,10 @@
 
 #include "addr.h"
 #include "cli.h"
-#include "diag.h"
+#include "dptime.h"
 #include "json.h"
 #include "log.h"
+#include "lookup.h"
 #include "rules.h"
 
 static const char synopsis[] = "stats [MAC|DEVICE-ID|NAME] [--interval SEC] [--format text|prometheus]";
@@ -73,7 +74,7 @@ static int take(const struct edpg_policy *p, const struct edpg_bpf *b, const cha
 	err = edpg_bpf_global(b, r->glob);
 	if (err)
 		return err;
-	edpg_diag_ev_global(b, &r->ev_unknown);
+	edpg_bpf_ev_global(b, &r->ev_unknown);
 	for (size_t i = 0; i < p->ngateways; i++) {
 		struct gw_reading *w = &r->gw[r->n];
 		struct edpg_gw_diag dg;
@@ -84,7 +85,7 @@ static int take(const struct edpg_policy *p, const struct edpg_bpf *b, const cha
 		w->g = &p->gateways[i];
 		w->live = !edpg_bpf_gw_get(b, w->g->mac, &rec) &&
 			  !edpg_bpf_gw_stats(b, rec.slot, &w->st);
-		if (w->live && !edpg_diag_gw(b, rec.slot, &dg))
+		if (w->live && !edpg_bpf_gw_diag(b, rec.slot, &dg))
 			w->suppressed = dg.ev.suppressed;
 		r->n++;
 	}
@@ -391,7 +392,7 @@ int do_stats(int argc, char **argv)
 		struct edpg_pending_ent *v = NULL;
 		size_t n = 0;
 
-		edpg_pending_list(&b, &v, &n);
+		edpg_bpf_pending_list(&b, &v, &n);
 		free(v);
 		print_prometheus(&p, &a, n);
 		ret = EDPG_EXIT_OK;

@@ -15,13 +15,12 @@
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
-#include <bpf/libbpf.h>
 
 #include "addr.h"
 #include "cli.h"
-#include "diag.h"
 #include "json.h"
 #include "log.h"
+#include "lookup.h"
 #include "rules.h"
 
 static const char synopsis[] = "watch [MAC|DEVICE-ID|NAME] [--count N] [--timeout SEC]";
@@ -61,7 +60,7 @@ static const char *proto_name(uint8_t p, char *buf, size_t len)
 	return buf;
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+static int on_event(void *ctx, const void *data, size_t size)
 {
 	struct watch *w = ctx;
 	const struct edpg_event *e = data;
@@ -117,7 +116,7 @@ int do_watch(int argc, char **argv)
 		{}
 	};
 	struct watch w = {};
-	struct ring_buffer *rb = NULL;
+	struct edpg_bpf_events *ev = NULL;
 	struct edpg_policy p;
 	struct edpg_bpf b;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -160,16 +159,16 @@ int do_watch(int argc, char **argv)
 	}
 	if (edpg_open_live(&b))
 		goto out_policy;
-	rb = ring_buffer__new(b.map_fd[EDPG_M_EVENTS], on_event, &w, NULL);
-	if (!rb) {
-		edpg_err(-errno, "cannot read the drop events");
+	err = edpg_bpf_events_open(&b, on_event, &w, &ev);
+	if (err) {
+		edpg_err(err, "cannot read the drop events");
 		goto out;
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!stop) {
-		err = ring_buffer__poll(rb, 200);
+		err = edpg_bpf_events_poll(ev, 200);
 		if (err < 0 && err != -EINTR) {
 			edpg_err(err, "reading the drop events");
 			goto out;
@@ -180,7 +179,7 @@ int do_watch(int argc, char **argv)
 	}
 	ret = EDPG_EXIT_OK;
 out:
-	ring_buffer__free(rb);
+	edpg_bpf_events_close(ev);
 	edpg_bpf_close(&b);
 out_policy:
 	edpg_policy_free(&p);

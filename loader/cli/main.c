@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/libbpf.h>
 
 #include "cli.h"
 #include "json.h"
@@ -123,15 +122,6 @@ int usage_err(const char *synopsis, const char *fmt, ...)
 	return EDPG_EXIT_USAGE;
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	/* The verifier log is long; only -v wants it. */
-	if (level == LIBBPF_DEBUG || (level == LIBBPF_INFO && !edpg_verbose) ||
-	    (level == LIBBPF_WARN && !edpg_verbose))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -170,7 +160,7 @@ int main(int argc, char **argv)
 		help(stderr);
 		return EDPG_EXIT_USAGE;
 	}
-	libbpf_set_print(libbpf_print);
+	edpg_bpf_set_log(edpg_verbose);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[optind], cmds[i].name))
 			continue;

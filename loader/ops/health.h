@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bpf_pins.h"
 #include "bpfmaps.h"
 #include "state.h"
 
@@ -62,33 +63,6 @@ bool edpg_problem_repairable(const struct edpg_problem *p);
 /* Problems repair can fix that concern the shared pins or @ifname (any
  * interface not held by another XDP program when NULL). */
 bool edpg_health_needs_repair(const struct edpg_health *h, const char *ifname);
-
-/*
- * What a long-running caller (the daemon) has open.  When the pins are
- * gone these are pinned again as they are: nothing is loaded, nothing is
- * lost, and no privilege beyond CAP_BPF is needed (reaching objects by id
- * needs CAP_SYS_ADMIN, loading a program CAP_PERFMON too).
- */
-/* The snooper's pins: answer program, ring buffer, lost counter,
- * question program. */
-#define EDPG_SNOOP_NPINS 4
-
-struct edpg_held {
-	const struct edpg_bpf *bpf;
-	int snoop_fd[EDPG_SNOOP_NPINS];	/* edpg_snoop_pins order; -1 = none */
-};
-
-/* The snooper's pins, in edpg_held.snoop_fd order. */
-extern const char *const edpg_snoop_pins[EDPG_SNOOP_NPINS];
-
-#define EDPG_RESTORED_MAX 40
-
-struct edpg_restored {
-	size_t n;
-	char v[EDPG_RESTORED_MAX][96];
-	bool reloaded;		/* program loaded anew: counters restarted */
-	bool from_held;		/* pinned again from the caller's instance */
-};
 
 /*
  * Re-create what is missing: pins of objects still alive are pinned

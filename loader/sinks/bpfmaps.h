@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * bpfmaps.h - the BPF sink: load/pin/attach the XDP program, write a
- * compiled desired state into its maps, read counters and state back.
+ * bpfmaps.h - the BPF sink: load/pin/attach the XDP program
+ * (bpf_object.c), write a compiled desired state into its maps
+ * (bpfmaps.c), read counters and state back (bpf_read.c), replace the
+ * program in place (bpf_upgrade.c); the pins as the kernel sees them are
+ * in bpf_pins.h.  Everything above the sink reaches the data path through
+ * these functions, never through a map.
  */
 #ifndef EDPG_BPFMAPS_H
 #define EDPG_BPFMAPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "policy.h"
@@ -33,6 +38,11 @@ enum edpg_map_id {
 extern const char *const edpg_map_names[EDPG_M_MAX];
 extern const char *const edpg_reason_names[EDPG_R_MAX];
 
+/*
+ * An open instance.  Its fields are the sink's: code above loader/sinks/
+ * holds one (on the stack) and passes it to the functions here, and
+ * reads nothing in it (edpg_bpf_capacity, edpg_bpf_has_prog).
+ */
 struct edpg_bpf {
 	int prog_fd;
 	int map_fd[EDPG_M_MAX];
@@ -69,6 +79,8 @@ int edpg_bpf_load_and_pin(struct edpg_bpf *b, const char *pin_dir, const struct 
  * ask the real program a question without touching live counters.
  */
 int edpg_bpf_load_private(struct edpg_bpf *out, const struct edpg_bpf *share, const struct edpg_load_opts *o);
+/* Nothing open yet: edpg_bpf_close() is then a no-op. */
+void edpg_bpf_init(struct edpg_bpf *b);
 void edpg_bpf_close(struct edpg_bpf *b);
 /* Remove every pin under @pin_dir and the directory itself. */
 int edpg_bpf_unpin_all(const char *pin_dir);
@@ -130,5 +142,59 @@ struct edpg_upgrade {
  * changed layout is refused with nothing changed.
  */
 int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u);
+
+/* ---- readers (bpf_read.c) ----------------------------------------------- */
+
+struct edpg_addr;
+
+/* The exact destination entry of @a in the active generation; -ENOENT
+ * when there is none. */
+int edpg_bpf_dst_get(const struct edpg_bpf *b, const struct edpg_addr *a, struct edpg_dst *out);
+/* Live destination groups of @a in the active generation: exact entry and
+ * longest static prefix (0 when none). */
+int edpg_bpf_dst_groups(const struct edpg_bpf *b, const struct edpg_addr *a, uint64_t *exact,
+			uint64_t *cidr);
+/* Service id (or -1) the active generation maps (proto, port) to. */
+int edpg_bpf_port_service(const struct edpg_bpf *b, uint8_t proto, uint16_t port, int *sid);
+/* Groups the live service @sid may reach. */
+int edpg_bpf_service_groups(const struct edpg_bpf *b, int sid, uint64_t *groups);
+
+/* A gateway's drop records and event bucket, merged over CPUs: counts
+ * summed, for each reason the record with the latest time. */
+int edpg_bpf_gw_diag(const struct edpg_bpf *b, uint32_t slot, struct edpg_gw_diag *out);
+/* The unknown-MAC event bucket, summed over CPUs. */
+int edpg_bpf_ev_global(const struct edpg_bpf *b, struct edpg_ev_bucket *out);
+
+struct edpg_pending_ent {
+	uint8_t mac[6];
+	struct edpg_pending p;	/* merged over CPUs */
+};
+
+/* Unknown MACs that tried a known port, latest first; caller frees *out. */
+int edpg_bpf_pending_list(const struct edpg_bpf *b, struct edpg_pending_ent **out, size_t *n);
+/* Forget a pending MAC (after its enrolment); -ENOENT when not held. */
+int edpg_bpf_pending_del(const struct edpg_bpf *b, const uint8_t mac[6]);
+
+/* One frame through @b's program (BPF_PROG_TEST_RUN: nothing is sent);
+ * its XDP return code in *retval. */
+int edpg_bpf_test_run(const struct edpg_bpf *b, const void *frame, size_t len, uint32_t *retval);
+
+/* The drop events ring: @fn is called with each record from
+ * edpg_bpf_events_poll(); a non-zero return stops that poll. */
+struct edpg_bpf_events;
+typedef int (*edpg_bpf_event_fn)(void *ctx, const void *data, size_t len);
+int edpg_bpf_events_open(const struct edpg_bpf *b, edpg_bpf_event_fn fn, void *ctx,
+			 struct edpg_bpf_events **out);
+/* Records consumed, or -errno (-EINTR on a signal). */
+int edpg_bpf_events_poll(struct edpg_bpf_events *ev, int timeout_ms);
+void edpg_bpf_events_close(struct edpg_bpf_events *ev);
+
+/* libbpf's messages on stderr: warnings and the verifier log with
+ * @verbose only. */
+void edpg_bpf_set_log(int verbose);
+/* Gateway slots of the loaded program (its counters' size). */
+uint32_t edpg_bpf_capacity(const struct edpg_bpf *b);
+/* Whether @b has a program open (edpg_pins_rdonly may leave it closed). */
+bool edpg_bpf_has_prog(const struct edpg_bpf *b);
 
 #endif

@@ -216,6 +216,17 @@ bool edpg_snoop_is_attached(const char *ifname, bool questions)
 	return bpf_tc_query(&h, &o) == 0;
 }
 
+/* Quietly: without a clsact qdisc the kernel's answer is an error libbpf
+ * would print, once a second in the daemon. */
+bool edpg_snoop_is_attached_quiet(const char *ifname, bool questions)
+{
+	libbpf_print_fn_t old = libbpf_set_print(NULL);
+	bool on = edpg_snoop_is_attached(ifname, questions);
+
+	libbpf_set_print(old);
+	return on;
+}
+
 int edpg_snoop_lost(const char *pin_dir, uint64_t *lost)
 {
 	char path[PATH_MAX];

@@ -38,6 +38,9 @@ bool edpg_snoop_questions(const char *pin_dir);
 /* Whether @ifname carries our filter on egress (answers) or, with
  * @questions, on ingress. */
 bool edpg_snoop_is_attached(const char *ifname, bool questions);
+/* The same without libbpf printing the kernel's error when there is no
+ * clsact qdisc (the health check asks once a second). */
+bool edpg_snoop_is_attached_quiet(const char *ifname, bool questions);
 /* Answers the program could not queue (ring full), summed over CPUs. */
 int edpg_snoop_lost(const char *pin_dir, uint64_t *lost);
 

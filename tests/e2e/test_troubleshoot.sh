@@ -21,7 +21,8 @@
 #    filter counted; the rules-data replay agrees with it frame by frame;
 #  - watch shows the rogue host's drop; pending lists the rogue MAC;
 #    doctor names a MAC typo next to it, and the NTP problem when the ntp
-#    group is removed from (a copy of) the rules; add --pending enrols;
+#    group is removed from (a copy of) the rules, and a connection to the
+#    deprecated my.idigi.com; add --pending enrols;
 #  - stats --format prometheus passes a strict exposition-format parser;
 #    stats --interval prints rates and stops cleanly on SIGINT.
 set -u
@@ -446,6 +447,19 @@ if [ $rc -eq 0 ] && [ "$(jq -s 'length' "$T/int.json")" -ge 2 ] &&
 	ok "stats --interval: one JSON document per second, exit 0 on SIGINT"
 else
 	bad "stats --interval (exit $rc): $(head -c 300 "$T/int.json")"
+fi
+
+# doctor: a gateway still connecting to a deprecated my.idigi.* name: the
+# connection sets the destination's last_used in the live maps, which
+# doctor reads back.
+probe_tcp gw1 "$IDIGI" 3199 || true
+lab_edp -j doctor >"$T/doc.json"
+if jq -e --arg d "my.idigi.com ($IDIGI) used " '.findings[] | select(.finding == "idigi_deprecated"
+	and (.detail | startswith($d)) and .counters["destination.last_used_age_s"] >= 0)' \
+	"$T/doc.json" >/dev/null; then
+	ok "doctor: a connection to my.idigi.com is named deprecated"
+else
+	bad "doctor idigi_deprecated: $(cat "$T/doc.json")"
 fi
 
 # Every command in text too (one code path; JSON was checked above).

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * bpf_internal.h - what the files of the BPF sink share among themselves
+ * (objects, policy writer, readers, upgrade).  Nothing outside
+ * loader/sinks/ includes it: the commands reach the maps only through
+ * bpfmaps.h.
+ */
+#ifndef EDPG_BPF_INTERNAL_H
+#define EDPG_BPF_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpfmaps.h"
+
+struct edpgate;
+struct bpf_map;
+
+/* Per-CPU values are laid out 8-byte aligned by the kernel. */
+#define ROUND8(x) (((x) + 7) & ~(size_t)7)
+
+#define GEN_OFF(type, field) __builtin_offsetof(type, field)
+
+/* The four destination maps differ only in key layout: describe it. */
+struct edpg_dst_layout {
+	size_t ksz, gen_off, addr_off;
+	int family;
+	bool lpm;
+};
+
+/* Indexed by EDPG_M_DST4..EDPG_M_CIDR6 (bpfmaps.c). */
+extern const struct edpg_dst_layout edpg_dst_layouts[EDPG_M_MAX];
+
+/* bpfmaps.c: every key of generation @gen (the byte at @gen_off) of a
+ * hash or LPM map; caller frees *keys. */
+int edpg_keys_of_gen(int fd, size_t ksz, size_t gen_off, uint32_t gen, void **keys, size_t *n);
+
+/* bpf_object.c */
+/* Maps that hold policy (shared with a private instance); the rest are
+ * counters. */
+bool edpg_is_policy_map(int id);
+struct bpf_map *edpg_skel_map(struct edpgate *s, int id);
+/* Every fd -1, nothing owned. */
+void edpg_bpf_reset(struct edpg_bpf *b);
+/* Open the pins without checking their layout (the upgrade checks it
+ * member by member itself). */
+int edpg_bpf_open_raw(struct edpg_bpf *b, const char *pin_dir);
+
+/* bpf_upgrade.c */
+/* Whether the pinned maps of @b have the layout of skeleton @s: their
+ * types and sizes, and with @deep their BTF member by member. */
+int edpg_layout_check(struct edpgate *s, const struct edpg_bpf *b, bool deep);
+
+#endif
