@@ -3,6 +3,7 @@
  * pkt.c - the packet builder behind pkt.h.
  */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,19 +206,70 @@ void *pkt_bytes(struct pkt *p, size_t n, uint8_t b)
 	return d;
 }
 
-uint16_t pkt_csum(const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-	uint32_t sum = 0;
-	size_t i;
 
-	for (i = 0; i + 1 < len; i += 2)
+/* Ones' complement sum of a byte range, not folded, added to @sum. */
+static uint32_t sum16(uint32_t sum, const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
 		sum += (uint32_t)b[i] << 8 | b[i + 1];
 	if (len & 1)
 		sum += (uint32_t)b[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	return htons(~sum & 0xffff);
+	return sum;
+}
+
+uint16_t pkt_csum(const void *buf, size_t len)
+{
+	return htons(~fold(sum16(0, buf, len)) & 0xffff);
+}
+
+int pkt_l4_csum(struct pkt *p)
+{
+	uint32_t sum;
+	size_t l4len;
+	uint8_t proto;
+	size_t field;	/* offset of the checksum in the frame */
+	uint16_t c;
+
+	if (p->err || p->l4_off < 0)
+		return -EINVAL;
+	if (p->ip4_off >= 0) {
+		const struct pkt_ip4 *ip = (const void *)(p->data + p->ip4_off);
+
+		l4len = ntohs(ip->tot_len) - (p->l4_off - p->ip4_off);
+		proto = ip->protocol;
+		sum = sum16(0, ip->saddr, 8);
+	} else if (p->ip6_off >= 0) {
+		const struct pkt_ip6 *ip6 = (const void *)(p->data + p->ip6_off);
+
+		l4len = ntohs(ip6->payload_len) - (p->l4_off - p->ip6_off - sizeof(*ip6));
+		proto = ip6->nexthdr;
+		sum = sum16(0, ip6->saddr, 32);
+	} else {
+		return -EINVAL;
+	}
+	if (proto == PKT_IP_TCP)
+		field = p->l4_off + offsetof(struct pkt_tcp, check);
+	else if (proto == PKT_IP_UDP)
+		field = p->l4_off + offsetof(struct pkt_udp, check);
+	else
+		return -EINVAL;
+	if (p->l4_off + l4len > p->len)
+		return -EINVAL;
+	memset(p->data + field, 0, 2);
+	sum = sum16(sum + l4len + proto, p->data + p->l4_off, l4len);
+	c = ~fold(sum);
+	/* UDP sends a computed 0 as all ones (0 means "none"). */
+	c = c ? c : 0xffff;
+	p->data[field] = c >> 8;
+	p->data[field + 1] = c;
+	return 0;
 }
 
 static void ip4_csum(struct pkt *p)

@@ -186,6 +186,10 @@ void *pkt_bytes(struct pkt *p, size_t n, uint8_t b);
  */
 int pkt_finish(struct pkt *p);
 
+/* The TCP or UDP checksum, pseudo-header included, of a finished frame
+ * (the data path never reads it; a capture reader does).  0 or -EINVAL. */
+int pkt_l4_csum(struct pkt *p);
+
 /* Rewrite the IP length field as if the frame ended at byte `len`, for
  * frames that are truncated consistently rather than cut off in transit. */
 void pkt_set_ip_len(struct pkt *p, size_t len);
