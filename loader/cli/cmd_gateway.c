@@ -16,12 +16,10 @@
 
 #include "addr.h"
 #include "cli.h"
-#include "compile.h"
 #include "csv.h"
 #include "diag.h"
 #include "json.h"
 #include "log.h"
-#include "nft.h"
 #include "rules.h"
 #include "state.h"
 
@@ -141,64 +139,22 @@ static int live_usable(void)
 	return 0;
 }
 
-static bool rec_equal(const struct edpg_want_gw *a, const struct edpg_want_gw *b)
-{
-	struct edpg_gw x = a->rec, y = b->rec;
-
-	x.slot = y.slot = 0;
-	return !memcmp(a->mac, b->mac, 6) && !memcmp(&x, &y, sizeof(x));
-}
-
 /*
- * Keep, of two states compiled from the same rules text without names,
- * only the gateways that come, go or changed.  Every other element is the
- * same in both (a gateway's elements are keyed by its MAC; the
- * destinations are the rules' own), so the nft delta and the map updates
- * of the narrowed pair are those of the whole pair, and a single add on a
- * site of 10,000 gateways and addresses no longer lists, sorts and walks
- * every element of both.
- */
-static void narrow_to_changes(struct edpg_desired *o, struct edpg_desired *n)
-{
-	size_t i = 0, j = 0, ko = 0, kn = 0;
-
-	while (i < o->ngws || j < n->ngws) {
-		int c = i >= o->ngws ? 1 : j >= n->ngws ? -1 :
-			memcmp(o->gws[i].mac, n->gws[j].mac, 6);
-
-		if (!c && rec_equal(&o->gws[i], &n->gws[j])) {
-			i++;
-			j++;
-			continue;
-		}
-		if (c <= 0)
-			o->gws[ko++] = o->gws[i++];
-		if (c >= 0)
-			n->gws[kn++] = n->gws[j++];
-	}
-	o->ngws = ko;
-	n->ngws = kn;
-	o->ndsts = n->ndsts = 0;
-}
-
-/*
- * The live half of every enrolment change (add, del, import): one nft
- * transaction with the element delta of @old -> @new, the new and changed
- * gateway records in one batched map update, and the removed ones deleted.
- * Names are not resolved: only gateway elements differ, and the delta of
- * two states compiled the same way contains just those.
+ * The live half of every enrolment change (add, del, import): edpg_sync()
+ * from @old to @new, both compiled with the same names, read from the
+ * address cache (no resolution: enrolment never waits on DNS), so the two
+ * states differ only in gateways and the sync is a delta of just those.
  */
 static int push_gateways(const struct edpg_policy *old, const struct edpg_policy *new, bool *live)
 {
+	struct edpg_sync_opts so = { .durable = "the gateways file has the change" };
 	struct edpg_desired *dold = NULL, *dnew = NULL;
-	const char *names[EDPG_MAX_IFACES];
-	struct edpg_nft_batch *batch = NULL;
-	struct edpg_want_gw *put = NULL;
-	struct edpg_nft_opts o = {};
+	struct edpg_where w = edpg_cli_where();
+	struct edpg_resolved *names = NULL;
 	struct edpg_ifaces ifs;
+	struct edpg_sinks s = { .ifs = &ifs };
 	struct edpg_bpf b;
-	char msg[512] = "";
-	size_t nput = 0, j = 0;
+	size_t nnames = 0;
 	int err;
 
 	*live = false;
@@ -208,60 +164,16 @@ static int push_gateways(const struct edpg_policy *old, const struct edpg_policy
 	if (err)
 		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
 	*live = true;
+	s.bpf = &b;
 	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	err = err ?: edpg_policy_names(new, &w, true, &names, &nnames);
+	err = err ?: edpg_compile_for(old, &ifs, names, nnames, &dold);
+	err = err ?: edpg_compile_for(new, &ifs, names, nnames, &dnew);
 	if (err)
-		goto out;
-	dold = calloc(1, sizeof(*dold));
-	dnew = calloc(1, sizeof(*dnew));
-	if (!dold || !dnew) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Both without names: only gateway elements can differ between them. */
-	err = edpg_compile(old, NULL, 0, NULL, 0, dold);
-	err = err ?: edpg_compile(new, NULL, 0, NULL, 0, dnew);
-	if (err)
-		goto out;
-	narrow_to_changes(dold, dnew);
-	put = malloc((dnew->ngws ? dnew->ngws : 1) * sizeof(*put));
-	if (!put) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Both lists are sorted by MAC: one merge walk finds what changed. */
-	for (size_t i = 0; i < dnew->ngws; i++) {
-		while (j < dold->ngws && memcmp(dold->gws[j].mac, dnew->gws[i].mac, 6) < 0)
-			j++;
-		if (j < dold->ngws && rec_equal(&dold->gws[j], &dnew->gws[i]))
-			continue;
-		put[nput++] = dnew->gws[i];
-	}
-	edpg_nft_opts_from(&ifs, &o, names);
-	if (ifs.n) {
-		err = edpg_nft_build_delta(dold, dnew, &o, &batch);
-		err = err ?: edpg_nft_send(batch, msg, sizeof(msg));
-		edpg_nft_batch_free(batch);
-		if (err) {
-			edpg_err(err, "nftables refused the change (%s); the gateways file has it, `edpgate apply` retries",
-				 msg);
-			goto out;
-		}
-	}
-	err = edpg_bpf_gw_put_many(&b, put, nput);
-	/* Gateways that left: in @old, not in @new (both sorted by MAC). */
-	for (size_t i = 0, k = 0; i < dold->ngws && !err; i++) {
-		while (k < dnew->ngws && memcmp(dnew->gws[k].mac, dold->gws[i].mac, 6) < 0)
-			k++;
-		if (k < dnew->ngws && !memcmp(dnew->gws[k].mac, dold->gws[i].mac, 6))
-			continue;
-		err = edpg_bpf_gw_del(&b, dold->gws[i].mac);
-		if (err == -ENOENT)
-			err = 0;
-	}
-	if (err)
-		edpg_err(err, "cannot update the gateway map; the gateways file has the change, `edpgate apply` retries");
-out:
-	free(put);
+		edpg_err(err, "cannot compile the policy; the gateways file has the change, `edpgate apply` retries");
+	else
+		err = edpg_sync(&s, dold, dnew, &so, NULL);
+	edpg_resolved_free(names, nnames);
 	edpg_desired_put(dold);
 	edpg_desired_put(dnew);
 	edpg_bpf_close(&b);

@@ -244,14 +244,15 @@ static int persist(struct run *r)
 }
 
 /*
- * Push the table: a delta from what the sinks hold, or the whole policy
- * when more than addresses changed (or a delta failed: someone else
- * changed the sinks meanwhile).  Under the state-dir lock.
+ * Push the table: edpg_sync() from what the sinks hold (a delta, or the
+ * whole policy when more than addresses changed or a delta failed:
+ * someone else changed the sinks meanwhile).  Under the state-dir lock.
  */
 static int push(struct run *r, bool full)
 {
+	struct edpg_sinks s = { .bpf = &r->b, .ifs = &r->ifs };
+	struct edpg_sync_opts o = { .full = full };
 	struct edpg_desired *d = NULL;
-	size_t nch = 0;
 	int err;
 
 	err = build(r, &d);
@@ -262,12 +263,7 @@ static int push(struct run *r, bool full)
 		edpg_desired_put(d);
 		return cli.lock_fd;
 	}
-	err = full || !r->d ? -EAGAIN : edpg_names_push_delta(&r->b, r->d, d, &r->ifs, &nch);
-	if (err) {
-		if (err != -EAGAIN)
-			edpg_warn("delta push failed (%s); pushing the whole policy", strerror(-err));
-		err = edpg_push_full(&r->b, d, &r->ifs);
-	}
+	err = edpg_sync(&s, r->d, d, &o, NULL);
 	if (!err) {
 		edpg_desired_put(r->d);
 		r->d = d;
@@ -409,12 +405,20 @@ static int on_snooped(void *ctx, const struct edpg_snoop_event *ev)
  * second (their granularity), not on every wake-up. */
 static void poll_used(struct run *r)
 {
-	uint64_t now = mono_s();
+	struct edpg_addr *addrs;
+	uint64_t now = mono_s(), *ns;
 
 	if (now == r->last_used_poll)
 		return;
 	r->last_used_poll = now;
-	edpg_names_poll_used(&r->n, &r->b);
+	addrs = malloc((r->n.t.n ? r->n.t.n : 1) * sizeof(*addrs));
+	ns = malloc((r->n.t.n ? r->n.t.n : 1) * sizeof(*ns));
+	for (size_t i = 0; addrs && ns && i < r->n.t.n; i++)
+		addrs[i] = r->n.t.v[i].addr;
+	if (addrs && ns && !edpg_bpf_dst_last_used_many(&r->b, addrs, r->n.t.n, ns))
+		edpg_names_used_stamps(&r->n, ns);
+	free(addrs);
+	free(ns);
 }
 
 /* Move the entries of @old into @n (a table for a new policy). */
