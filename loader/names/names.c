@@ -394,6 +394,39 @@ nomem:
 	return -ENOMEM;
 }
 
+/* A reload: every entry keeps its times and source, the confirmations
+ * carry over; entries of names the new policy lacks go. */
+int edpg_names_carry_over(struct edpg_names *n, const struct edpg_names *old)
+{
+	for (size_t i = 0; i < old->t.n; i++) {
+		const struct edpg_dst_entry *e = &old->t.v[i];
+		uint64_t groups = edpg_names_groups_of(n->p, e->name);
+		int idx = edpg_names_index(n, e->name), oidx = edpg_names_index(old, e->name);
+
+		if (idx < 0)
+			continue;
+		if (oidx >= 0 && old->confirmed[oidx])
+			n->confirmed[idx] = true;
+		for (int g = 0; g < EDPG_MAX_GROUPS; g++) {
+			struct edpg_dst_entry *ne;
+			int err;
+
+			if (!(groups & (1ULL << g)))
+				continue;
+			err = edpg_dst_add(&n->t, g, n->names[idx], &e->addr, e->source, e->ttl,
+					   e->seen);
+			if (err < 0)
+				return err;
+			ne = edpg_dst_find(&n->t, g, n->names[idx], &e->addr);
+			if (e->expires_ttl > ne->expires_ttl)
+				ne->expires_ttl = e->expires_ttl;
+			if (e->last_used > ne->last_used)
+				ne->last_used = e->last_used;
+		}
+	}
+	return 0;
+}
+
 /* ---- the cache file ---------------------------------------------------- */
 
 static int64_t to_wall(const struct edpg_names *n, uint64_t t)

@@ -130,6 +130,10 @@ int edpg_names_expire(struct edpg_names *n, uint64_t now, edpg_names_log_fn log,
 /* Earliest expiry of an entry that can expire (UINT64_MAX: none). */
 uint64_t edpg_names_next_expiry(const struct edpg_names *n);
 
+/* Copy the entries of @old (a table of the previous policy) into @n (a
+ * table for a new one), for the names @n's policy still lists. */
+int edpg_names_carry_over(struct edpg_names *n, const struct edpg_names *old);
+
 /* Compile input: every name with its addresses in the table. */
 int edpg_names_resolved(const struct edpg_names *n, struct edpg_resolved **out, size_t *nout);
 
