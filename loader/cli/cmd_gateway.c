@@ -383,6 +383,65 @@ static int imp_key_cmp(const void *a, const void *b)
 	return x->mac < y->mac ? -1 : x->mac > y->mac;
 }
 
+struct imp_counts {
+	size_t same, replaced, conflicts;
+	size_t nbase;		/* enrolled gateways the import leaves as they are */
+};
+
+/*
+ * Sort the enrolled gateways of @p out against the import @file: the same
+ * (a no-op: the file's copy takes the enrolled origin of its services),
+ * replaced (with @replace), or left as they are, copied to @base (a
+ * conflicting one too: the second parse reports it where it is).
+ */
+static int imp_sort_out(const struct edpg_policy *p, struct edpg_policy *file,
+			struct edpg_gateway *base, bool replace, struct imp_counts *c)
+{
+	struct imp_key *keys;
+
+	keys = malloc((file->ngateways ? file->ngateways : 1) * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < file->ngateways; i++)
+		keys[i] = (struct imp_key){ mac64(file->gateways[i].mac), i };
+	qsort(keys, file->ngateways, sizeof(*keys), imp_key_cmp);
+	for (size_t i = 0; i < p->ngateways; i++) {
+		struct imp_key k = { mac64(p->gateways[i].mac), 0 }, *hit;
+
+		hit = bsearch(&k, keys, file->ngateways, sizeof(*keys), imp_key_cmp);
+		if (hit && gw_equal(&p->gateways[i], &file->gateways[hit->idx]) &&
+		    (!replace || same_origin(&p->gateways[i], &file->gateways[hit->idx]))) {
+			c->same++;
+			file->gateways[hit->idx].uses_defaults = p->gateways[i].uses_defaults;
+			continue;
+		}
+		if (hit && replace) {
+			c->replaced++;
+			continue;
+		}
+		c->conflicts += hit != NULL;
+		base[c->nbase++] = p->gateways[i];
+	}
+	free(keys);
+	return 0;
+}
+
+static void imp_report(const char *path, size_t added, size_t replaced, size_t same, bool live)
+{
+	out_begin();
+	out_obj_open(NULL);
+	out_str("file", "%s: ", path);
+	out_uint("enrolled", "%llu enrolled", added);
+	out_uint("replaced", ", %llu replaced", replaced);
+	out_uint("unchanged", ", %llu unchanged", same);
+	if (added || replaced)
+		out_bool("live", live ? "\n" : " (saved; edpgate is not attached, so they take effect at `edpgate attach`)\n",
+			 live);
+	else
+		out_bool("live", " (nothing to change)\n", false);
+	out_obj_close();
+}
+
 static void diags_print(const struct edpg_diags *d)
 {
 	char line[1024];
@@ -446,7 +505,7 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 	struct edpg_policy file = *p, merged = *p;
 	size_t added = 0, replaced = 0, same = 0, conflicts = 0, nbase = 0;
 	struct edpg_diags d = {};
-	struct imp_key *keys = NULL;
+	struct imp_counts cnt = {};
 	bool replace = false, live = false, reported = false;
 	char *text = NULL;
 	const char *path;
@@ -491,34 +550,18 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 		goto out;
 
 	/* Which enrolled gateways the file names, and how. */
-	keys = malloc((file.ngateways ? file.ngateways : 1) * sizeof(*keys));
 	merged.gateways = malloc((p->ngateways ? p->ngateways : 1) * sizeof(*merged.gateways));
-	if (!keys || !merged.gateways) {
+	if (!merged.gateways) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < file.ngateways; i++)
-		keys[i] = (struct imp_key){ mac64(file.gateways[i].mac), i };
-	qsort(keys, file.ngateways, sizeof(*keys), imp_key_cmp);
-	for (size_t i = 0; i < p->ngateways; i++) {
-		struct imp_key k = { mac64(p->gateways[i].mac), 0 }, *hit;
-
-		hit = bsearch(&k, keys, file.ngateways, sizeof(*keys), imp_key_cmp);
-		if (hit && gw_equal(&p->gateways[i], &file.gateways[hit->idx]) &&
-		    (!replace || same_origin(&p->gateways[i], &file.gateways[hit->idx]))) {
-			same++;
-			/* The file's copy takes its place, as enrolled (see above). */
-			file.gateways[hit->idx].uses_defaults = p->gateways[i].uses_defaults;
-			continue;
-		}
-		if (hit && replace) {
-			replaced++;
-			continue;
-		}
-		conflicts += hit != NULL;
-		/* Untouched (or conflicting: pass 2 reports it where it is). */
-		merged.gateways[nbase++] = p->gateways[i];
-	}
+	err = imp_sort_out(p, &file, merged.gateways, replace, &cnt);
+	if (err)
+		goto out;
+	same = cnt.same;
+	replaced = cnt.replaced;
+	conflicts = cnt.conflicts;
+	nbase = cnt.nbase;
 	added = file.ngateways - same - replaced;
 
 	/* 2. The file against every gateway it leaves enrolled. */
@@ -542,18 +585,7 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 		if (err)
 			goto out;
 	}
-	out_begin();
-	out_obj_open(NULL);
-	out_str("file", "%s: ", path);
-	out_uint("enrolled", "%llu enrolled", added);
-	out_uint("replaced", ", %llu replaced", replaced);
-	out_uint("unchanged", ", %llu unchanged", same);
-	if (added || replaced)
-		out_bool("live", live ? "\n" : " (saved; edpgate is not attached, so they take effect at `edpgate attach`)\n",
-			 live);
-	else
-		out_bool("live", " (nothing to change)\n", false);
-	out_obj_close();
+	imp_report(path, added, replaced, same, live);
 	ret = EDPG_EXIT_OK;
 out:
 	diags_print(&d);
@@ -567,7 +599,6 @@ out:
 			edpg_err(err, "cannot import %s; nothing was changed", path);
 	}
 	edpg_diags_free(&d);
-	free(keys);
 	free(file.gateways);
 	free(merged.gateways);
 	free(text);
