@@ -158,6 +158,52 @@ static int delta_gws(struct edpg_bpf *b, const struct edpg_desired *old,
 }
 
 /*
+ * The part of @old -> @new the nft sink has to look at, in @o2 and @n2
+ * (shallow copies; free their gws): the nft delta is the difference of
+ * the two states' element sets, and a gateway's elements are its own
+ * (keyed by its MAC), so a gateway the same on both sides adds the same
+ * elements to both sets and drops out of the difference.  Destinations
+ * are kept whole unless the two lists are the same (a group's interval
+ * elements are made of all its addresses together).  An enrolment on a
+ * site of 10,000 gateways and addresses then lists and sorts the
+ * elements of the gateways that changed, not of the whole site.
+ */
+static int nft_pair(const struct edpg_desired *old, const struct edpg_desired *new,
+		    struct edpg_desired *o2, struct edpg_desired *n2)
+{
+	size_t i = 0, j = 0;
+
+	memcpy(o2, old, sizeof(*o2));
+	memcpy(n2, new, sizeof(*n2));
+	o2->gws = malloc((old->ngws ? old->ngws : 1) * sizeof(*o2->gws));
+	n2->gws = malloc((new->ngws ? new->ngws : 1) * sizeof(*n2->gws));
+	if (!o2->gws || !n2->gws) {
+		free(o2->gws);
+		free(n2->gws);
+		return -ENOMEM;
+	}
+	o2->ngws = n2->ngws = 0;
+	while (i < old->ngws || j < new->ngws) {
+		int c = i >= old->ngws ? 1 : j >= new->ngws ? -1 :
+			memcmp(old->gws[i].mac, new->gws[j].mac, 6);
+
+		if (!c && rec_equal(&old->gws[i], &new->gws[j])) {
+			i++;
+			j++;
+			continue;
+		}
+		if (c <= 0)
+			o2->gws[o2->ngws++] = old->gws[i++];
+		if (c >= 0)
+			n2->gws[n2->ngws++] = new->gws[j++];
+	}
+	if (old->ndsts == new->ndsts &&
+	    !memcmp(old->dsts, new->dsts, old->ndsts * sizeof(*old->dsts)))
+		o2->ndsts = n2->ndsts = 0;
+	return 0;
+}
+
+/*
  * The delta; -EAGAIN when it cannot carry the change, or when a sink
  * refused it (the full push that follows says what is wrong, if anything
  * still is).  With no attached interface there is no nft table to change.
@@ -170,8 +216,22 @@ static int sync_delta(const struct edpg_sinks *s, const struct edpg_desired *old
 
 	if (!delta_will_do(old, new))
 		return -EAGAIN;
-	if (s->ifs->n)
-		err = push_nft(s, old, new, msg, sizeof(msg));
+	if (s->ifs->n) {
+		struct edpg_desired *o2, *n2;
+
+		o2 = malloc(sizeof(*o2));
+		n2 = malloc(sizeof(*n2));
+		err = o2 && n2 ? nft_pair(old, new, o2, n2) : -ENOMEM;
+		if (!err) {
+			err = push_nft(s, o2, n2, msg, sizeof(msg));
+			free(o2->gws);
+			free(n2->gws);
+		} else {
+			snprintf(msg, sizeof(msg), "%s", strerror(-err));
+		}
+		free(o2);
+		free(n2);
+	}
 	if (err) {
 		edpg_warn("nftables refused the delta (%s); pushing the whole policy", msg);
 		return -EAGAIN;
