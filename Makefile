@@ -34,7 +34,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps test test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
+.PHONY: all deps layers test test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -56,13 +56,14 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 # The loader sources each fuzz target links (they must stay free of libbpf).
-FUZZ_LINK_fuzz_rules := loader/policy/rules.c loader/policy/addr.c loader/policy/compile.c
+FUZZ_LINK_fuzz_rules := loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c loader/policy/compile.c
 FUZZ_LINK_fuzz_dnsmsg := loader/names/dnsmsg.c
-FUZZ_LINK_fuzz_gateways := loader/policy/rules.c loader/policy/addr.c loader/util/state.c loader/util/log.c loader/util/json.c
+FUZZ_LINK_fuzz_gateways := loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c loader/util/state.c loader/util/log.c loader/util/json.c
 FUZZ_LINK_fuzz_pcap := loader/util/pcapfile.c
-FUZZ_LINK_fuzz_csv := loader/policy/csv.c loader/policy/rules.c loader/policy/addr.c
+FUZZ_LINK_fuzz_csv := loader/policy/csv.c loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c
 FUZZ_LINK_fuzz_names := loader/names/names.c loader/names/expiry.c loader/names/dnsmsg.c loader/names/addrcache.c \
-	loader/policy/rules.c loader/policy/addr.c loader/util/state.c loader/util/log.c loader/util/json.c
+	loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c \
+	loader/util/state.c loader/util/log.c loader/util/json.c
 FUZZ_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FUZZ_SRCS))
 # The unit tests again, built under ASan+UBSan (LeakSanitizer included):
 # any report fails the test.
@@ -106,7 +107,7 @@ $(BUILD)/edpgate: $(BUILD)/loader/cli/main.o $(LIB)
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h) $(SKELS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(filter $(dir $<)%,$(TEST_HELPERS)) $(LIB) $(LIBS) -lcmocka -lm -o $@
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -Itests $< $(filter $(dir $<)%,$(TEST_HELPERS)) $(LIB) $(LIBS) -lcmocka -lm -o $@
 
 $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard loader/*/*.h)
 	$(call msg,FUZZ,$@)
@@ -140,10 +141,14 @@ MODEL_FRAMES ?= 2000000
 fuzz: fuzz-targets $(BPFT_BINS)
 	$(Q)$(BUILD)/tests/bpf/test_model --frames $(MODEL_FRAMES)
 
+# The layering of loader/ (table and rules: scripts/check-layers.sh).
+layers: all
+	$(Q)bash scripts/check-layers.sh $(BUILD)
+
 # One entry point: install what is missing, build, run every suite, in
 # this order (the suites are its prerequisites; do not run it with -j).
 test: FUZZ_TIME = 15
-test: deps unit unit-asan bpftest fuzz-targets e2e
+test: deps layers unit unit-asan bpftest fuzz-targets e2e
 
 bench: deps all $(BENCH_BINS)
 	$(Q)bash scripts/bench.sh $(BUILD)
@@ -170,7 +175,8 @@ $(BUILD)/edpgate.service: scripts/edpgate.service.in
 
 install: $(BUILD)/edpgate $(BUILD)/edpgate.service
 	install -D -m 0755 $(BUILD)/edpgate $(DESTDIR)$(SBINDIR)/edpgate
-	install -D -m 0644 loader/edpgate.8 $(DESTDIR)$(MANDIR)/man8/edpgate.8
+	install -D -m 0644 docs/edpgate.8 $(DESTDIR)$(MANDIR)/man8/edpgate.8
+	install -D -m 0644 docs/edpgate.rules.5 $(DESTDIR)$(MANDIR)/man5/edpgate.rules.5
 	install -D -m 0644 scripts/edpgate.bash-completion $(DESTDIR)$(COMPDIR)/edpgate
 	install -D -m 0644 $(BUILD)/edpgate.service $(DESTDIR)$(UNITDIR)/edpgate.service
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/edpgate
@@ -185,6 +191,7 @@ install: $(BUILD)/edpgate $(BUILD)/edpgate.service
 # Removes what install added, except the configuration in $(SYSCONFDIR)/edpgate.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/edpgate $(DESTDIR)$(MANDIR)/man8/edpgate.8 \
+		$(DESTDIR)$(MANDIR)/man5/edpgate.rules.5 \
 		$(DESTDIR)$(COMPDIR)/edpgate $(DESTDIR)$(UNITDIR)/edpgate.service \
 		$(DESTDIR)$(SYSCONFDIR)/edpgate/edpgate.rules.dist
 

@@ -297,11 +297,14 @@ static __always_inline void unknown_note(struct dinfo *di, __u8 nonfirst)
 	if (dry_run)
 		return;
 	di->now = bpf_ktime_get_coarse_ns();
-	/* The ports of the article, not of the rules: DNS or DHCP from any
-	 * PC must not make it a pending gateway. */
+	/* The ports of the article, not of the rules (DNS or DHCP from any
+	 * PC must not make it a pending gateway), and DNS from a Digi OUI
+	 * (a Cloud Connector resolves the cloud name first; see edpgate.h). */
 	if (!nonfirst && ((di->l4proto == IPPROTO_TCP && (di->dport == EDPG_PORT_EDP_TLS ||
 							  di->dport == EDPG_PORT_EDP)) ||
-			  (di->l4proto == IPPROTO_UDP && di->dport == EDPG_PORT_NTP))) {
+			  (di->l4proto == IPPROTO_UDP && di->dport == EDPG_PORT_NTP) ||
+			  (di->dport == EDPG_PORT_DNS && edpg_mac_is_digi(di->mac) &&
+			   (di->l4proto == IPPROTO_UDP || di->l4proto == IPPROTO_TCP)))) {
 		__u32 k = edpg_pending_slot(di->mac);
 		struct edpg_pending *p = bpf_map_lookup_elem(&edpg_pending, &k);
 
@@ -369,6 +372,176 @@ static __always_inline int ipv6_walk(void *data_end, void *l3_end, struct ipv6hd
 	return 0;
 }
 
+/* What the parse helpers found; l4 and the ports only when there is one. */
+struct hdrs {
+	void *l3, *l3_end, *l4;
+	__u16 h_proto;		/* after the VLAN tags */
+	__u16 vlan;		/* outer tag's id, 0 when untagged */
+	__u16 sport, dport;
+	__u8 l4proto;
+	__u8 nonfirst;		/* a non-first fragment: no L4 header */
+};
+
+/* Ethernet and up to EDPG_MAX_VLAN_DEPTH tags; -1 when malformed. */
+static __always_inline int parse_eth(struct hdrs *h, struct ethhdr *eth, void *data_end)
+{
+	int i;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	h->h_proto = bpf_ntohs(eth->h_proto);
+	h->l3 = eth + 1;
+#pragma unroll
+	for (i = 0; i < EDPG_MAX_VLAN_DEPTH; i++) {
+		__u16 *tag = h->l3;
+
+		if (h->h_proto != ETH_P_8021Q && h->h_proto != ETH_P_8021AD)
+			break;
+		if ((void *)(tag + 2) > data_end)
+			return -1;
+		if (i == 0)
+			h->vlan = bpf_ntohs(tag[0]) & 0x0fff;
+		h->h_proto = bpf_ntohs(tag[1]);
+		h->l3 = tag + 2;
+	}
+	/* A third tag is not something a gateway sends; don't let it pass as
+	 * "non-IP" when non-IP is allowed. */
+	if (h->h_proto == ETH_P_8021Q || h->h_proto == ETH_P_8021AD)
+		return -1;
+	return 0;
+}
+
+static __always_inline int parse_ipv4(struct hdrs *h, void *data_end)
+{
+	struct iphdr *ip = h->l3;
+	__u32 hlen;
+
+	if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5)
+		return -1;
+	hlen = ip->ihl * 4;
+	if (bpf_ntohs(ip->tot_len) < hlen || (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+		return -1;
+	h->l3_end = (void *)ip + bpf_ntohs(ip->tot_len);
+	h->l4proto = ip->protocol;
+	if (ip->frag_off & bpf_htons(0x1fff))
+		h->nonfirst = 1;
+	h->l4 = (void *)ip + hlen;
+	return 0;
+}
+
+static __always_inline int parse_ipv6(struct hdrs *h, void *data_end)
+{
+	struct ipv6hdr *ip6 = h->l3;
+
+	if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
+	    (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)
+		return -1;
+	h->l3_end = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
+	return ipv6_walk(data_end, h->l3_end, ip6, &h->l4proto, &h->l4, &h->nonfirst);
+}
+
+/*
+ * L4 headers of first fragments only: later ones carry none.  Each header
+ * must fit in the IP packet, not just in the frame: bytes after the IP
+ * length are link padding, not a header.  -1 when malformed, 1 for
+ * neighbour discovery (passed), 0 otherwise.
+ */
+static __always_inline int parse_l4(struct hdrs *h, void *data_end)
+{
+	if (h->nonfirst)
+		return 0;
+	if (h->l4proto == IPPROTO_TCP) {
+		struct tcphdr *th = h->l4;
+
+		if ((void *)(th + 1) > data_end || th->doff < 5 ||
+		    (void *)th + th->doff * 4 > h->l3_end)
+			return -1;
+		h->dport = bpf_ntohs(th->dest);
+		h->sport = bpf_ntohs(th->source);
+	} else if (h->l4proto == IPPROTO_UDP) {
+		struct udphdr *uh = h->l4;
+
+		if ((void *)(uh + 1) > data_end || (void *)(uh + 1) > h->l3_end)
+			return -1;
+		h->dport = bpf_ntohs(uh->dest);
+		h->sport = bpf_ntohs(uh->source);
+	} else if (h->l4proto == IPPROTO_ICMPV6 && h->h_proto == ETH_P_IPV6) {
+		__u8 *icmp = h->l4;
+
+		if ((void *)(icmp + 4) > data_end || (void *)(icmp + 4) > h->l3_end)
+			return -1;
+		/* Router/neighbour solicitation, advertisement and
+		 * redirect: without them IPv6 does not work at all. */
+		if (icmp[0] >= 133 && icmp[0] <= 137)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether the frame breaks the gateway's VLAN or source-address binding. */
+static __always_inline int binding_broken(const struct edpg_gw *gw, const struct hdrs *h)
+{
+	if ((gw->flags & EDPG_GW_BIND_VLAN) && gw->vlan != h->vlan)
+		return 1;
+	if (h->h_proto == ETH_P_IP) {
+		struct iphdr *ip = h->l3;
+
+		/* 0.0.0.0 is a DHCP client without a lease, not a spoof. */
+		return (gw->flags & EDPG_GW_BIND_V4) && ip->saddr != 0 &&
+		       ip->saddr != *(__u32 *)gw->ip4;
+	} else {
+		struct ipv6hdr *ip6 = h->l3;
+		__u32 *s = ip6->saddr.in6_u.u6_addr32;
+		__u32 *b = (__u32 *)gw->ip6;
+
+		/* :: (DAD) and fe80::/10 (link-local) cannot be routed on,
+		 * so they are no spoofing risk for routed flows. */
+		return (gw->flags & EDPG_GW_BIND_V6) &&
+		       !(s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0) &&
+		       (bpf_ntohl(s[0]) & 0xffc00000) != 0xfe800000 &&
+		       (s[0] != b[0] || s[1] != b[1] || s[2] != b[2] || s[3] != b[3]);
+	}
+}
+
+/* An exact address of the live generation reachable by @groups; its use is stamped. */
+static __always_inline int exact_hit(struct edpg_dst *d, __u64 groups, __u64 now)
+{
+	if (!d || !(d->groups & groups))
+		return 0;
+	if (!dry_run && now - d->last_used >= last_used_granularity_ns)
+		d->last_used = now;
+	return 1;
+}
+
+/* Destination: exact addresses first, then static prefixes. */
+static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 groups, __u64 now)
+{
+	struct edpg_cidr *c;
+
+	if (h->h_proto == ETH_P_IP) {
+		struct iphdr *ip = h->l3;
+		struct edpg_dst4_key k = { .gen = gen };
+		struct edpg_cidr4_key ck = { .prefixlen = 8 + 32, .gen = gen };
+
+		__builtin_memcpy(k.addr, &ip->daddr, 4);
+		if (exact_hit(bpf_map_lookup_elem(&edpg_dst4, &k), groups, now))
+			return 1;
+		__builtin_memcpy(ck.addr, &ip->daddr, 4);
+		c = bpf_map_lookup_elem(&edpg_cidr4, &ck);
+	} else {
+		struct ipv6hdr *ip6 = h->l3;
+		struct edpg_dst6_key k = { .gen = gen };
+		struct edpg_cidr6_key ck = { .prefixlen = 8 + 128, .gen = gen };
+
+		__builtin_memcpy(k.addr, &ip6->daddr, 16);
+		if (exact_hit(bpf_map_lookup_elem(&edpg_dst6, &k), groups, now))
+			return 1;
+		__builtin_memcpy(ck.addr, &ip6->daddr, 16);
+		c = bpf_map_lookup_elem(&edpg_cidr6, &ck);
+	}
+	return c && (c->groups & groups);
+}
+
 SEC("xdp")
 int edpgate_xdp(struct xdp_md *ctx)
 {
@@ -377,19 +550,16 @@ int edpgate_xdp(struct xdp_md *ctx)
 	__u64 len = data_end - data;
 	struct ethhdr *eth = data;
 	struct edpg_gw_stats *st = NULL;
+	struct hdrs h = {};
 	struct edpg_config *cfg;
 	struct edpg_ctl *ctl;
 	struct edpg_gw_key gk;
 	struct edpg_gw *gw;
 	struct edpg_svc *svc;
 	struct dinfo di;
-	__u32 zero = 0, gen, idx, sid;
-	__u16 h_proto, vlan = 0;
-	__u8 l4proto = 0, nonfirst = 0;
-	void *l3, *l3_end, *l4 = NULL;
-	__u16 dport = 0, sport = 0;
+	__u32 zero = 0, gen, idx, sid, *sp;
 	__u64 now;
-	int i;
+	int r;
 
 #ifdef EDPG_BUILD_TAG
 	/* A build that differs from the tree's in code alone (its program
@@ -405,90 +575,22 @@ int edpgate_xdp(struct xdp_md *ctx)
 		return XDP_ABORTED;
 
 	/* ---- parse: any truncated or invalid header is `malformed` ---- */
-	if ((void *)(eth + 1) > data_end)
+	if (parse_eth(&h, eth, data_end))
 		return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-	h_proto = bpf_ntohs(eth->h_proto);
-	l3 = eth + 1;
-
-#pragma unroll
-	for (i = 0; i < EDPG_MAX_VLAN_DEPTH; i++) {
-		__u16 *tag = l3;
-
-		if (h_proto != ETH_P_8021Q && h_proto != ETH_P_8021AD)
-			break;
-		if ((void *)(tag + 2) > data_end)
-			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-		if (i == 0)
-			vlan = bpf_ntohs(tag[0]) & 0x0fff;
-		h_proto = bpf_ntohs(tag[1]);
-		l3 = tag + 2;
-	}
-	/* A third tag is not something a gateway sends; don't let it pass as
-	 * "non-IP" when non-IP is allowed. */
-	if (h_proto == ETH_P_8021Q || h_proto == ETH_P_8021AD)
-		return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-
-	if (h_proto == ETH_P_IP) {
-		struct iphdr *ip = l3;
-		__u32 hlen;
-
-		if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5)
-			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-		hlen = ip->ihl * 4;
-		if (bpf_ntohs(ip->tot_len) < hlen ||
-		    (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
-			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-		l3_end = (void *)ip + bpf_ntohs(ip->tot_len);
-		l4proto = ip->protocol;
-		if (ip->frag_off & bpf_htons(0x1fff))
-			nonfirst = 1;
-		l4 = (void *)ip + hlen;
-	} else if (h_proto == ETH_P_IPV6) {
-		struct ipv6hdr *ip6 = l3;
-
-		if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
-		    (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)
-			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-		l3_end = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
-		if (ipv6_walk(data_end, l3_end, ip6, &l4proto, &l4, &nonfirst) < 0)
-			return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-	} else if (h_proto == ETH_P_ARP) {
+	if (h.h_proto == ETH_P_IP)
+		r = parse_ipv4(&h, data_end);
+	else if (h.h_proto == ETH_P_IPV6)
+		r = parse_ipv6(&h, data_end);
+	else if (h.h_proto == ETH_P_ARP)
 		return count(EDPG_R_ARP, EDPG_V_PASS, len);
-	} else {
+	else
 		return count(EDPG_R_NON_IP, cfg->flags & EDPG_F_NON_IP_PASS ?
 			     EDPG_V_PASS : EDPG_V_DROP, len);
-	}
-
-	/* L4 headers of first fragments only: later ones carry none.  Each
-	 * header must fit in the IP packet, not just in the frame: bytes
-	 * after the IP length are link padding, not a header. */
-	if (!nonfirst) {
-		if (l4proto == IPPROTO_TCP) {
-			struct tcphdr *th = l4;
-
-			if ((void *)(th + 1) > data_end || th->doff < 5 ||
-			    (void *)th + th->doff * 4 > l3_end)
-				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-			dport = bpf_ntohs(th->dest);
-			sport = bpf_ntohs(th->source);
-		} else if (l4proto == IPPROTO_UDP) {
-			struct udphdr *uh = l4;
-
-			if ((void *)(uh + 1) > data_end || (void *)(uh + 1) > l3_end)
-				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-			dport = bpf_ntohs(uh->dest);
-			sport = bpf_ntohs(uh->source);
-		} else if (l4proto == IPPROTO_ICMPV6 && h_proto == ETH_P_IPV6) {
-			__u8 *icmp = l4;
-
-			if ((void *)(icmp + 4) > data_end || (void *)(icmp + 4) > l3_end)
-				return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
-			/* Router/neighbour solicitation, advertisement and
-			 * redirect: without them IPv6 does not work at all. */
-			if (icmp[0] >= 133 && icmp[0] <= 137)
-				return count(EDPG_R_ND, EDPG_V_PASS, len);
-		}
-	}
+	r = r ?: parse_l4(&h, data_end);
+	if (r < 0)
+		return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+	if (r > 0)
+		return count(EDPG_R_ND, EDPG_V_PASS, len);
 
 	/* ---- who is it ---- */
 	__builtin_memcpy(gk.mac, eth->h_source, 6);
@@ -496,18 +598,18 @@ int edpgate_xdp(struct xdp_md *ctx)
 	gk.pad = 0;
 	gw = bpf_map_lookup_elem(&edpg_gateways, &gk);
 	di.mac = eth->h_source;
-	di.l3 = l3;
-	di.h_proto = h_proto;
-	di.vlan = vlan;
-	di.sport = sport;
-	di.dport = dport;
-	di.l4proto = l4proto;
+	di.l3 = h.l3;
+	di.h_proto = h.h_proto;
+	di.vlan = h.vlan;
+	di.sport = h.sport;
+	di.dport = h.dport;
+	di.l4proto = h.l4proto;
 	di.slot = EDPG_EV_NO_SLOT;
 	di.now = 0;
 	if (!gw) {
 		if (cfg->flags & EDPG_F_UNKNOWN_MAC_PASS)
 			return count(EDPG_R_UNKNOWN_MAC, EDPG_V_PASS, len);
-		unknown_note(&di, nonfirst);
+		unknown_note(&di, h.nonfirst);
 		return count(EDPG_R_UNKNOWN_MAC, EDPG_V_DROP, len);
 	}
 	/*
@@ -524,96 +626,30 @@ int edpgate_xdp(struct xdp_md *ctx)
 	if (st)
 		st->last_seen = now;
 
-	/* ---- anti-spoofing: bound VLAN and source addresses ---- */
-	if ((gw->flags & EDPG_GW_BIND_VLAN) && gw->vlan != vlan)
+	/* ---- anti-spoofing, then what kind of packet ---- */
+	if (binding_broken(gw, &h))
 		return gw_drop(st, &di, EDPG_R_BINDING, len);
-	if (h_proto == ETH_P_IP) {
-		struct iphdr *ip = l3;
-
-		/* 0.0.0.0 is a DHCP client without a lease, not a spoof. */
-		if ((gw->flags & EDPG_GW_BIND_V4) && ip->saddr != 0 &&
-		    ip->saddr != *(__u32 *)gw->ip4)
-			return gw_drop(st, &di, EDPG_R_BINDING, len);
-	} else {
-		struct ipv6hdr *ip6 = l3;
-		__u32 *s = ip6->saddr.in6_u.u6_addr32;
-		__u32 *b = (__u32 *)gw->ip6;
-
-		/* :: (DAD) and fe80::/10 (link-local) cannot be routed on,
-		 * so they are no spoofing risk for routed flows. */
-		if ((gw->flags & EDPG_GW_BIND_V6) &&
-		    !(s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0) &&
-		    (bpf_ntohl(s[0]) & 0xffc00000) != 0xfe800000 &&
-		    (s[0] != b[0] || s[1] != b[1] || s[2] != b[2] || s[3] != b[3]))
-			return gw_drop(st, &di, EDPG_R_BINDING, len);
-	}
-
-	if (nonfirst)
+	if (h.nonfirst)
 		return gw_drop(st, &di, EDPG_R_FRAGMENT, len);
-	if (l4proto != IPPROTO_TCP && l4proto != IPPROTO_UDP)
+	if (h.l4proto != IPPROTO_TCP && h.l4proto != IPPROTO_UDP)
 		return gw_drop(st, &di, EDPG_R_PROTOCOL, len);
 
 	/* ---- (protocol, port) -> service ---- */
-	idx = edpg_port_index(gen, l4proto == IPPROTO_TCP ? EDPG_PROTO_TCP : EDPG_PROTO_UDP,
-			      dport);
-	{
-		__u32 *sp = bpf_map_lookup_elem(&edpg_ports, &idx);
-
-		if (!sp || *sp == 0 || *sp > EDPG_MAX_SERVICES)
-			return gw_drop(st, &di, EDPG_R_PORT, len);
-		/* The mask, not the compare above, is what the verifier
-		 * can use: clang folds the compare away. */
-		sid = (*sp - 1) & (EDPG_MAX_SERVICES - 1);
-	}
+	idx = edpg_port_index(gen, h.l4proto == IPPROTO_TCP ? EDPG_PROTO_TCP : EDPG_PROTO_UDP,
+			      h.dport);
+	sp = bpf_map_lookup_elem(&edpg_ports, &idx);
+	if (!sp || *sp == 0 || *sp > EDPG_MAX_SERVICES)
+		return gw_drop(st, &di, EDPG_R_PORT, len);
+	/* The mask, not the compare above, is what the verifier can use:
+	 * clang folds the compare away. */
+	sid = (*sp - 1) & (EDPG_MAX_SERVICES - 1);
 	if (!(gw->services & (1U << sid)))
 		return gw_drop(st, &di, EDPG_R_SERVICE, len);
-
 	idx = gen * EDPG_MAX_SERVICES + sid;
 	svc = bpf_map_lookup_elem(&edpg_services, &idx);
-	if (!svc)
+	if (!svc || !dst_allowed(&h, gen, svc->groups, now))
 		return gw_drop(st, &di, EDPG_R_DESTINATION, len);
 
-	/* ---- destination: exact addresses first, then static prefixes ---- */
-	if (h_proto == ETH_P_IP) {
-		struct iphdr *ip = l3;
-		struct edpg_dst4_key k = { .gen = gen };
-		struct edpg_cidr4_key ck = { .prefixlen = 8 + 32, .gen = gen };
-		struct edpg_dst *d;
-		struct edpg_cidr *c;
-
-		__builtin_memcpy(k.addr, &ip->daddr, 4);
-		d = bpf_map_lookup_elem(&edpg_dst4, &k);
-		if (d && (d->groups & svc->groups)) {
-			if (!dry_run && now - d->last_used >= last_used_granularity_ns)
-				d->last_used = now;
-			goto allow;
-		}
-		__builtin_memcpy(ck.addr, &ip->daddr, 4);
-		c = bpf_map_lookup_elem(&edpg_cidr4, &ck);
-		if (c && (c->groups & svc->groups))
-			goto allow;
-	} else {
-		struct ipv6hdr *ip6 = l3;
-		struct edpg_dst6_key k = { .gen = gen };
-		struct edpg_cidr6_key ck = { .prefixlen = 8 + 128, .gen = gen };
-		struct edpg_dst *d;
-		struct edpg_cidr *c;
-
-		__builtin_memcpy(k.addr, &ip6->daddr, 16);
-		d = bpf_map_lookup_elem(&edpg_dst6, &k);
-		if (d && (d->groups & svc->groups)) {
-			if (!dry_run && now - d->last_used >= last_used_granularity_ns)
-				d->last_used = now;
-			goto allow;
-		}
-		__builtin_memcpy(ck.addr, &ip6->daddr, 16);
-		c = bpf_map_lookup_elem(&edpg_cidr6, &ck);
-		if (c && (c->groups & svc->groups))
-			goto allow;
-	}
-	return gw_drop(st, &di, EDPG_R_DESTINATION, len);
-
-allow:
 	if (st) {
 		st->svc[sid].packets++;
 		st->svc[sid].bytes += len;

@@ -274,10 +274,26 @@ static inline __u32 edpg_pending_slot(const __u8 mac[6])
 	return ((lo ^ hi * 0x85ebca6bU) * 0x9e3779b1U) >> (32 - EDPG_PENDING_BITS);
 }
 
-/* What makes an unknown MAC "pending": Device Cloud and NTP ports. */
+/*
+ * What makes an unknown MAC "pending": Device Cloud and NTP ports from any
+ * MAC, and DNS from a MAC of a Digi OUI.  A Cloud Connector resolves the
+ * cloud name before anything else, so an unenrolled one never gets as far
+ * as 3199 (its DNS query is dropped first); DNS from any PC, though, must
+ * not make it a pending gateway.
+ */
 #define EDPG_PORT_EDP		3197
 #define EDPG_PORT_EDP_TLS	3199
 #define EDPG_PORT_NTP		123
+#define EDPG_PORT_DNS		53
+
+/* Digi's Ethernet OUIs: 00:40:9D Digi International, 00:04:F3 FS
+ * Forth-Systeme (ConnectCore).  00:13:A2 is the XBee 64-bit radio address
+ * prefix, never an Ethernet source MAC, so it is not one of them. */
+static inline int edpg_mac_is_digi(const __u8 mac[6])
+{
+	return mac[0] == 0x00 && ((mac[1] == 0x40 && mac[2] == 0x9d) ||
+				  (mac[1] == 0x04 && mac[2] == 0xf3));
+}
 
 /* Map names: the pin file names under the pin directory. */
 #define EDPG_MAP_CTL		"edpg_ctl"

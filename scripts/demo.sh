@@ -13,7 +13,9 @@
 # addresses), enrolls gw1 and gw2 with the CLI, runs every flow of
 # tests/e2e/lab_flows.sh with a real client (openssl s_client, chronyd,
 # socat, ...), and prints a table: flow, expected, observed, and the
-# counter that explains it; then `edpgate stats` and `edpgate verify`.
+# counter that explains it; then Digi's Cloud Connector, a real gateway
+# client, connects from gw1 (see cloud_connector below); then `edpgate
+# stats` and `edpgate verify`.
 # Exit status 1 if any observed outcome differs from the expected one.
 # Everything is torn down by a trap on every exit path (Ctrl-C included)
 # unless KEEP=1 and the demo got to its end.
@@ -123,6 +125,88 @@ for i in "${!LAB_FLOWS[@]}"; do
 	printf "$fmt" "$mark" "$LF_NAME" "$LF_EXPECT" "$LF_OBS" \
 		"$(counter_words "${LF_COUNTER%% *}") +$LF_DELTA"
 done
+
+# A real gateway client: Digi's ANSI C Cloud Connector (Digi's code, test
+# equipment kept beside the repository and built here, never part of the
+# project) as gw1's gateway software.  It resolves edp12.devicecloud.com
+# through the lab DNS and speaks EDP over TLS to tests/e2e/edp_cloud.py,
+# which logs what reached it.  The lab's s_server holds *:3199, so the
+# cloud side redirects this one address to edp_cloud.py's port, as a
+# front end would; edpgate on the router sees TCP 3199 to the address the
+# name returned.  A missing Cloud Connector skips the step; one that does
+# not connect counts as a flow that differs.
+CC_SRC=${EDPG_CLOUD_CONNECTOR:-$ROOT/../shared/cloud-connector}
+CC_NAME=edp12.devicecloud.com
+CC_ADDR=198.51.100.30
+cloud_connector() {
+	local out=$LF_DIR/cc srv=$LF_DIR/cc-server.log cli=$LF_DIR/cc-gw1.log pid spid i tars
+	local did=00000000-00000000-00409DFF-FF000001
+
+	if [ ! -f "$CC_SRC/build.sh" ]; then
+		echo "  skipped: no Cloud Connector in $CC_SRC (set EDPG_CLOUD_CONNECTOR=DIR)"
+		return 0
+	fi
+	if ! WORK=$out/build OUT=$out CLOUD_URL=$CC_NAME bash "$CC_SRC/build.sh" \
+		>"$LF_DIR/cc-build.log" 2>&1; then
+		echo "  !! could not build it (gcc, patch, libssl-dev? see $LF_DIR/cc-build.log)"
+		return 1
+	fi
+	tars=("$CC_SRC"/cc_ansic-*.tar.gz)
+	echo "  built cc_edp_tls from ${tars[0]##*/}"
+	lab_exec cloud ip addr add "$CC_ADDR/24" dev wan0 || return 1
+	lab_exec cloud nft -f - <<-EOF || return 1
+	table ip demo_cc {
+		chain pre {
+			type nat hook prerouting priority dstnat;
+			ip daddr $CC_ADDR tcp dport 3199 dnat to $CC_ADDR:13199
+		}
+	}
+	EOF
+	echo "$CC_ADDR $CC_NAME" >"$LAB_RUN/cc.hosts"
+	mv -f "$LAB_RUN/cc.hosts" "$LAB_HOSTS_D/cc"
+	for i in $(seq 50); do
+		[ "$(lab_resolve router "$CC_NAME" A 2>/dev/null)" = "$CC_ADDR" ] && break
+		sleep 0.1
+	done
+	echo "  lab DNS: $CC_NAME -> $CC_ADDR; edpgate resolves its names again:"
+	show apply || return 1
+	# Simple commands, so the PID lf_bg records is the process itself.
+	lf_bg nsenter --net="/var/run/netns/$LAB-cloud" "$LF_PY" \
+		"$ROOT/tests/e2e/edp_cloud.py" --listen "$CC_ADDR" --port 13199 \
+		--cert "$LAB_CA" --key "$LAB_KEY" --log "$srv"
+	spid=$LF_BG
+	for i in $(seq 50); do
+		grep -q '^listening' "$srv" 2>/dev/null && break
+		sleep 0.1
+	done
+	echo "# (gw1) CC_IFACE=eth0 cc_edp_tls $CC_NAME"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	lf_bg nsenter --net="/var/run/netns/$LAB-gw1" env CC_IFACE=eth0 \
+		CC_CA_FILE="$LAB_CA" CC_CLOUD_URL="$CC_NAME" unshare -m sh -c \
+		'mount --bind "$1" /etc/resolv.conf && exec "$2" >"$3" 2>&1' \
+		sh "$LAB_RUN/resolv.conf" "$out/cc_edp_tls" "$cli"
+	pid=$LF_BG
+	for i in $(seq 150); do
+		grep -q "^device_id $did" "$srv" 2>/dev/null && break
+		sleep 0.1
+	done
+	# Both go now, so a lab left up with KEEP=1 keeps nothing of ours.
+	kill "$pid" "$spid" 2>/dev/null
+	wait "$pid" "$spid" 2>/dev/null
+	echo "  the client said:"
+	grep -E 'MAC|ip address =|handshake done|connected to|Send (MT|protocol|Device Cloud url)|communication_started' \
+		"$cli" | sed 's/^/    /'
+	echo "  the cloud (edp_cloud.py) saw:"
+	grep -E '^(handshake complete|edp version|edp protocol|device_id)' "$srv" | sed 's/^/    /'
+	if ! grep -q "^device_id $did from $GW1_IP:" "$srv"; then
+		echo "  !! the Cloud Connector did not complete its EDP handshake (logs: $cli $srv)"
+		return 1
+	fi
+	echo "  gw1 ($did) connected through edpgate: TLS handshake, EDP version, Device ID"
+}
+
+hdr "a real gateway client: Digi's Cloud Connector on gw1"
+cloud_connector || bad=$((bad + 1))
 
 hdr "edpgate stats: why each flow was dropped (per gateway, per reason)"
 show stats

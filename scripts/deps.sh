@@ -11,6 +11,9 @@ pkgs=(
 	libcmocka-dev libclang-rt-14-dev iproute2 nftables dnsmasq-base chrony
 	openssl socat tcpdump python3-scapy util-linux procps jq
 	mandoc bash-completion systemd
+	# Digi's Cloud Connector, built from source by test_cloud_connector.sh
+	# and make demo: its TLS transport and the lab patch it is built with
+	libssl-dev patch
 	# bench (ethtool: GRO for the live generator) and its report
 	ethtool gnuplot-nox
 )

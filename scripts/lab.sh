@@ -47,6 +47,10 @@ usage() {
 	  HOST is one of: ${HOSTS[*]}
 	  LAB defaults to edpg<pid> for 'up' only; the other commands need the
 	  prefix 'up' printed.  LAB_VLAN=0 leaves out the 802.1Q tag 42 path.
+	  LAB_TLS_SERVER=0 leaves out the s_server on 3199 (a caller runs
+	  its own there).  LAB_DNS_TTL sets the TTL of the lab's answers
+	  (default 60).  Files in \$RUN/hosts.d (hosts format) add or move
+	  names at run time: dnsmasq rereads them when they change.
 	EOF
 	exit 2
 }
@@ -69,6 +73,9 @@ fi
 	die "LAB='$LAB': use 1-16 letters, digits or _ starting with a letter"
 RUN=${TMPDIR:-/tmp}/$LAB
 LAB_VLAN=${LAB_VLAN:-1}
+LAB_TLS_SERVER=${LAB_TLS_SERVER:-1}
+LAB_DNS_TTL=${LAB_DNS_TTL:-60}
+[[ $LAB_DNS_TTL =~ ^[0-9]{1,5}$ ]] || die "LAB_DNS_TTL='$LAB_DNS_TTL': give seconds"
 
 nsname() { echo "$LAB-$1"; }
 nspath() { echo "/var/run/netns/$LAB-$1"; }
@@ -220,7 +227,13 @@ write_configs() {
 		echo "listen-address=$listen"
 		echo "port=53"
 		# A short TTL the resolver and DNS snooping can be seen to honour.
-		echo "local-ttl=60"
+		echo "local-ttl=$LAB_DNS_TTL"
+		# Names a caller adds or moves while the lab runs (a cloud name
+		# that changes address): dnsmasq watches the directory and
+		# rereads a file when it changes.  It stays root to read it:
+		# the run directory is private to root (as chronyd here).
+		echo "hostsdir=$RUN/hosts.d"
+		echo "user=root"
 		echo "log-queries"
 		echo "log-facility=-"
 		echo "pid-file="
@@ -234,6 +247,7 @@ write_configs() {
 		# pool name: resolvers and snooping must follow the CNAME.
 		echo "cname=time.etherios.co.uk,0.idigi.pool.ntp.org"
 	} >"$RUN/dnsmasq.conf"
+	mkdir -m 0700 "$RUN/hosts.d"
 
 	cat >"$RUN/chrony.conf" <<-EOF
 	# chronyd for lab $LAB: a stratum-8 NTP server from the local clock.
@@ -268,6 +282,8 @@ write_configs() {
 	LAB_WAN_IF=wan0
 	LAB_ROUTER_NS=$(nsname router)
 	LAB_CA=$RUN/cert.pem
+	LAB_KEY=$RUN/key.pem
+	LAB_HOSTS_D=$RUN/hosts.d
 	GW1_MAC=00:40:9d:00:00:01
 	GW2_MAC=00:40:9d:00:00:02
 	ROGUE_MAC=02:00:00:00:00:66
@@ -454,8 +470,10 @@ start_services() {
 		--conf-file="$RUN/dnsmasq.conf"
 	# s_server serves one connection at a time; -www answers a GET and
 	# closes, and a client that only handshakes and hangs up frees it.
-	start_daemon tls3199 cloud openssl s_server -accept 3199 \
-		-cert "$RUN/cert.pem" -key "$RUN/key.pem" -www -quiet
+	if [ "$LAB_TLS_SERVER" = 1 ]; then
+		start_daemon tls3199 cloud openssl s_server -accept 3199 \
+			-cert "$RUN/cert.pem" -key "$RUN/key.pem" -www -quiet
+	fi
 	start_daemon edp3197 cloud socat \
 		TCP6-LISTEN:3197,ipv6only=0,reuseaddr,fork EXEC:cat
 	start_daemon https443 cloud socat \
@@ -465,7 +483,7 @@ start_services() {
 	start_daemon chronyd cloud chronyd -x -d -u root -f "$RUN/chrony.conf"
 
 	wait_listen router udp 53 dnsmasq
-	wait_listen cloud tcp 3199 tls3199
+	[ "$LAB_TLS_SERVER" = 0 ] || wait_listen cloud tcp 3199 tls3199
 	wait_listen cloud tcp 3197 edp3197
 	wait_listen cloud tcp 443 https443
 	wait_listen cloud tcp 22 ssh22

@@ -139,6 +139,43 @@ out:
 	free(old);
 }
 
+/* No frame from @g has reached the filter: a typo'd MAC close to a pending one, or the wiring. */
+static void check_never_seen(const struct edpg_gateway *g, const char *who, const char *devid,
+			     const struct edpg_pending_ent *pend, size_t npend,
+			     const struct edpg_global *glob)
+{
+	const struct edpg_pending_ent *best = NULL;
+	char detail[512], mac[EDPG_MAC_STRLEN], a[EDPG_MAC_STRLEN];
+	int bd = 49;
+	struct cite c[] = {
+		{ "last_seen", 0 },
+		{ "global.unknown_mac.drop_packets", glob[EDPG_R_UNKNOWN_MAC].drop.packets },
+		{ "pending_macs", npend },
+	};
+
+	edpg_mac_format(g->mac, mac);
+	for (size_t i = 0; i < npend; i++) {
+		int dd = edpg_mac_distance(pend[i].mac, g->mac);
+
+		if (dd < bd) {
+			bd = dd;
+			best = &pend[i];
+		}
+	}
+	if (best) {
+		edpg_mac_format(best->mac, a);
+		snprintf(detail, sizeof(detail),
+			 "unknown MAC %s (%d bit%s from %s) tried tcp/udp port %u %llu times",
+			 a, bd, bd == 1 ? "" : "s", mac, best->p.last_port,
+			 (unsigned long long)best->p.packets);
+	}
+	finding(who, devid, "never_seen",
+		"no frame from this MAC has reached the filter",
+		best && bd <= 8 ? "check the MAC: a close one is trying Device Cloud (typo? `edpgate gateway add --pending MAC`)"
+				: "check the cabling, the VLAN and that edpgate is attached to the LAN interface the gateway is on; check the MAC on the gateway's label",
+		best ? detail : NULL, c, 3);
+}
+
 static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway *g,
 			  const struct edpg_bpf *b, const struct edpg_pending_ent *pend, size_t npend,
 			  const struct edpg_global *glob)
@@ -167,40 +204,7 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 
 	/* Never seen: the frames do not reach this interface with this MAC. */
 	if (!st.last_seen) {
-		const struct edpg_pending_ent *best = NULL;
-		int bd = 49;
-		size_t off = 0;
-
-		for (size_t i = 0; i < npend; i++) {
-			int dd = edpg_mac_distance(pend[i].mac, g->mac);
-
-			if (dd < bd) {
-				bd = dd;
-				best = &pend[i];
-			}
-		}
-		detail[0] = '\0';
-		if (best) {
-			edpg_mac_format(best->mac, a);
-			off = snprintf(detail, sizeof(detail),
-				       "unknown MAC %s (%d bit%s from %s) tried tcp/udp port %u %llu times",
-				       a, bd, bd == 1 ? "" : "s", mac, best->p.last_port,
-				       (unsigned long long)best->p.packets);
-		}
-		(void)off;
-		{
-			struct cite c[] = {
-				{ "last_seen", 0 },
-				{ "global.unknown_mac.drop_packets", glob[EDPG_R_UNKNOWN_MAC].drop.packets },
-				{ "pending_macs", npend },
-			};
-
-			finding(who, devid, "never_seen",
-				"no frame from this MAC has reached the filter",
-				best && bd <= 8 ? "check the MAC: a close one is trying Device Cloud (typo? `edpgate gateway add --pending MAC`)"
-						: "check the cabling, the VLAN and that edpgate is attached to the LAN interface the gateway is on; check the MAC on the gateway's label",
-				best ? detail : NULL, c, 3);
-		}
+		check_never_seen(g, who, devid, pend, npend, glob);
 		return;
 	}
 

@@ -120,10 +120,11 @@ static int save_gateways(const struct edpg_policy *p)
 
 /*
  * Before the gateways file changes: a pinned program this build cannot
- * write (another map layout, see edpg_bpf_open_pinned) stops the command
- * with nothing changed, rather than leaving the file ahead of the filter.
+ * write (another map layout, see edpg_bpf_open_pinned), or one without
+ * room for @ngws gateways, stops the command with nothing changed, rather
+ * than leaving the file ahead of the filter.
  */
-static int live_usable(void)
+static int live_usable(size_t ngws)
 {
 	struct edpg_bpf b;
 	int err;
@@ -135,8 +136,9 @@ static int live_usable(void)
 		return err;	/* open_pinned said what and why */
 	if (err)
 		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
+	err = edpg_bpf_room(&b, ngws);
 	edpg_bpf_close(&b);
-	return 0;
+	return err;
 }
 
 /*
@@ -299,7 +301,7 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 	nv[at >= 0 ? (size_t)at : p->ngateways] = g;
 	p->gateways = nv;
 	p->ngateways = old.ngateways + (at < 0);
-	err = live_usable();
+	err = live_usable(p->ngateways);
 	err = err ?: save_gateways(p);
 	if (!err)
 		err = push_gateways(&old, p, &live);
@@ -343,7 +345,7 @@ static int gw_del(struct edpg_policy *p, int argc, char **argv)
 	memcpy(nv + at, p->gateways + at + 1, (p->ngateways - at - 1) * sizeof(*nv));
 	p->gateways = nv;
 	p->ngateways--;
-	err = live_usable();
+	err = live_usable(0);	/* a deletion needs no room */
 	err = err ?: save_gateways(p);
 	if (!err)
 		err = push_gateways(&old, p, &live);
@@ -577,7 +579,7 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 		merged.gateways[nbase + k].uses_defaults = file.gateways[k].uses_defaults;
 
 	if (added || replaced) {
-		err = live_usable();
+		err = live_usable(merged.ngateways);
 		err = err ?: save_gateways(&merged);
 		if (!err)
 			err = push_gateways(p, &merged, &live);

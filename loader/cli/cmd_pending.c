@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * edpgate gateway pending: MACs the data path dropped as unknown_mac while
- * they tried a port the rules know (Device Cloud, NTP) - most likely
- * gateways someone plugged in and did not enrol yet.
+ * they tried a Device Cloud or NTP port, or DNS from a Digi OUI (see
+ * bpf/edpgate.h) - most likely gateways someone plugged in and did not
+ * enrol yet.
  * edpgate gateway add --pending MAC: enrol one of them with the default
  * services (the ordinary `gateway add`), then forget it as pending.
  */
@@ -75,7 +76,7 @@ int gateway_pending(int argc, char **argv)
 	}
 	out_arr_close();
 	if (!shown)
-		out_text("no unknown MAC has tried a Device Cloud or NTP port\n");
+		out_text("no unknown MAC has tried a Device Cloud or NTP port (or DNS from a Digi OUI)\n");
 	else
 		out_text("enrol one with `edpgate gateway add --pending MAC`\n");
 	ret = EDPG_EXIT_OK;

@@ -73,7 +73,7 @@ static void on_link(void *ctx, const char *name, int ifindex, bool deleted, bool
 			continue;
 		edpg_debug("rtnetlink: %s %s (ifindex %d, %s)", name,
 			   deleted ? "deleted" : "changed", ifindex, up ? "up" : "down");
-		k->check_now = true;
+		k->check_now = k->link_event = true;
 	}
 }
 
@@ -81,13 +81,17 @@ void edpg_keeper_read_links(struct edpg_keeper *k)
 {
 	/* Events lost (ENOBUFS): look anyway. */
 	if (k->nl && edpg_rtlink_read(k->nl, on_link, k))
-		k->check_now = true;
+		k->check_now = k->link_event = true;
 }
 
 bool edpg_keeper_due(struct edpg_keeper *k, uint64_t now)
 {
 	if (!k->check_now && now == k->last_check)
 		return false;
+	/* Said with each restore: the admin (and the tests) can tell a
+	 * restore the link event brought at once from one of the poll. */
+	k->event_check = k->link_event;
+	k->link_event = false;
 	k->check_now = false;
 	k->last_check = now;
 	return true;
@@ -131,7 +135,7 @@ static int repair_locked(struct edpg_keeper *k, struct edpg_bpf *b, struct edpg_
 	memcpy(held.snoop_fd, k->snoop_fd, sizeof(held.snoop_fd));
 	err = edpg_health_repair(k->w->pin_dir, ifs, NULL, &held, nb, rs);
 	for (size_t i = 0; i < rs->n; i++)
-		edpg_info("restored %s", rs->v[i]);
+		edpg_info("restored %s%s", rs->v[i], k->event_check ? " (on a link event)" : "");
 	if (nb->prog_fd >= 0 && edpg_ifaces_save(k->w->state_dir, ifs))
 		edpg_warn("cannot write %s/" EDPG_STATE_INTERFACES, k->w->state_dir);
 	return err;

@@ -25,6 +25,8 @@ struct edpg_keeper {
 	const struct edpg_ifaces *ifs;	/* the daemon's recorded set */
 	struct edpg_rtlink *nl;		/* NULL: no link events */
 	bool check_now;			/* a recorded interface changed */
+	bool link_event;		/* ... said by rtnetlink, not the poll */
+	bool event_check;		/* this check was brought by one */
 	uint64_t last_check;
 	uint64_t repair_after;		/* no new attempt before (s) */
 	struct edpg_health health;	/* problems already logged */

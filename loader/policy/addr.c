@@ -130,19 +130,6 @@ void edpg_devid_format(const uint8_t mac[6], char out[EDPG_DEVID_STRLEN])
 		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
 
-bool edpg_mac_is_digi(const uint8_t mac[6])
-{
-	/* 00:40:9D Digi International, 00:04:F3 FS Forth-Systeme (ConnectCore).
-	 * 00:13:A2 is the XBee 64-bit radio address prefix, never an Ethernet
-	 * source address, so it is not listed. */
-	static const uint8_t oui[][3] = { { 0x00, 0x40, 0x9d }, { 0x00, 0x04, 0xf3 } };
-
-	for (size_t i = 0; i < sizeof(oui) / sizeof(oui[0]); i++)
-		if (!memcmp(mac, oui[i], 3))
-			return true;
-	return false;
-}
-
 void edpg_mac_format(const uint8_t mac[6], char out[EDPG_MAC_STRLEN])
 {
 	snprintf(out, EDPG_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x",

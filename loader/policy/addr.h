@@ -36,8 +36,6 @@ const char *edpg_mac_parse_msg(const char *arg, int err, char *buf, size_t len);
 void edpg_mac_format(const uint8_t mac[6], char out[EDPG_MAC_STRLEN]);
 /* The Device ID Remote Manager derives from @mac (upper-case hex). */
 void edpg_devid_format(const uint8_t mac[6], char out[EDPG_DEVID_STRLEN]);
-/* Whether @mac is of a Digi OUI (Digi International or ConnectCore). */
-bool edpg_mac_is_digi(const uint8_t mac[6]);
 /* Why edpg_mac_parse() said -EDOM, for messages: "multicast", ... or NULL. */
 const char *edpg_mac_reject_reason(const uint8_t mac[6]);
 

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "../bpf/edpgate.h"
+#include "edpgate.h"
 
 #define EDPG_NAME_MAX	32	/* service, group and gateway names, incl. NUL */
 #define EDPG_DNS_MAX	254	/* DNS name, incl. NUL */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * rules.c - the rules data parser (grammar: rules/README.md).
+ * rules.c - the rules data parser (grammar: edpgate.rules(5)).
  *
  * The text is read as logical lines (a trailing backslash joins the next
  * physical line) of whitespace-separated tokens that keep their physical
@@ -20,100 +20,11 @@
 #include <sys/socket.h>
 
 #include "addr.h"
-#include "rules.h"
+#include "parse.h"
 
-#define TOKQ_MAX	48	/* longest token quoted back in a message */
-#define MAX_NUM_LEN	10	/* digits of the largest number we accept */
 
-struct tok {
-	const char *s;
-	size_t len;
-	int line, col;
-};
-
-struct lline {
-	struct tok *t;
-	size_t n, cap;
-	int end_line, end_col;	/* just past the last token: "missing X" goes here */
-	bool bad;		/* had a lexical error; not interpreted */
-};
-
-struct gwpos {
-	int line, col;		/* of the MAC */
-	int name_line, name_col;
-};
-
-struct ctx {
-	struct edpg_policy *p;
-	const char *file;
-	struct edpg_diags *d;
-	bool oom;
-	bool report_lex;
-	bool gateways_file;
-	int defaults_line, unknown_mac_line, non_ip_line;
-	/* positions of the gateways added by this call, index - gw_base */
-	struct gwpos *gpos;
-	size_t gw_base, gw_cap;
-};
-
-/* ---- diagnostics ---------------------------------------------------------- */
-
-void edpg_diags_free(struct edpg_diags *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		free(d->v[i].file);
-		free(d->v[i].msg);
-	}
-	free(d->v);
-	memset(d, 0, sizeof(*d));
-}
-
-int edpg_diags_format(const struct edpg_diag *d, char *buf, size_t len)
-{
-	return snprintf(buf, len, "%s:%d:%d: %s: %s", d->file, d->line, d->col,
-			d->severity == EDPG_DIAG_ERROR ? "error" : "warning", d->msg);
-}
-
-int edpg_diags_vadd(struct edpg_diags *d, int sev, const char *file, int line, int col,
-		    const char *fmt, va_list ap)
-{
-	struct edpg_diag *e;
-	char *msg;
-
-	/* Count even when out of memory, so the verdict is never "no errors". */
-	if (sev == EDPG_DIAG_ERROR)
-		d->nerrors++;
-	else
-		d->nwarnings++;
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		struct edpg_diag *v = realloc(d->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		d->v = v;
-		d->cap = cap;
-	}
-	if (vasprintf(&msg, fmt, ap) < 0)
-		return -ENOMEM;
-	e = &d->v[d->n];
-	e->file = strdup(file);
-	if (!e->file) {
-		free(msg);
-		return -ENOMEM;
-	}
-	e->severity = sev;
-	e->line = line;
-	e->col = col;
-	e->msg = msg;
-	d->n++;
-	return 0;
-}
-
-static void __attribute__((format(printf, 5, 6)))
-diag(struct ctx *c, int sev, int line, int col, const char *fmt, ...)
+/* Report at (line, col); an allocation failure surfaces as -ENOMEM at the end. */
+void rp_diag(struct ctx *c, int sev, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -121,49 +32,6 @@ diag(struct ctx *c, int sev, int line, int col, const char *fmt, ...)
 	if (edpg_diags_vadd(c->d, sev, c->file, line, col, fmt, ap))
 		c->oom = true;
 	va_end(ap);
-}
-
-#define err_at(c, t, ...)  diag(c, EDPG_DIAG_ERROR, (t)->line, (t)->col, __VA_ARGS__)
-#define warn_at(c, t, ...) diag(c, EDPG_DIAG_WARNING, (t)->line, (t)->col, __VA_ARGS__)
-#define err_end(c, l, ...) diag(c, EDPG_DIAG_ERROR, (l)->end_line, (l)->end_col, __VA_ARGS__)
-
-/* Quote a token in a message: "%.*s%s" with TQ(t). */
-#define TQ(t) (int)((t)->len > TOKQ_MAX ? TOKQ_MAX : (t)->len), (t)->s, ((t)->len > TOKQ_MAX ? "..." : "")
-
-static int diag_cmp(const struct edpg_diag *a, const struct edpg_diag *b)
-{
-	if (a->line != b->line)
-		return a->line < b->line ? -1 : 1;
-	return a->col < b->col ? -1 : a->col > b->col;
-}
-
-/* Stable merge sort of v[0..n) by position; skipped (unsorted) on ENOMEM. */
-void edpg_diags_sort(struct edpg_diag *v, size_t n)
-{
-	struct edpg_diag *tmp;
-	size_t w, i;
-
-	if (n < 2)
-		return;
-	tmp = malloc(n * sizeof(*tmp));
-	if (!tmp)
-		return;
-	for (w = 1; w < n; w *= 2) {
-		for (i = 0; i < n; i += 2 * w) {
-			size_t a = i, am = i + w < n ? i + w : n;
-			size_t b = am, bm = i + 2 * w < n ? i + 2 * w : n;
-			size_t k = i;
-
-			while (a < am && b < bm)
-				tmp[k++] = diag_cmp(&v[b], &v[a]) < 0 ? v[b++] : v[a++];
-			while (a < am)
-				tmp[k++] = v[a++];
-			while (b < bm)
-				tmp[k++] = v[b++];
-		}
-		memcpy(v, tmp, n * sizeof(*v));
-	}
-	free(tmp);
 }
 
 /* ---- lexer ---------------------------------------------------------------- */
@@ -256,7 +124,7 @@ static bool lex_line(struct ctx *c, struct lexer *x, struct lline *l)
 					lex_adv(&y);
 			} else {
 				if (c->report_lex)
-					diag(c, EDPG_DIAG_ERROR, x->line, x->col,
+					rp_diag(c, EDPG_DIAG_ERROR, x->line, x->col,
 					     "stray '\\': a backslash may only end a line (continuation)");
 				l->bad = true;
 				lex_adv(x);
@@ -274,7 +142,7 @@ static bool lex_line(struct ctx *c, struct lexer *x, struct lline *l)
 					break;
 				if (is_bad_char(u)) {
 					if (c->report_lex)
-						diag(c, EDPG_DIAG_ERROR, x->line, x->col,
+						rp_diag(c, EDPG_DIAG_ERROR, x->line, x->col,
 						     "invalid character 0x%02x", u);
 					l->bad = true;
 				}
@@ -288,7 +156,7 @@ static bool lex_line(struct ctx *c, struct lexer *x, struct lline *l)
 
 /* ---- token helpers -------------------------------------------------------- */
 
-static bool tok_is(const struct tok *t, const char *s)
+bool rp_tok_is(const struct tok *t, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -296,7 +164,7 @@ static bool tok_is(const struct tok *t, const char *s)
 }
 
 /* Copy into a NUL-terminated buffer; false when it does not fit. */
-static bool tok_copy(const struct tok *t, char *buf, size_t size)
+bool rp_tok_copy(const struct tok *t, char *buf, size_t size)
 {
 	if (t->len >= size)
 		return false;
@@ -305,7 +173,7 @@ static bool tok_copy(const struct tok *t, char *buf, size_t size)
 	return true;
 }
 
-static bool valid_name(const struct tok *t)
+bool rp_valid_name(const struct tok *t)
 {
 	size_t i;
 
@@ -323,14 +191,14 @@ static bool valid_name(const struct tok *t)
 	return true;
 }
 
-static void err_name(struct ctx *c, const struct tok *t, const char *what)
+void rp_err_name(struct ctx *c, const struct tok *t, const char *what)
 {
 	err_at(c, t, "invalid %s name '%.*s%s': names are 1-31 letters, digits, '-' or '_', "
 	       "starting with a letter", what, TQ(t));
 }
 
 /* Unsigned decimal in [lo, hi]; reports and returns false otherwise. */
-static bool parse_num(struct ctx *c, const struct tok *t, const char *what,
+bool rp_parse_num(struct ctx *c, const struct tok *t, const char *what,
 		      unsigned long lo, unsigned long hi, unsigned long *out)
 {
 	unsigned long v = 0;
@@ -455,7 +323,7 @@ static bool parse_list(struct ctx *c, const struct lline *l, size_t *i, const ch
 		       (*i < l->n && l->t[*i].len && l->t[*i].s[0] == ',');
 	}
 	if (want_item && t) {
-		diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)t->len,
+		rp_diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)t->len,
 		     "expected a %s name after ','", what);
 		ok = false;
 	}
@@ -487,9 +355,9 @@ static bool parse_ports(struct ctx *c, const struct tok *t, uint16_t *lo, uint16
 			return false;
 		}
 	}
-	ok = parse_num(c, &a, "port", 1, 65535, &vlo);
+	ok = rp_parse_num(c, &a, "port", 1, 65535, &vlo);
 	if (dash)
-		ok = parse_num(c, &b, "port", 1, 65535, &vhi) && ok;
+		ok = rp_parse_num(c, &b, "port", 1, 65535, &vhi) && ok;
 	else
 		vhi = vlo;
 	if (ok && vlo > vhi) {
@@ -519,21 +387,21 @@ static void stmt_service(struct ctx *c, const struct lline *l)
 		return;
 	}
 	t = &l->t[1];
-	if (!valid_name(t)) {
-		err_name(c, t, "service");
-	} else if (tok_is(t, "none")) {
+	if (!rp_valid_name(t)) {
+		rp_err_name(c, t, "service");
+	} else if (rp_tok_is(t, "none")) {
 		err_at(c, t, "'none' is reserved (`services none` means no services)");
 	} else if ((id = service_find(p, t->s, t->len)) >= 0) {
 		err_at(c, t, "duplicate service '%.*s%s' (first defined at line %d)", TQ(t),
 		       p->services[id].line);
 	} else {
 		name_ok = true;
-		tok_copy(t, s.name, sizeof(s.name));
+		rp_tok_copy(t, s.name, sizeof(s.name));
 	}
 	if (l->n < 3) {
 		err_end(c, l, "expected tcp or udp and a port after the service name");
-	} else if (tok_is(&l->t[2], "tcp") || tok_is(&l->t[2], "udp")) {
-		s.proto = tok_is(&l->t[2], "tcp") ? IPPROTO_TCP : IPPROTO_UDP;
+	} else if (rp_tok_is(&l->t[2], "tcp") || rp_tok_is(&l->t[2], "udp")) {
+		s.proto = rp_tok_is(&l->t[2], "tcp") ? IPPROTO_TCP : IPPROTO_UDP;
 		proto_ok = true;
 	} else {
 		err_at(c, &l->t[2], "expected tcp or udp, got '%.*s%s'", TQ(&l->t[2]));
@@ -597,18 +465,18 @@ static bool parse_dns(struct ctx *c, const struct tok *t, char out[EDPG_DNS_MAX]
 
 		if (ch == '.') {
 			if (!label) {
-				diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)i,
+				rp_diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)i,
 				     "invalid DNS name '%.*s%s': empty label", TQ(t));
 				return false;
 			}
 			label = 0;
 		} else if (!is_dns_char(ch)) {
-			diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)i,
+			rp_diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)i,
 			     "invalid character '%c' in DNS name '%.*s%s'",
 			     ch > 0x20 && ch < 0x7f ? ch : '?', TQ(t));
 			return false;
 		} else if (++label > 63) {
-			diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)i,
+			rp_diag(c, EDPG_DIAG_ERROR, t->line, t->col + (int)i,
 			     "invalid DNS name '%.*s%s': a label is longer than 63 characters", TQ(t));
 			return false;
 		}
@@ -630,7 +498,7 @@ static bool looks_like_addr(const struct tok *t)
 	return true;
 }
 
-static const char *family_name(int family)
+const char *rp_family_name(int family)
 {
 	return family == AF_INET ? "IPv4" : "IPv6";
 }
@@ -642,7 +510,7 @@ static bool parse_member(struct ctx *c, const struct tok *t, struct edpg_member 
 
 	memset(m, 0, sizeof(*m));
 	if (t->s[0] == '@') {
-		if (tok_is(t, "@router")) {
+		if (rp_tok_is(t, "@router")) {
 			m->kind = EDPG_MEMBER_ROUTER;
 			return true;
 		}
@@ -651,10 +519,10 @@ static bool parse_member(struct ctx *c, const struct tok *t, struct edpg_member 
 	}
 	if (looks_like_addr(t)) {
 		m->kind = EDPG_MEMBER_ADDR;
-		err = tok_copy(t, buf, sizeof(buf)) ? edpg_addr_parse(buf, &m->addr, true) : -EINVAL;
+		err = rp_tok_copy(t, buf, sizeof(buf)) ? edpg_addr_parse(buf, &m->addr, true) : -EINVAL;
 		if (err == -ERANGE) {
 			err_at(c, t, "prefix length in '%.*s%s' is too long for an %s address", TQ(t),
-			       family_name(m->addr.family));
+			       rp_family_name(m->addr.family));
 		} else if (err == -EDOM) {
 			if (edpg_addr_format(&m->addr, fixed, sizeof(fixed)))
 				fixed[0] = '\0';
@@ -734,17 +602,17 @@ static void stmt_group(struct ctx *c, const struct lline *l)
 		return;
 	}
 	t = &l->t[1];
-	if (!valid_name(t)) {
-		err_name(c, t, "group");
+	if (!rp_valid_name(t)) {
+		rp_err_name(c, t, "group");
 	} else if ((id = group_find(p, t->s, t->len)) >= 0) {
 		err_at(c, t, "duplicate group '%.*s%s' (first defined at line %d)", TQ(t),
 		       p->groups[id].line);
 	} else {
 		name_ok = true;
-		tok_copy(t, g.name, sizeof(g.name));
+		rp_tok_copy(t, g.name, sizeof(g.name));
 	}
 	for (i = 2; i < l->n; i += 2) {
-		for (k = 0; k < 3 && !tok_is(&l->t[i], opts[k].kw); k++)
+		for (k = 0; k < 3 && !rp_tok_is(&l->t[i], opts[k].kw); k++)
 			;
 		if (k == 3)
 			break;
@@ -757,7 +625,7 @@ static void stmt_group(struct ctx *c, const struct lline *l)
 			i = l->n;
 			goto members;
 		}
-		parse_num(c, &l->t[i + 1], opts[k].kw, opts[k].lo, opts[k].hi, &val[k]);
+		rp_parse_num(c, &l->t[i + 1], opts[k].kw, opts[k].lo, opts[k].hi, &val[k]);
 	}
 	if (i >= l->n)
 		err_end(c, l, "group '%.*s%s' needs at least one member (a DNS name, address, "
@@ -789,7 +657,7 @@ members:
 		struct edpg_member *m = &g.members[g.nmembers];
 		const struct tok *o = &l->t[i];
 
-		if (tok_is(o, "min-ttl") || tok_is(o, "grace") || tok_is(o, "max-addrs")) {
+		if (rp_tok_is(o, "min-ttl") || rp_tok_is(o, "grace") || rp_tok_is(o, "max-addrs")) {
 			/* Skip its value too: one mistake, one message. */
 			err_at(c, o, "'%.*s%s' must come before the group's members", TQ(o));
 			i++;
@@ -835,7 +703,7 @@ static void stmt_allow(struct ctx *c, const struct lline *l)
 		err_end(c, l, "expected 'to' and a group list after the services");
 		return;
 	}
-	if (!tok_is(&l->t[i], "to")) {
+	if (!rp_tok_is(&l->t[i], "to")) {
 		err_at(c, &l->t[i], "expected 'to' after the service list, got '%.*s%s'", TQ(&l->t[i]));
 		return;
 	}
@@ -853,12 +721,12 @@ static void stmt_allow(struct ctx *c, const struct lline *l)
 }
 
 /* `none` alone, or a service list; *i is left after it. */
-static bool parse_services(struct ctx *c, const struct lline *l, size_t *i, uint32_t *out)
+bool rp_parse_services(struct ctx *c, const struct lline *l, size_t *i, uint32_t *out)
 {
 	uint64_t bits = 0;
 	bool ok;
 
-	if (tok_is(&l->t[*i], "none") && !(*i + 1 < l->n && l->t[*i + 1].s[0] == ',')) {
+	if (rp_tok_is(&l->t[*i], "none") && !(*i + 1 < l->n && l->t[*i + 1].s[0] == ',')) {
 		(*i)++;
 		*out = 0;
 		return true;
@@ -881,7 +749,7 @@ static void stmt_defaults(struct ctx *c, const struct lline *l)
 		err_end(c, l, "expected a service list (or none) after 'defaults'");
 		return;
 	}
-	if (parse_services(c, l, &i, &bits))
+	if (rp_parse_services(c, l, &i, &bits))
 		c->p->default_services = bits;
 	no_more(c, l, i);
 }
@@ -896,240 +764,13 @@ static void stmt_action(struct ctx *c, const struct lline *l, int *seen_line, en
 		err_end(c, l, "expected drop or pass after '%.*s%s'", TQ(&l->t[0]));
 		return;
 	}
-	if (tok_is(&l->t[1], "drop"))
+	if (rp_tok_is(&l->t[1], "drop"))
 		*out = EDPG_ACT_DROP;
-	else if (tok_is(&l->t[1], "pass"))
+	else if (rp_tok_is(&l->t[1], "pass"))
 		*out = EDPG_ACT_PASS;
 	else
 		err_at(c, &l->t[1], "expected drop or pass, got '%.*s%s'", TQ(&l->t[1]));
 	no_more(c, l, 2);
-}
-
-/* ---- gateway -------------------------------------------------------------- */
-
-static bool gw_grow(struct ctx *c)
-{
-	struct edpg_policy *p = c->p;
-	size_t cap, own;
-	struct edpg_gateway *v;
-	struct gwpos *pos;
-
-	if (p->ngateways < c->gw_cap)
-		return true;
-	cap = c->gw_cap < 16 ? 16 : c->gw_cap * 2;
-	v = realloc(p->gateways, cap * sizeof(*v));
-	if (!v)
-		goto oom;
-	p->gateways = v;
-	own = cap - c->gw_base;
-	pos = realloc(c->gpos, own * sizeof(*pos));
-	if (!pos)
-		goto oom;
-	c->gpos = pos;
-	c->gw_cap = cap;
-	return true;
-oom:
-	c->oom = true;
-	return false;
-}
-
-static void stmt_gateway(struct ctx *c, const struct lline *l)
-{
-	struct edpg_policy *p = c->p;
-	struct edpg_gateway g;
-	struct gwpos pos = { 0 };
-	bool mac_ok = false, seen_name = false, seen_svc = false, seen_vlan = false;
-	char buf[EDPG_ADDR_STRLEN];
-	const struct tok *t, *a;
-	size_t i;
-	int err;
-
-	memset(&g, 0, sizeof(g));
-	g.services = p->default_services;
-	if (l->n < 2) {
-		err_end(c, l, "expected a MAC address after 'gateway'");
-		return;
-	}
-	t = &l->t[1];
-	pos.line = t->line;
-	pos.col = t->col;
-	err = tok_copy(t, buf, sizeof(buf)) ? edpg_mac_parse(buf, g.mac) : -EINVAL;
-	if (err == -EDOM)
-		err_at(c, t, "'%.*s%s' is a%s %s MAC address; enroll the gateway's own (unicast) MAC",
-		       TQ(t), edpg_mac_reject_reason(g.mac)[0] == 'a' ? "n" : "",
-		       edpg_mac_reject_reason(g.mac));
-	else if (err == -ERANGE)
-		err_at(c, t, "'%.*s%s' is a Device ID that does not encode a MAC; only a Device ID "
-		       "of the form " EDPG_DEVID_FORM " names a gateway", TQ(t));
-	else if (err)
-		err_at(c, t, "invalid MAC address '%.*s%s' (use 00:40:9d:aa:bb:cc, "
-		       "00-40-9D-AA-BB-CC, 0040.9daa.bbcc or the Device ID "
-		       "00000000-00000000-00409DFF-FFAABBCC)", TQ(t));
-	else
-		mac_ok = true;
-
-	for (i = 2; i < l->n;) {
-		t = &l->t[i];
-		if (!tok_is(t, "name") && !tok_is(t, "services") && !tok_is(t, "ip") &&
-		    !tok_is(t, "vlan")) {
-			err_at(c, t, "unknown gateway option '%.*s%s' (expected name, services, ip or vlan)",
-			       TQ(t));
-			i++;
-			continue;
-		}
-		if (i + 1 >= l->n) {
-			err_end(c, l, "expected a value after '%.*s%s'", TQ(t));
-			break;
-		}
-		a = &l->t[i + 1];
-		if (tok_is(t, "name")) {
-			uint8_t mac[6];
-
-			if (seen_name)
-				err_at(c, t, "'name' given twice");
-			seen_name = true;
-			pos.name_line = a->line;
-			pos.name_col = a->col;
-			if (!valid_name(a))
-				err_name(c, a, "gateway");
-			else if (tok_copy(a, buf, sizeof(buf)) && edpg_mac_parse(buf, mac) != -EINVAL)
-				err_at(c, a, "gateway name '%.*s%s' reads as a MAC address; choose "
-				       "another so `gateway del NAME` is unambiguous", TQ(a));
-			else
-				tok_copy(a, g.name, sizeof(g.name));
-			i += 2;
-		} else if (tok_is(t, "services")) {
-			if (seen_svc)
-				err_at(c, t, "'services' given twice");
-			seen_svc = true;
-			i++;
-			parse_services(c, l, &i, &g.services);
-		} else if (tok_is(t, "ip")) {
-			struct edpg_addr ad;
-
-			err = tok_copy(a, buf, sizeof(buf)) ? edpg_addr_parse(buf, &ad, false) : -EINVAL;
-			if (err) {
-				err_at(c, a, "invalid IP address '%.*s%s'%s", TQ(a),
-				       memchr(a->s, '/', a->len) ? ": a bound source is one address, not a prefix" : "");
-			} else if (ad.family == AF_INET ? g.has_ip4 : g.has_ip6) {
-				err_at(c, a, "a gateway binds at most one IPv4 and one IPv6 address; "
-				       "'%.*s%s' is a second %s one", TQ(a), family_name(ad.family));
-			} else if (ad.family == AF_INET) {
-				g.has_ip4 = true;
-				memcpy(g.ip4, ad.addr, 4);
-			} else {
-				g.has_ip6 = true;
-				memcpy(g.ip6, ad.addr, 16);
-			}
-			i += 2;
-		} else {
-			unsigned long v;
-
-			if (seen_vlan)
-				err_at(c, t, "'vlan' given twice");
-			seen_vlan = true;
-			if (parse_num(c, a, "VLAN id", 1, 4094, &v)) {
-				g.has_vlan = true;
-				g.vlan = v;
-			}
-			i += 2;
-		}
-	}
-	if (!mac_ok)
-		return;
-	/* `services none` is an explicit (empty) list, not the defaults. */
-	g.uses_defaults = !seen_svc;
-	if (p->ngateways >= EDPG_MAX_GATEWAYS) {
-		err_at(c, &l->t[1], "too many gateways (at most %d)", EDPG_MAX_GATEWAYS);
-		return;
-	}
-	if (!gw_grow(c))
-		return;
-	c->gpos[p->ngateways - c->gw_base] = pos;
-	p->gateways[p->ngateways++] = g;
-}
-
-struct gw_sort {
-	const struct edpg_gateway *g;
-	size_t idx;
-};
-
-static int gw_mac_cmp(const void *a, const void *b)
-{
-	const struct gw_sort *x = a, *y = b;
-	int r = memcmp(x->g->mac, y->g->mac, 6);
-
-	return r ? r : x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-static int gw_name_cmp(const void *a, const void *b)
-{
-	const struct gw_sort *x = a, *y = b;
-	int r = strcmp(x->g->name, y->g->name);
-
-	return r ? r : x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* Duplicate MACs and names, reported at the later gateway, O(n log n). */
-static void check_gateway_dups(struct ctx *c)
-{
-	struct edpg_policy *p = c->p;
-	struct gw_sort *v;
-	size_t i, n = 0, first;
-	char mac[EDPG_MAC_STRLEN];
-
-	if (p->ngateways - c->gw_base == 0)
-		return;
-	v = malloc(p->ngateways * sizeof(*v));
-	if (!v) {
-		c->oom = true;
-		return;
-	}
-	for (i = 0; i < p->ngateways; i++)
-		v[i] = (struct gw_sort){ &p->gateways[i], i };
-	qsort(v, p->ngateways, sizeof(*v), gw_mac_cmp);
-	for (i = 1, first = 0; i < p->ngateways; i++) {
-		const struct gwpos *pos;
-
-		if (memcmp(v[i].g->mac, v[first].g->mac, 6)) {
-			first = i;
-			continue;
-		}
-		if (v[i].idx < c->gw_base)
-			continue;
-		pos = &c->gpos[v[i].idx - c->gw_base];
-		edpg_mac_format(v[i].g->mac, mac);
-		if (v[first].idx >= c->gw_base)
-			diag(c, EDPG_DIAG_ERROR, pos->line, pos->col,
-			     "duplicate gateway %s (first enrolled at line %d)", mac,
-			     c->gpos[v[first].idx - c->gw_base].line);
-		else
-			diag(c, EDPG_DIAG_ERROR, pos->line, pos->col,
-			     "gateway %s is already enrolled", mac);
-	}
-	for (i = 0; i < p->ngateways; i++)
-		if (p->gateways[i].name[0])
-			v[n++] = (struct gw_sort){ &p->gateways[i], i };
-	qsort(v, n, sizeof(*v), gw_name_cmp);
-	for (i = 1, first = 0; i < n; i++) {
-		const struct gwpos *pos;
-
-		if (strcmp(v[i].g->name, v[first].g->name)) {
-			first = i;
-			continue;
-		}
-		if (v[i].idx < c->gw_base)
-			continue;
-		pos = &c->gpos[v[i].idx - c->gw_base];
-		if (v[first].idx >= c->gw_base)
-			diag(c, EDPG_DIAG_ERROR, pos->name_line, pos->name_col,
-			     "duplicate gateway name '%s' (first used at line %d)", v[i].g->name,
-			     c->gpos[v[first].idx - c->gw_base].name_line);
-		else
-			diag(c, EDPG_DIAG_ERROR, pos->name_line, pos->name_col,
-			     "gateway name '%s' is already in use", v[i].g->name);
-	}
-	free(v);
 }
 
 /* ---- driver --------------------------------------------------------------- */
@@ -1142,31 +783,31 @@ static void dispatch(struct ctx *c, const struct lline *l, int pass)
 		return;
 	k = &l->t[0];
 	if (c->gateways_file) {
-		if (tok_is(k, "gateway"))
-			stmt_gateway(c, l);
+		if (rp_tok_is(k, "gateway"))
+			rp_stmt_gateway(c, l);
 		else
 			err_at(c, k, "only 'gateway' lines may appear in a gateways file, not '%.*s%s'",
 			       TQ(k));
 		return;
 	}
 	if (pass == 1) {
-		if (tok_is(k, "service"))
+		if (rp_tok_is(k, "service"))
 			stmt_service(c, l);
-		else if (tok_is(k, "group"))
+		else if (rp_tok_is(k, "group"))
 			stmt_group(c, l);
 		return;
 	}
-	if (tok_is(k, "service") || tok_is(k, "group"))
+	if (rp_tok_is(k, "service") || rp_tok_is(k, "group"))
 		return;
-	if (tok_is(k, "allow"))
+	if (rp_tok_is(k, "allow"))
 		stmt_allow(c, l);
-	else if (tok_is(k, "defaults"))
+	else if (rp_tok_is(k, "defaults"))
 		stmt_defaults(c, l);
-	else if (tok_is(k, "unknown-mac"))
+	else if (rp_tok_is(k, "unknown-mac"))
 		stmt_action(c, l, &c->unknown_mac_line, &c->p->unknown_mac);
-	else if (tok_is(k, "non-ip"))
+	else if (rp_tok_is(k, "non-ip"))
 		stmt_action(c, l, &c->non_ip_line, &c->p->non_ip);
-	else if (tok_is(k, "gateway"))
+	else if (rp_tok_is(k, "gateway"))
 		err_at(c, k, "gateway lines belong in the gateways file in the state directory "
 		       "(use `edpgate gateway add`), not in the rules file");
 	else
@@ -1221,102 +862,10 @@ int edpg_gateways_parse(struct edpg_policy *p, const char *file, const char *tex
 	c.gw_base = c.gw_cap = p->ngateways;
 	run_pass(&c, text, len, 1);
 	if (!c.oom)
-		check_gateway_dups(&c);
+		rp_check_gateway_dups(&c);
 	ret = finish(&c, first, errors);
 	free(c.gpos);
 	return ret;
-}
-
-/* ---- output and cleanup --------------------------------------------------- */
-
-static int gw_ptr_cmp(const void *a, const void *b)
-{
-	const struct edpg_gateway *const *x = a, *const *y = b;
-
-	return memcmp((*x)->mac, (*y)->mac, 6);
-}
-
-int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
-{
-	const struct edpg_gateway **v = NULL;
-	char *buf = NULL;
-	size_t n = 0, i, s;
-	FILE *f;
-	int err = 0;
-
-	*out = NULL;
-	*len = 0;
-	if (p->ngateways) {
-		v = malloc(p->ngateways * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-	}
-	for (i = 0; i < p->ngateways; i++)
-		v[i] = &p->gateways[i];
-	if (v)
-		qsort(v, p->ngateways, sizeof(*v), gw_ptr_cmp);
-	/* A memory stream: this writes no file, the caller does (atomically). */
-	f = open_memstream(&buf, &n);
-	if (!f) {
-		err = -ENOMEM;
-		goto out;
-	}
-	fputs("# edpgate enrolled gateways, one per line (grammar: rules/README.md).\n"
-	      "# Written by `edpgate gateway add|del`; edit with care.\n", f);
-	for (i = 0; i < p->ngateways && !err; i++) {
-		const struct edpg_gateway *g = v[i];
-		char a[EDPG_ADDR_STRLEN];
-		const char *sep = " services ";
-		struct edpg_addr ad;
-
-		edpg_mac_format(g->mac, a);
-		fprintf(f, "gateway %s", a);
-		if (g->name[0])
-			fprintf(f, " name %s", g->name);
-		if (p->nservices < 32 && g->services >> p->nservices) {
-			err = -EINVAL;	/* a service id the policy does not define */
-			break;
-		}
-		/* No `services`: the next parse gives the rules' defaults of that day. */
-		if (!g->uses_defaults && !g->services)
-			fputs(" services none", f);
-		for (s = 0; s < p->nservices && !g->uses_defaults; s++) {
-			if (!(g->services & (1U << s)))
-				continue;
-			fprintf(f, "%s%s", sep, p->services[s].name);
-			sep = ",";
-		}
-		if (g->has_ip4) {
-			memset(&ad, 0, sizeof(ad));
-			ad.family = AF_INET;
-			ad.plen = 32;
-			memcpy(ad.addr, g->ip4, 4);
-			edpg_addr_format(&ad, a, sizeof(a));
-			fprintf(f, " ip %s", a);
-		}
-		if (g->has_ip6) {
-			memset(&ad, 0, sizeof(ad));
-			ad.family = AF_INET6;
-			ad.plen = 128;
-			memcpy(ad.addr, g->ip6, 16);
-			edpg_addr_format(&ad, a, sizeof(a));
-			fprintf(f, " ip %s", a);
-		}
-		if (g->has_vlan)
-			fprintf(f, " vlan %u", g->vlan);
-		fputc('\n', f);
-	}
-	if (fclose(f) && !err)
-		err = -ENOMEM;
-	if (err) {
-		free(buf);
-		goto out;
-	}
-	*out = buf;
-	*len = n;
-out:
-	free(v);
-	return err;
 }
 
 void edpg_policy_free(struct edpg_policy *p)

@@ -2,7 +2,7 @@
 /*
  * rules.h - the rules data parser.  Pure: text in, struct edpg_policy and
  * diagnostics out; no file or network I/O, so it can be unit-tested and
- * fuzzed on any input.  The grammar is documented in rules/README.md.
+ * fuzzed on any input.  The grammar is documented in edpgate.rules(5).
  */
 #ifndef EDPG_RULES_H
 #define EDPG_RULES_H

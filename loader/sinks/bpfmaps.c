@@ -615,8 +615,22 @@ static int slot_alloc(struct edpg_bpf *b, struct slots *sl, uint32_t *slot)
 			return zero_slot(b, *slot);
 		}
 	}
-	return edpg_err(-ENOSPC, "no free gateway slot (capacity %u); reload with a larger --max-gateways",
+	return edpg_err(-ENOSPC, "no free gateway slot (capacity %u); delete gateways, or `edpgate detach --all` and attach again with a larger --max-gateways",
 			b->max_gateways);
+}
+
+/*
+ * Checked before anything is written: found only when the slots run out,
+ * the gateways file (written first) and the nft table (pushed first) would
+ * already name gateways the maps cannot hold.
+ */
+int edpg_bpf_room(const struct edpg_bpf *b, size_t ngws)
+{
+	if (ngws <= b->max_gateways)
+		return 0;
+	edpg_err(0, "%zu gateways, but the loaded program has room for %u (--max-gateways %u); nothing was changed: delete gateways, or `edpgate detach --all` and attach again with a larger --max-gateways",
+		 ngws, b->max_gateways, b->max_gateways);
+	return -ENOSPC;
 }
 
 static int lookup_slot(struct edpg_bpf *b, const uint8_t mac[6], uint32_t gen, uint32_t *slot)

@@ -87,6 +87,8 @@ int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d);
 int edpg_bpf_gw_put(struct edpg_bpf *b, const struct edpg_want_gw *g);
 int edpg_bpf_gw_del(struct edpg_bpf *b, const uint8_t mac[6]);
 
+/* 0 when @ngws gateways fit in @b's slots; else -ENOSPC, said how to make room. */
+int edpg_bpf_room(const struct edpg_bpf *b, size_t ngws);
 int edpg_bpf_active_gen(const struct edpg_bpf *b, uint32_t *gen);
 
 /* ---- single destinations in the live generation (bpfdst.c, no swap) ---- */

@@ -251,6 +251,12 @@ static int sync_full(const struct edpg_sinks *s, const struct edpg_desired *new,
 	char msg[512] = "";
 	int err;
 
+	/* Before anything changes: a state with more gateways than the
+	 * program has slots is refused whole (the room check says how to
+	 * make room). */
+	err = edpg_bpf_room(s->bpf, new->ngws);
+	if (err)
+		return err;
 	err = push_nft(s, NULL, new, msg, sizeof(msg));
 	if (err) {
 		if (o->durable)

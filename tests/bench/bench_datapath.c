@@ -631,40 +631,23 @@ static int cpu_note(char *buf, size_t len)
 	return snprintf(buf, len, "not pinned (ran on CPU %d at the end)", sched_getcpu());
 }
 
-static int report(const char *json_path, const char *md_path, const char *sum_path)
+/* What the three parts of the report share. */
+struct rep {
+	unsigned int last;
+	struct stats fl, flw;
+	struct stats (*st)[MAX_SCALES][MAX_SCALES];
+	const char *kernel, *cpu;
+	FILE *md, *sum;
+};
+
+/* The table of every case at every scale, on stdout and in the markdown. */
+static void report_table(const struct rep *r)
 {
-	unsigned int last = nr_scales - 1, gi, di;
-	struct stats fl = stats_of(floor_k, nr_floor), flw = stats_of(floor_w, nr_floor);
-	struct stats st[NR_CASES][MAX_SCALES][MAX_SCALES];
-	FILE *j = NULL, *md = NULL, *sum = NULL;
-	char cpu[64], kernel[128] = "?";
-	const char *sep;
-	struct utsname u;
-	int c, err = 0, ok;
-	double ratio;
+	const struct stats fl = r->fl;
+	unsigned int gi, di;
 
-	if (uname(&u) == 0)
-		snprintf(kernel, sizeof(kernel), "%s", u.release);
-	cpu_note(cpu, sizeof(cpu));
-	for (c = 0; c < NR_CASES; c++)
-		for (gi = 0; gi < nr_scales; gi++)
-			for (di = 0; di < nr_scales; di++)
-				st[c][gi][di] = stats_of(k_ns[c][gi][di], rounds);
-
-	if (json_path && !(j = fopen(json_path, "w")))
-		return bench_err(-errno, json_path);
-	if (md_path && !(md = fopen(md_path, "w"))) {
-		err = bench_err(-errno, md_path);
-		goto out;
-	}
-	if (sum_path && !(sum = fopen(sum_path, "w"))) {
-		err = bench_err(-errno, sum_path);
-		goto out;
-	}
-
-	/* ---- text table ---- */
 	printf("Data path, BPF_PROG_TEST_RUN: %u rounds x %u runs per figure, kernel %s, %s\n",
-	       rounds, repeat, kernel, cpu);
+	       rounds, repeat, r->kernel, r->cpu);
 	printf("ns/packet as the kernel reports it (integer average per run): median, min, max "
 	       "over rounds;\nx 1-entry = median of per-round ratios to the %u x %u case\n\n",
 	       scales[0], scales[0]);
@@ -672,9 +655,9 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 	       "median ns", "min", "max", "x floor", "x 1-entry");
 	printf("%-22s %8s %8s %9.1f %7.1f %7.1f %8.2f %9s\n", "empty XDP (floor)", "-", "-",
 	       fl.median, fl.min, fl.max, 1.0, "-");
-	if (md) {
-		fprintf(md, "## Data path: BPF_PROG_TEST_RUN\n\n");
-		fprintf(md, "The real XDP program, maps filled through the ABI, each figure the "
+	if (r->md) {
+		fprintf(r->md, "## Data path: BPF_PROG_TEST_RUN\n\n");
+		fprintf(r->md, "The real XDP program, maps filled through the ABI, each figure the "
 			"median of %u rounds of `bpf_prog_test_run_opts(repeat = %u)` "
 			"(the kernel's average ns per run, an integer), with min and max. "
 			"Kernel %s, %s.\n\n"
@@ -688,53 +671,60 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 			"MAC and address from the middle of the insertion order.\n"
 			"- A test run repeats one frame, so its lookups hit a warm cache: "
 			"the cost of cold hash buckets belongs to the live-traffic benchmark.\n\n",
-			rounds, repeat, kernel, cpu, nr_floor, scales[0], scales[0]);
-		fprintf(md, "| case | gateways | destinations | median ns | min | max | x floor | x 1-entry |\n");
-		fprintf(md, "|---|---:|---:|---:|---:|---:|---:|---:|\n");
-		fprintf(md, "| empty XDP (floor) | - | - | %.1f | %.0f | %.0f | 1.00 | - |\n",
+			rounds, repeat, r->kernel, r->cpu, nr_floor, scales[0], scales[0]);
+		fprintf(r->md, "| case | gateways | destinations | median ns | min | max | x floor | x 1-entry |\n");
+		fprintf(r->md, "|---|---:|---:|---:|---:|---:|---:|---:|\n");
+		fprintf(r->md, "| empty XDP (floor) | - | - | %.1f | %.0f | %.0f | 1.00 | - |\n",
 			fl.median, fl.min, fl.max);
 	}
-	for (c = 0; c < NR_CASES; c++) {
+	for (int c = 0; c < NR_CASES; c++) {
 		if (!selected[c])
 			continue;
 		for (gi = 0; gi < nr_scales; gi++) {
 			for (di = 0; di < nr_scales; di++) {
-				struct stats *s = &st[c][gi][di];
+				const struct stats *s = &r->st[c][gi][di];
 				double rf = s->median / fl.median;
 				double rs = scale_ratio(c, gi, di);
 
 				printf("%-22s %8u %8u %9.1f %7.1f %7.1f %8.2f %9.2f\n",
 				       cases[c].name, scales[gi], scales[di], s->median, s->min,
 				       s->max, rf, rs);
-				if (md)
-					fprintf(md, "| %s | %u | %u | %.1f | %.0f | %.0f | %.2f | %.2f |\n",
+				if (r->md)
+					fprintf(r->md, "| %s | %u | %u | %.1f | %.0f | %.0f | %.2f | %.2f |\n",
 						cases[c].label, scales[gi], scales[di], s->median,
 						s->min, s->max, rf, rs);
 			}
 		}
 	}
+}
 
-	/* ---- goals ---- */
+/* The goals: printed, in the markdown and the summary; never failed. */
+static void report_goals(const struct rep *r)
+{
+	unsigned int last = r->last, gi;
+	double ratio;
+	int ok;
+
 	printf("\nGoals (reported, never failed):\n");
-	if (md)
-		fprintf(md, "\n| goal | figure | limit | result |\n|---|---:|---:|---|\n");
+	if (r->md)
+		fprintf(r->md, "\n| goal | figure | limit | result |\n|---|---:|---:|---|\n");
 	/* At the baseline scale and at the largest one. */
 	for (gi = 0; gi <= last && selected[C_ALLOW4]; gi += last ? last : 1) {
-		ratio = st[C_ALLOW4][gi][gi].median / fl.median;
+		ratio = r->st[C_ALLOW4][gi][gi].median / r->fl.median;
 		ok = ratio <= GOAL_FLOOR_RATIO;
 		printf("  allowed IPv4 at %u gw x %u dst <= %.2fx floor: %.2fx  %s\n",
 		       scales[gi], scales[gi], GOAL_FLOOR_RATIO, ratio, verdict(ok));
-		if (md)
-			fprintf(md, "| allowed IPv4, %u gateways x %u destinations, vs floor | "
+		if (r->md)
+			fprintf(r->md, "| allowed IPv4, %u gateways x %u destinations, vs floor | "
 				"%.2fx | %.2fx | %s |\n", scales[gi], scales[gi], ratio,
 				GOAL_FLOOR_RATIO, verdict(ok));
-		if (sum)
-			fprintf(sum, "datapath\tallowed IPv4 (%u gw x %u dst) vs empty XDP\t"
+		if (r->sum)
+			fprintf(r->sum, "datapath\tallowed IPv4 (%u gw x %u dst) vs empty XDP\t"
 				"%.1f ns = %.2fx floor (%.1f ns)\t<= %.2fx\t%s\n", scales[gi],
-				scales[gi], st[C_ALLOW4][gi][gi].median, ratio, fl.median,
+				scales[gi], r->st[C_ALLOW4][gi][gi].median, ratio, r->fl.median,
 				GOAL_FLOOR_RATIO, verdict(ok));
 	}
-	for (c = 0; c < NR_CASES && last; c++) {
+	for (int c = 0; c < NR_CASES && last; c++) {
 		if (!selected[c])
 			continue;
 		ratio = scale_ratio(c, last, last);
@@ -742,48 +732,54 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 		printf("  %-18s %u gw x %u dst <= %.2fx the %u x %u case: %.2fx  %s\n",
 		       cases[c].name, scales[last], scales[last], GOAL_SCALE_RATIO, scales[0],
 		       scales[0], ratio, verdict(ok));
-		if (md)
-			fprintf(md, "| %s, %u x %u vs %u x %u | %.2fx | %.2fx | %s |\n",
+		if (r->md)
+			fprintf(r->md, "| %s, %u x %u vs %u x %u | %.2fx | %.2fx | %s |\n",
 				cases[c].label, scales[last], scales[last], scales[0], scales[0],
 				ratio, GOAL_SCALE_RATIO, verdict(ok));
-		if (sum)
-			fprintf(sum, "datapath\t%s: %u gw x %u dst vs %u x %u\t"
+		if (r->sum)
+			fprintf(r->sum, "datapath\t%s: %u gw x %u dst vs %u x %u\t"
 				"%.1f vs %.1f ns: %.2fx\t<= %.2fx\t%s\n", cases[c].label,
 				scales[last], scales[last], scales[0], scales[0],
-				st[c][last][last].median, st[c][0][0].median, ratio,
+				r->st[c][last][last].median, r->st[c][0][0].median, ratio,
 				GOAL_SCALE_RATIO, verdict(ok));
 	}
-	if (sum)
-		for (c = 0; c < NR_CASES; c++)
+	if (r->sum)
+		for (int c = 0; c < NR_CASES; c++)
 			if (c != C_ALLOW4 && selected[c])
-				fprintf(sum, "datapath\t%s (%u gw x %u dst)\t%.1f ns = %.2fx floor\t-\t-\n",
+				fprintf(r->sum, "datapath\t%s (%u gw x %u dst)\t%.1f ns = %.2fx floor\t-\t-\n",
 					cases[c].label, scales[last], scales[last],
-					st[c][last][last].median,
-					st[c][last][last].median / fl.median);
-	if (md)
-		fputc('\n', md);
+					r->st[c][last][last].median,
+					r->st[c][last][last].median / r->fl.median);
+	if (r->md)
+		fputc('\n', r->md);
+}
 
-	/* ---- JSON: every figure and every sample ---- */
-	if (!j)
-		goto out;
+/* Every figure and every sample. */
+static void report_json(const struct rep *r, FILE *j)
+{
+	unsigned int last = r->last, gi, di;
+	const char *sep;
+	double ratio;
+
 	fprintf(j, "{\n  \"method\": \"bpf_prog_test_run_opts\",\n  \"unit\": \"ns/packet\",\n"
 		"  \"kernel\": \"%s\",\n  \"cpu\": \"%s\",\n  \"rounds\": %u,\n  \"repeat\": %u,\n"
-		"  \"scales\": [", kernel, cpu, rounds, repeat);
+		"  \"scales\": [", r->kernel, r->cpu, rounds, repeat);
 	for (gi = 0; gi < nr_scales; gi++)
 		fprintf(j, "%s%u", gi ? ", " : "", scales[gi]);
 	fprintf(j, "],\n  \"floor\": {\"median_ns\": %.2f, \"min_ns\": %.2f, \"max_ns\": %.2f, "
-		"\"wall_median_ns\": %.2f, \"samples_ns\": ", fl.median, fl.min, fl.max, flw.median);
+		"\"wall_median_ns\": %.2f, \"samples_ns\": ", r->fl.median, r->fl.min, r->fl.max,
+		r->flw.median);
 	json_samples(j, floor_k, nr_floor);
 	fprintf(j, ", \"wall_samples_ns\": ");
 	json_samples(j, floor_w, nr_floor);
 	fprintf(j, "},\n  \"cases\": [");
 	sep = "\n";
-	for (c = 0; c < NR_CASES; c++) {
+	for (int c = 0; c < NR_CASES; c++) {
 		if (!selected[c])
 			continue;
 		for (gi = 0; gi < nr_scales; gi++) {
 			for (di = 0; di < nr_scales; di++) {
-				struct stats *s = &st[c][gi][di];
+				const struct stats *s = &r->st[c][gi][di];
 				struct stats w = stats_of(w_ns[c][gi][di], rounds);
 
 				fprintf(j, "%s    {\"case\": \"%s\", \"reason\": \"%s\", \"verdict\": \"%s\", "
@@ -794,7 +790,7 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 					cases[c].reason == EDPG_R_ALLOW ? "allow" :
 					cases[c].reason == EDPG_R_UNKNOWN_MAC ? "unknown_mac" : "destination",
 					cases[c].xdp == XDP_PASS ? "pass" : "drop", scales[gi], scales[di],
-					s->median, s->min, s->max, s->median / fl.median,
+					s->median, s->min, s->max, s->median / r->fl.median,
 					scale_ratio(c, gi, di), w.median);
 				json_samples(j, k_ns[c][gi][di], rounds);
 				fprintf(j, ", \"wall_samples_ns\": ");
@@ -807,14 +803,14 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 	fprintf(j, "\n  ],\n  \"goals\": [");
 	sep = "\n";
 	for (gi = 0; gi <= last && selected[C_ALLOW4]; gi += last ? last : 1) {
-		ratio = st[C_ALLOW4][gi][gi].median / fl.median;
+		ratio = r->st[C_ALLOW4][gi][gi].median / r->fl.median;
 		fprintf(j, "%s    {\"goal\": \"allowed IPv4 <= %.2fx floor\", \"gateways\": %u, "
 			"\"destinations\": %u, \"ratio\": %.4f, \"limit\": %.2f, \"pass\": %s}",
 			sep, GOAL_FLOOR_RATIO, scales[gi], scales[gi], ratio, GOAL_FLOOR_RATIO,
 			ratio <= GOAL_FLOOR_RATIO ? "true" : "false");
 		sep = ",\n";
 	}
-	for (c = 0; c < NR_CASES && last; c++) {
+	for (int c = 0; c < NR_CASES && last; c++) {
 		if (!selected[c])
 			continue;
 		ratio = scale_ratio(c, last, last);
@@ -826,12 +822,47 @@ static int report(const char *json_path, const char *md_path, const char *sum_pa
 		sep = ",\n";
 	}
 	fprintf(j, "\n  ]\n}\n");
+}
+
+static int report(const char *json_path, const char *md_path, const char *sum_path)
+{
+	static struct stats st[NR_CASES][MAX_SCALES][MAX_SCALES];
+	char cpu[64], kernel[128] = "?";
+	struct rep r = { .last = nr_scales - 1, .st = st, .kernel = kernel, .cpu = cpu };
+	FILE *j = NULL;
+	struct utsname u;
+	int err = 0;
+
+	r.fl = stats_of(floor_k, nr_floor);
+	r.flw = stats_of(floor_w, nr_floor);
+	if (uname(&u) == 0)
+		snprintf(kernel, sizeof(kernel), "%s", u.release);
+	cpu_note(cpu, sizeof(cpu));
+	for (int c = 0; c < NR_CASES; c++)
+		for (unsigned int gi = 0; gi < nr_scales; gi++)
+			for (unsigned int di = 0; di < nr_scales; di++)
+				st[c][gi][di] = stats_of(k_ns[c][gi][di], rounds);
+
+	if (json_path && !(j = fopen(json_path, "w")))
+		return bench_err(-errno, json_path);
+	if (md_path && !(r.md = fopen(md_path, "w"))) {
+		err = bench_err(-errno, md_path);
+		goto out;
+	}
+	if (sum_path && !(r.sum = fopen(sum_path, "w"))) {
+		err = bench_err(-errno, sum_path);
+		goto out;
+	}
+	report_table(&r);
+	report_goals(&r);
+	if (j)
+		report_json(&r, j);
 out:
 	if (j && fclose(j) && !err)
 		err = bench_err(-errno, json_path);
-	if (md && fclose(md) && !err)
+	if (r.md && fclose(r.md) && !err)
 		err = bench_err(-errno, md_path);
-	if (sum && fclose(sum) && !err)
+	if (r.sum && fclose(r.sum) && !err)
 		err = bench_err(-errno, sum_path);
 	return err;
 }

@@ -1376,6 +1376,43 @@ static struct edpg_pending pending_sum(int mac, bool *found)
 /* Unknown MACs trying Device Cloud or NTP ports are remembered; other
  * ports are not; an unknown-MAC event names no slot; a MAC on a slot
  * another one holds takes it over, one on another slot leaves it be. */
+static void test_pending_dns(void)
+{
+	static const struct row dns_u = { "du", UNK, UDP, .dport = 53, .s = "10.0.0.66" };
+	static const struct row dns_t = { "dt", UNK, .dport = 53 };
+	static const uint8_t pc[6] = { 0x02, 0xed, 0, 0, 1, 0x99 };
+	static const uint8_t digi[6] = { 0x00, 0x40, 0x9d, 0, 1, 0x99 };
+	static const uint8_t cc[6] = { 0x00, 0x04, 0xf3, 0, 1, 0x99 };
+	struct edpg_pending s;
+	bool found;
+	uint32_t rc;
+	struct pkt p;
+
+	zero_percpu(skel->maps.edpg_pending, edpg_pending_slot(pc), sizeof(struct edpg_pending));
+	zero_percpu(skel->maps.edpg_pending, edpg_pending_slot(digi), sizeof(struct edpg_pending));
+	zero_percpu(skel->maps.edpg_pending, edpg_pending_slot(cc), sizeof(struct edpg_pending));
+	build(&dns_u, &p);
+	memcpy(p.data + 6, pc, 6);
+	assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	assert_int_equal(rc, XDP_DROP);
+	pending_of(pc, &found);
+	assert_false(found);
+	memcpy(p.data + 6, digi, 6);
+	assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	assert_int_equal(rc, XDP_DROP);
+	s = pending_of(digi, &found);
+	assert_true(found);
+	assert_int_equal(s.packets, 1);
+	assert_int_equal(s.last_port, 53);
+	assert_int_equal(s.last_proto, 17);
+	build(&dns_t, &p);
+	memcpy(p.data + 6, cc, 6);
+	assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	s = pending_of(cc, &found);
+	assert_true(found);
+	assert_int_equal(s.last_proto, 6);
+}
+
 static void test_pending(void **state)
 {
 	static const struct row tls = { "p", UNK, .dport = 3199 };
@@ -1461,6 +1498,10 @@ static void test_pending(void **state)
 	assert_int_equal(s.last_port, 3199);
 	pending_sum(UNK, &found);
 	assert_false(found);
+
+	/* DNS: pending from a Digi OUI (a Cloud Connector resolves the cloud
+	 * name first), over UDP and TCP; never from any other MAC. */
+	test_pending_dns();
 	ring_buffer__consume(rb);
 	ring_buffer__free(rb);
 	unpin_cpu();

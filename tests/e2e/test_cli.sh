@@ -149,32 +149,87 @@ after=$(dump_policy | sha256sum)
 edp verify >/dev/null || fail "verify after a failed apply"
 ok "malformed rules: 3 errors with line:col, maps byte-identical, verify passes"
 
-# kill -9 during apply: the live policy is the old one or the new one.
+# kill -9 during apply: each sink holds the old policy or the new one, and
+# the kills are spread over the apply's own duration until one is seen to
+# land inside it (nft already new while BPF is old, or the inactive BPF
+# generation half built or not yet cleaned up), not only before or after.
 cp "$RULES" "$E2E_TMP/old.rules"
 sed 's/^group local .*/group local 10.77.0.1 fd77::1 198.51.100.0\/24 203.0.113.7/' "$RULES" >"$E2E_TMP/new.rules"
 for i in $(seq 200); do printf 'gateway 02:00:00:00:%02x:%02x\n' $((i / 256)) $((i % 256)); done >>"$STATE_DIR/gateways"
 edp apply >/dev/null	# the old policy, with the 200 gateways, is live
-for delay in 0.001 0.005 0.01 0.02 0.04 0.08; do
+with() {
+	local r=$1
+	shift
+	in_ns "$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$r" "$@"
+}
+# A fractional sleep without forking (the kill must land within
+# milliseconds): read with a timeout on a pipe nobody writes to.
+exec {SLEEP_FD}<> <(:)
+usleep() { read -r -t "$(printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)))" -u "$SLEEP_FD" || :; }
+now_us() { local t; t=$(date +%s%N); echo $((t / 1000)); }
+T_APPLY=
+for _ in 1 2 3; do
+	t0=$(now_us)
+	with "$E2E_TMP/new.rules" apply >/dev/null
+	t=$(($(now_us) - t0))
+	[ -n "$T_APPLY" ] && [ "$T_APPLY" -le $t ] || T_APPLY=$t
+	edp apply >/dev/null
+done
+# sink_state: sets BPF and NFT to old, new (or both/neither), LEFT to the
+# entries of the inactive BPF generation.  (verify exits 1 on the
+# differences a kill between the two sinks leaves: they are the point.)
+matches() {	# matches RULES WHERE: that sink has no difference from RULES
+	local out
+	out=$(with "$1" -j verify 2>/dev/null) || :
+	jq -e --arg w "$2" '[.differences[] | select(.where == $w)] | length == 0' <<<"$out" >/dev/null
+}
+sink_state() {
+	local o n g
+	for w in bpf nft; do
+		o=0 n=0
+		matches "$E2E_TMP/old.rules" $w && o=1
+		matches "$E2E_TMP/new.rules" $w && n=1
+		case $o$n in 10) printf -v "${w^^}" old ;; 01) printf -v "${w^^}" new ;; *) printf -v "${w^^}" "mixed(%s)" "$o$n" ;; esac
+	done
+	g=$(bpftool -j map dump pinned "$PIN_DIR/edpg_ctl" | jq '.[0].formatted.value.gen')
+	LEFT=$(bpftool -j map dump pinned "$PIN_DIR/edpg_gateways" | jq --argjson g "$g" '[.[] | select(.formatted.key.gen != $g)] | length')
+}
+declare -A LANDED
+inside=0 rounds=0
+while [ $rounds -lt 6 ] || { [ $inside -eq 0 ] && [ $rounds -lt 60 ]; }; do
+	rounds=$((rounds + 1))
+	delay=$(((RANDOM * 32768 + RANDOM) % T_APPLY))
 	# nsenter, not the in_ns function: a backgrounded function is a
 	# subshell, and the kill would hit it and leave edpgate running.
 	nsenter --net="/var/run/netns/$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" \
 		--rules "$E2E_TMP/new.rules" apply >/dev/null 2>&1 &
 	pid=$!
-	sleep "$delay"
-	kill -9 $pid 2>/dev/null || true
+	usleep "$delay"
+	alive=0
+	kill -9 $pid 2>/dev/null && alive=1
 	wait $pid 2>/dev/null || true
 	edp check >/dev/null || fail "gateways file damaged after kill -9"
-	# (verify exits 1 on the nft differences a kill between the two
-	# sinks leaves: only its BPF verdict counts here.)
-	old=0 new=0
-	out=$(in_ns "$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$E2E_TMP/old.rules" -j verify 2>/dev/null) || :
-	jq -e '[.differences[] | select(.where=="bpf")] | length == 0' <<<"$out" >/dev/null && old=1
-	out=$(in_ns "$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$E2E_TMP/new.rules" -j verify 2>/dev/null) || :
-	jq -e '[.differences[] | select(.where=="bpf")] | length == 0' <<<"$out" >/dev/null && new=1
-	[ $((old + new)) -eq 1 ] || fail "after kill -9 at ${delay}s the BPF policy is neither old nor new (old=$old new=$new)"
+	sink_state
+	case $BPF in old | new) ;; *) fail "after kill -9 at ${delay}us the BPF policy is neither old nor new ($BPF)" ;; esac
+	case $NFT in old | new) ;; *) fail "after kill -9 at ${delay}us the nft table is neither old nor new ($NFT)" ;; esac
+	[ "$NFT/$BPF" = old/new ] && fail "after kill -9 at ${delay}us XDP is new and nft old: nft must go first"
+	if [ "$NFT/$BPF" = new/old ] || [ "$LEFT" -gt 0 ]; then
+		where="inside (nft $NFT, bpf $BPF, $LEFT entries of the other generation)"
+		inside=$((inside + 1))
+	elif [ "$BPF" = old ]; then
+		where="before any change"
+	else
+		where="after (all done)"
+	fi
+	[ $alive = 1 ] || where="$where [exited before the kill]"
+	LANDED[$where]=$((${LANDED[$where]:-0} + 1))
 	edp apply >/dev/null	# back to the old policy for the next round
+	edp verify >/dev/null || fail "verify after the re-apply of round $rounds"
 done
-ok "kill -9 at 6 points of an apply: always exactly the old or the new policy"
+echo "  apply takes ~$((T_APPLY / 1000)) ms; where $rounds kills landed:"
+for k in "${!LANDED[@]}"; do printf '       %3d  %s\n' "${LANDED[$k]}" "$k"; done | sort -k2
+[ $inside -gt 0 ] || fail "no kill landed inside an apply in $rounds rounds: the test did not test it"
+ok "kill -9 at $rounds points of an apply ($inside inside it): each sink always the old or the new policy"
 
 edp gateway del gw1 >/dev/null || fail "gateway del"
 grep -q "00:40:9d:00:00:01" "$STATE_DIR/gateways" && fail "gw1 still in the gateways file"

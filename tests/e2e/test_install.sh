@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make install into a DESTDIR: every file lands with its mode, an edited
-# rules file survives a second install, the man page lints clean and names
-# every subcommand, the unit passes systemd-analyze verify, the completion
-# completes; `edpgate up` attaches from a config file (idempotent, restores
-# after the pins vanish as at a reboot, FILE:LINE:COL errors) with no
-# capability beyond the unit's CapabilityBoundingSet; uninstall removes it.
+# rules file survives a second install, both man pages lint clean, edpgate(8)
+# names every subcommand and edpgate.rules(5) every statement of the grammar,
+# the unit passes systemd-analyze verify, the completion completes; `edpgate
+# up` attaches from a config file (idempotent, restores after the pins vanish
+# as at a reboot, FILE:LINE:COL errors) with no capability beyond the unit's
+# CapabilityBoundingSet; uninstall removes it.
 . "$(dirname "$0")/lib.sh"
 require_root
 
@@ -15,21 +16,22 @@ make -s -C "$ROOT" install DESTDIR="$DEST" PREFIX=/usr >/dev/null ||
 
 SBIN=$DEST/usr/sbin/edpgate
 MAN=$DEST/usr/share/man/man8/edpgate.8
+MAN5=$DEST/usr/share/man/man5/edpgate.rules.5
 COMP=$DEST/usr/share/bash-completion/completions/edpgate
 UNIT=$DEST/usr/lib/systemd/system/edpgate.service
 RULES_ETC=$DEST/etc/edpgate/edpgate.rules
-for f in "755 $SBIN" "644 $MAN" "644 $COMP" "644 $UNIT" "644 $RULES_ETC"; do
+for f in "755 $SBIN" "644 $MAN" "644 $MAN5" "644 $COMP" "644 $UNIT" "644 $RULES_ETC"; do
 	set -- $f
 	[ -f "$2" ] || fail "install did not create $2"
 	[ "$(stat -c %a "$2")" = "$1" ] || fail "$2 has mode $(stat -c %a "$2"), want $1"
 done
 cmp -s "$RULES_ETC" "$ROOT/rules/devicecloud.rules" || fail "installed rules differ from the shipped ones"
 n=$(find "$DEST" -type f | wc -l)
-[ "$n" -eq 5 ] || fail "install created $n files, want 5: $(find "$DEST" -type f)"
+[ "$n" -eq 6 ] || fail "install created $n files, want 6: $(find "$DEST" -type f)"
 grep -q "^ExecStart=/usr/sbin/edpgate run$" "$UNIT" || fail "unit does not run /usr/sbin/edpgate"
 grep -q "@" "$UNIT" && fail "unit has an unsubstituted @VAR@: $(grep @ "$UNIT")"
 "$SBIN" --help | grep -q "^usage: edpgate" || fail "installed binary does not run"
-ok "install: 5 files with their modes, unit paths filled in, binary runs"
+ok "install: 6 files with their modes, unit paths filled in, binary runs"
 
 echo "# site edit" >>"$RULES_ETC"
 cp "$RULES_ETC" "$E2E_TMP/edited"
@@ -39,11 +41,25 @@ cmp -s "$RULES_ETC.dist" "$ROOT/rules/devicecloud.rules" || fail "shipped rules 
 grep -q "kept the edited" <<<"$out" || fail "second install did not say it kept the rules: $out"
 ok "second install keeps the edited rules, ships edpgate.rules.dist beside it"
 
-lint=$(mandoc -T lint -W warning "$MAN" 2>&1) || fail "mandoc -T lint: $lint"
-[ -z "$lint" ] || fail "mandoc -T lint: $lint"
-warn=$(MANWIDTH=80 man --warnings -l "$MAN" 2>&1 >/dev/null)
-[ -z "$warn" ] || fail "man --warnings: $warn"
-ok "man page lints clean (mandoc -T lint, man --warnings)"
+for m in "$MAN" "$MAN5"; do
+	lint=$(mandoc -T lint -W warning "$m" 2>&1) || fail "mandoc -T lint $m: $lint"
+	[ -z "$lint" ] || fail "mandoc -T lint $m: $lint"
+	warn=$(MANWIDTH=80 man --warnings -l "$m" 2>&1 >/dev/null)
+	[ -z "$warn" ] || fail "man --warnings $m: $warn"
+done
+ok "edpgate(8) and edpgate.rules(5) lint clean (mandoc -T lint, man --warnings)"
+
+# edpgate.rules(5) is where the grammar lives: every statement of the three
+# files has its entry, and edpgate(8) points there instead of repeating it.
+for kw in service group allow defaults unknown-mac non-ip gateway; do
+	grep -q "^\.It Ic $kw\b" "$MAN5" || fail "statement $kw is not in edpgate.rules(5)"
+done
+for w in mode enforce max-gateways; do
+	grep -q "^IFACE .*\[$w " "$MAN5" || fail "interfaces-file word $w is not in edpgate.rules(5)"
+done
+grep -q "^\.Xr edpgate.rules 5" "$MAN" || fail "edpgate(8) does not point to edpgate.rules(5)"
+grep -q "^\.It Ic service" "$MAN" && fail "edpgate(8) repeats the grammar of edpgate.rules(5)"
+ok "edpgate.rules(5) has every statement of the three files; edpgate(8) points to it"
 
 # Every subcommand the binary lists is documented and completed.
 cmds=$("$SBIN" --help | sed -n '/^commands:/,$p' | awk 'NR > 1 && NF { print $1 }' | sort -u)

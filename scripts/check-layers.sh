@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# check-layers.sh BUILD: loader/ is a stack of layers, one folder each; this
+# reads every object's undefined symbols (nm -u) and fails when a layer
+# reaches upward or uses a library it may not.
+#
+#   rank  layer    what it is                                may also use
+#   ----  -------  ----------------------------------------  ---------------------------
+#   0     util     log, JSON, state files, privileges, pcap   libc
+#   1     policy   rules/gateways/CSV parsers, compile        libc only (pure, fuzzed)
+#   2     names    resolver, DNS parser, table, cache         libc, c-ares
+#   3     sinks    BPF object and maps, nft, snooper, sync    libc, libbpf, libmnl, libnftnl
+#   4     ops      health/keeper, verdict probe, pending      libc, libbpf (no map, ring
+#                                                             buffer or netlink calls)
+#   5     cli      main, one file per subcommand              libc (the kernel only
+#                                                             through sinks/ and ops/)
+#
+# A layer uses its own folder and those of lower rank; util and policy are
+# both at the bottom (neither uses the other).
+set -euo pipefail
+export LC_ALL=C	# one collation for sort and join
+
+build=${1:-build}
+obj=$build/loader
+[ -d "$obj" ] || { echo "check-layers: no objects in $obj (run make first)" >&2; exit 1; }
+
+declare -A rank=([util]=0 [policy]=0 [names]=2 [sinks]=3 [ops]=4 [cli]=5)
+# External symbols each layer must not reference (extended regex).
+ban_kernel='^(bpf_|btf__|ring_buffer__|libbpf_|perf_buffer__|mnl_|nftnl_)'
+ban_maps='^(bpf_map_|bpf_map__|ring_buffer__|perf_buffer__|mnl_|nftnl_)'
+
+libc=$(gcc -print-file-name=libc.so.6)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Who defines what, among our objects.
+for o in "$obj"/*/*.o; do
+	l=$(basename "$(dirname "$o")")
+	nm -g --defined-only "$o" | awk -v l="$l" 'NF == 3 { print $3, l }'
+done | sort -u >"$tmp/defs"
+nm -D --defined-only "$libc" | awk '{ sub(/@.*/, "", $3); print $3 }' | sort -u >"$tmp/libc"
+
+bad=0
+report() {
+	echo "check-layers: $1" >&2
+	bad=$((bad + 1))
+}
+
+for o in "$obj"/*/*.o; do
+	l=$(basename "$(dirname "$o")")
+	[ -n "${rank[$l]:-}" ] || { report "$o: folder '$l' is no layer (add it to the table)"; continue; }
+	nm -u "$o" | awk '{ print $2 }' | sort -u >"$tmp/undef"
+	while read -r sym owner; do
+		[ "$owner" = "$l" ] && continue
+		if [ "$l" = util ] || [ "$l" = policy ] || [ "${rank[$owner]}" -ge "${rank[$l]}" ]; then
+			report "${o#"$build"/}: $l uses $sym of $owner (a layer uses only those below it)"
+		fi
+	done < <(join "$tmp/undef" "$tmp/defs")
+	# What no loader object defines comes from a library.
+	join -v 1 "$tmp/undef" <(cut -d' ' -f1 "$tmp/defs") >"$tmp/ext"
+	case $l in
+	policy)
+		# libc only: the parsers are fuzzed and unit-tested alone.
+		while read -r sym; do
+			grep -qx -- "$sym" "$tmp/libc" || report "${o#"$build"/}: policy uses $sym, which is not libc"
+		done <"$tmp/ext" ;;
+	names | cli)
+		while read -r sym; do
+			report "${o#"$build"/}: $l uses $sym directly (the kernel is reached through sinks/)"
+		done < <(grep -E "$ban_kernel" "$tmp/ext" || true) ;;
+	ops)
+		while read -r sym; do
+			report "${o#"$build"/}: ops uses $sym (map, ring buffer and netlink calls live in sinks/)"
+		done < <(grep -E "$ban_maps" "$tmp/ext" || true) ;;
+	esac
+done
+
+n=$(ls "$obj"/*/*.o | wc -l)
+if [ $bad -ne 0 ]; then
+	echo "check-layers: $bad violation(s) in $n objects" >&2
+	exit 1
+fi
+echo "check-layers: $n objects in ${#rank[@]} layers, no violation"
