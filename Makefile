@@ -61,6 +61,9 @@ FUZZ_LINK_fuzz_dnsmsg := loader/names/dnsmsg.c
 FUZZ_LINK_fuzz_gateways := loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c loader/util/state.c loader/util/log.c loader/util/json.c
 FUZZ_LINK_fuzz_pcap := loader/util/pcapfile.c
 FUZZ_LINK_fuzz_csv := loader/policy/csv.c loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c
+FUZZ_LINK_fuzz_names := loader/names/names.c loader/names/expiry.c loader/names/dnsmsg.c loader/names/addrcache.c \
+	loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c \
+	loader/util/state.c loader/util/log.c loader/util/json.c
 FUZZ_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FUZZ_SRCS))
 # The unit tests again, built under ASan+UBSan (LeakSanitizer included):
 # any report fails the test.

@@ -9,8 +9,10 @@
 #include <stdbool.h>
 
 #include "bpfmaps.h"
+#include "pipeline.h"
 #include "policy.h"
 #include "state.h"
+#include "sync.h"
 
 #define EDPG_EXIT_OK	0
 #define EDPG_EXIT_FAIL	1
@@ -58,38 +60,19 @@ int gateway_pending_add(int argc, char **argv);	/* gateway add --pending MAC */
  */
 int gateway_enrol(struct edpg_policy *p, const struct edpg_gateway *g, bool replace);
 
-/* ---- shared pipeline (ctx.c) ------------------------------------------ */
+/* ---- the options as library parameters (ctx.c) ------------------------- */
 
+/* The global options as the pipeline's parameters. */
+struct edpg_where edpg_cli_where(void);
 /* Path of the gateways file in the state dir. */
 void edpg_gateways_path(char *buf, size_t len);
-/*
- * Parse the rules file and the gateways file into @p.  Diagnostics are
- * printed as FILE:LINE:COL; on any error nothing is returned and the
- * caller must change nothing.
- */
+/* edpg_policy_load() with the gateways file of --state-dir. */
 int edpg_load_policy(struct edpg_policy *p, const char *rules_path, bool quiet_warnings);
-/* Names of @p resolved now (and saved as the address cache), or read
- * back from the cache (@from_cache). */
-int edpg_resolve_policy(const struct edpg_policy *p, bool from_cache,
-			struct edpg_resolved **out, size_t *n);
-void edpg_resolved_free(struct edpg_resolved *r, size_t n);
-/* Addresses of the attached interfaces, for @router members. */
-int edpg_router_addrs(const struct edpg_ifaces *ifs, struct edpg_addr **out, size_t *n);
-/* Compile @p with resolved @names and the @router addresses of @ifs
- * into a heap-allocated desired state. */
-int edpg_compile_for(const struct edpg_policy *p, const struct edpg_ifaces *ifs,
-		     const struct edpg_resolved *names, size_t nnames, struct edpg_desired **out);
-/* The whole pipeline: policy -> names -> desired (heap-allocated). */
+/* edpg_desired_build() with the global options. */
 int edpg_build_desired(const struct edpg_policy *p, bool from_cache, struct edpg_desired **out);
-/* Free a desired state from edpg_build_desired() (NULL is fine). */
-void edpg_desired_put(struct edpg_desired *d);
-/* Push @d to the live BPF maps and the nft table of the attached set. */
+/* The whole of @d to both sinks: edpg_sync() without an old state. */
 int edpg_push_full(struct edpg_bpf *b, const struct edpg_desired *d, const struct edpg_ifaces *ifs);
-struct edpg_nft_opts;
-/* nft options (interfaces, enforcement) from the attached set; @names
- * must hold EDPG_MAX_IFACES pointers. */
-int edpg_nft_opts_from(const struct edpg_ifaces *ifs, struct edpg_nft_opts *o, const char **names);
-/* Open the pinned program, with a message that says what to do if absent. */
+/* Open the pinned program of --pin-dir, saying what to do if absent. */
 int edpg_open_live(struct edpg_bpf *b);
 
 #endif

@@ -61,7 +61,7 @@ static int restore(struct edpg_ifaces *ifs, const char *ifname)
 	/* The ifindex and mode of the re-created link. */
 	err = edpg_ifaces_save(cli.state_dir, ifs);
 	if (err) {
-		edpg_err(err, "cannot write %s/interfaces", cli.state_dir);
+		edpg_err(err, "cannot write %s/" EDPG_STATE_INTERFACES, cli.state_dir);
 		goto out;
 	}
 	/* Maps loaded anew are empty, and a removed table is gone: both
@@ -148,7 +148,7 @@ int do_attach(int argc, char **argv)
 		return EDPG_EXIT_FAIL;
 	err = edpg_ifaces_load(cli.state_dir, &ifs);
 	if (err)
-		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir), EDPG_EXIT_FAIL;
+		return edpg_err(err, "cannot read %s/" EDPG_STATE_INTERFACES, cli.state_dir), EDPG_EXIT_FAIL;
 	for (size_t i = 0; i < ifs.n; i++)
 		if (!strcmp(ifs.v[i].name, ifname))
 			return restore(&ifs, ifname);
@@ -191,7 +191,7 @@ int do_attach(int argc, char **argv)
 	/* The interface list feeds @router, so save it before compiling. */
 	err = edpg_ifaces_save(cli.state_dir, &ifs);
 	if (err) {
-		edpg_err(err, "cannot write %s/interfaces", cli.state_dir);
+		edpg_err(err, "cannot write %s/" EDPG_STATE_INTERFACES, cli.state_dir);
 		goto out;
 	}
 	err = edpg_build_desired(&p, false, &d);

@@ -41,7 +41,7 @@ static int detach_all(struct edpg_ifaces *ifs)
 	err = edpg_bpf_unpin_all(cli.pin_dir);
 	if (err)
 		ret = edpg_err(err, "cannot remove the pins in %s", cli.pin_dir);
-	snprintf(path, sizeof(path), "%s/interfaces", cli.state_dir);
+	edpg_state_path(path, sizeof(path), cli.state_dir, EDPG_STATE_INTERFACES);
 	if (unlink(path) && errno != ENOENT)
 		ret = edpg_err(-errno, "cannot remove %s", path);
 	return ret;
@@ -68,7 +68,7 @@ int do_detach(int argc, char **argv)
 		return EDPG_EXIT_FAIL;
 	err = edpg_ifaces_load(cli.state_dir, &ifs);
 	if (err)
-		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir), EDPG_EXIT_FAIL;
+		return edpg_err(err, "cannot read %s/" EDPG_STATE_INTERFACES, cli.state_dir), EDPG_EXIT_FAIL;
 
 	if (!strcmp(ifname, "--all")) {
 		size_t n = ifs.n;
@@ -97,7 +97,7 @@ int do_detach(int argc, char **argv)
 	ifs.n--;
 	err = edpg_ifaces_save(cli.state_dir, &ifs);
 	if (err)
-		return edpg_err(err, "cannot write %s/interfaces", cli.state_dir), EDPG_EXIT_FAIL;
+		return edpg_err(err, "cannot write %s/" EDPG_STATE_INTERFACES, cli.state_dir), EDPG_EXIT_FAIL;
 
 	/* The nft chains name the interfaces: rewrite them without this one. */
 	if (ifs.n == 0) {

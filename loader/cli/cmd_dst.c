@@ -72,7 +72,7 @@ int do_dst(int argc, char **argv)
 	err = edpg_load_policy(&p, cli.rules, true);
 	if (err)
 		return EDPG_EXIT_FAIL;
-	snprintf(path, sizeof(path), "%s/addresses", cli.state_dir);
+	edpg_state_path(path, sizeof(path), cli.state_dir, EDPG_STATE_ADDRESSES);
 	err = edpg_cache_load_entries(path, &v, &n);
 	if (err && err != -ENOENT) {
 		edpg_err(err, "cannot read the address cache %s", path);

@@ -16,12 +16,10 @@
 
 #include "addr.h"
 #include "cli.h"
-#include "compile.h"
 #include "csv.h"
 #include "json.h"
 #include "log.h"
 #include "lookup.h"
-#include "nft.h"
 #include "rules.h"
 #include "state.h"
 
@@ -143,64 +141,22 @@ static int live_usable(size_t ngws)
 	return err;
 }
 
-static bool rec_equal(const struct edpg_want_gw *a, const struct edpg_want_gw *b)
-{
-	struct edpg_gw x = a->rec, y = b->rec;
-
-	x.slot = y.slot = 0;
-	return !memcmp(a->mac, b->mac, 6) && !memcmp(&x, &y, sizeof(x));
-}
-
 /*
- * Keep, of two states compiled from the same rules text without names,
- * only the gateways that come, go or changed.  Every other element is the
- * same in both (a gateway's elements are keyed by its MAC; the
- * destinations are the rules' own), so the nft delta and the map updates
- * of the narrowed pair are those of the whole pair, and a single add on a
- * site of 10,000 gateways and addresses no longer lists, sorts and walks
- * every element of both.
- */
-static void narrow_to_changes(struct edpg_desired *o, struct edpg_desired *n)
-{
-	size_t i = 0, j = 0, ko = 0, kn = 0;
-
-	while (i < o->ngws || j < n->ngws) {
-		int c = i >= o->ngws ? 1 : j >= n->ngws ? -1 :
-			memcmp(o->gws[i].mac, n->gws[j].mac, 6);
-
-		if (!c && rec_equal(&o->gws[i], &n->gws[j])) {
-			i++;
-			j++;
-			continue;
-		}
-		if (c <= 0)
-			o->gws[ko++] = o->gws[i++];
-		if (c >= 0)
-			n->gws[kn++] = n->gws[j++];
-	}
-	o->ngws = ko;
-	n->ngws = kn;
-	o->ndsts = n->ndsts = 0;
-}
-
-/*
- * The live half of every enrolment change (add, del, import): one nft
- * transaction with the element delta of @old -> @new, the new and changed
- * gateway records in one batched map update, and the removed ones deleted.
- * Names are not resolved: only gateway elements differ, and the delta of
- * two states compiled the same way contains just those.
+ * The live half of every enrolment change (add, del, import): edpg_sync()
+ * from @old to @new, both compiled with the same names, read from the
+ * address cache (no resolution: enrolment never waits on DNS), so the two
+ * states differ only in gateways and the sync is a delta of just those.
  */
 static int push_gateways(const struct edpg_policy *old, const struct edpg_policy *new, bool *live)
 {
+	struct edpg_sync_opts so = { .durable = "the gateways file has the change" };
 	struct edpg_desired *dold = NULL, *dnew = NULL;
-	const char *names[EDPG_MAX_IFACES];
-	struct edpg_nft_batch *batch = NULL;
-	struct edpg_want_gw *put = NULL;
-	struct edpg_nft_opts o = {};
+	struct edpg_where w = edpg_cli_where();
+	struct edpg_resolved *names = NULL;
 	struct edpg_ifaces ifs;
+	struct edpg_sinks s = { .ifs = &ifs };
 	struct edpg_bpf b;
-	char msg[512] = "";
-	size_t nput = 0, j = 0;
+	size_t nnames = 0;
 	int err;
 
 	*live = false;
@@ -210,60 +166,16 @@ static int push_gateways(const struct edpg_policy *old, const struct edpg_policy
 	if (err)
 		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
 	*live = true;
+	s.bpf = &b;
 	err = edpg_ifaces_load(cli.state_dir, &ifs);
+	err = err ?: edpg_policy_names(new, &w, true, &names, &nnames);
+	err = err ?: edpg_compile_for(old, &ifs, names, nnames, &dold);
+	err = err ?: edpg_compile_for(new, &ifs, names, nnames, &dnew);
 	if (err)
-		goto out;
-	dold = calloc(1, sizeof(*dold));
-	dnew = calloc(1, sizeof(*dnew));
-	if (!dold || !dnew) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Both without names: only gateway elements can differ between them. */
-	err = edpg_compile(old, NULL, 0, NULL, 0, dold);
-	err = err ?: edpg_compile(new, NULL, 0, NULL, 0, dnew);
-	if (err)
-		goto out;
-	narrow_to_changes(dold, dnew);
-	put = malloc((dnew->ngws ? dnew->ngws : 1) * sizeof(*put));
-	if (!put) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Both lists are sorted by MAC: one merge walk finds what changed. */
-	for (size_t i = 0; i < dnew->ngws; i++) {
-		while (j < dold->ngws && memcmp(dold->gws[j].mac, dnew->gws[i].mac, 6) < 0)
-			j++;
-		if (j < dold->ngws && rec_equal(&dold->gws[j], &dnew->gws[i]))
-			continue;
-		put[nput++] = dnew->gws[i];
-	}
-	edpg_nft_opts_from(&ifs, &o, names);
-	if (ifs.n) {
-		err = edpg_nft_build_delta(dold, dnew, &o, &batch);
-		err = err ?: edpg_nft_send(batch, msg, sizeof(msg));
-		edpg_nft_batch_free(batch);
-		if (err) {
-			edpg_err(err, "nftables refused the change (%s); the gateways file has it, `edpgate apply` retries",
-				 msg);
-			goto out;
-		}
-	}
-	err = edpg_bpf_gw_put_many(&b, put, nput);
-	/* Gateways that left: in @old, not in @new (both sorted by MAC). */
-	for (size_t i = 0, k = 0; i < dold->ngws && !err; i++) {
-		while (k < dnew->ngws && memcmp(dnew->gws[k].mac, dold->gws[i].mac, 6) < 0)
-			k++;
-		if (k < dnew->ngws && !memcmp(dnew->gws[k].mac, dold->gws[i].mac, 6))
-			continue;
-		err = edpg_bpf_gw_del(&b, dold->gws[i].mac);
-		if (err == -ENOENT)
-			err = 0;
-	}
-	if (err)
-		edpg_err(err, "cannot update the gateway map; the gateways file has the change, `edpgate apply` retries");
-out:
-	free(put);
+		edpg_err(err, "cannot compile the policy; the gateways file has the change, `edpgate apply` retries");
+	else
+		err = edpg_sync(&s, dold, dnew, &so, NULL);
+	edpg_resolved_free(names, nnames);
 	edpg_desired_put(dold);
 	edpg_desired_put(dnew);
 	edpg_bpf_close(&b);
@@ -482,6 +394,65 @@ static int imp_key_cmp(const void *a, const void *b)
 	return x->mac < y->mac ? -1 : x->mac > y->mac;
 }
 
+struct imp_counts {
+	size_t same, replaced, conflicts;
+	size_t nbase;		/* enrolled gateways the import leaves as they are */
+};
+
+/*
+ * Sort the enrolled gateways of @p out against the import @file: the same
+ * (a no-op: the file's copy takes the enrolled origin of its services),
+ * replaced (with @replace), or left as they are, copied to @base (a
+ * conflicting one too: the second parse reports it where it is).
+ */
+static int imp_sort_out(const struct edpg_policy *p, struct edpg_policy *file,
+			struct edpg_gateway *base, bool replace, struct imp_counts *c)
+{
+	struct imp_key *keys;
+
+	keys = malloc((file->ngateways ? file->ngateways : 1) * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < file->ngateways; i++)
+		keys[i] = (struct imp_key){ mac64(file->gateways[i].mac), i };
+	qsort(keys, file->ngateways, sizeof(*keys), imp_key_cmp);
+	for (size_t i = 0; i < p->ngateways; i++) {
+		struct imp_key k = { mac64(p->gateways[i].mac), 0 }, *hit;
+
+		hit = bsearch(&k, keys, file->ngateways, sizeof(*keys), imp_key_cmp);
+		if (hit && gw_equal(&p->gateways[i], &file->gateways[hit->idx]) &&
+		    (!replace || same_origin(&p->gateways[i], &file->gateways[hit->idx]))) {
+			c->same++;
+			file->gateways[hit->idx].uses_defaults = p->gateways[i].uses_defaults;
+			continue;
+		}
+		if (hit && replace) {
+			c->replaced++;
+			continue;
+		}
+		c->conflicts += hit != NULL;
+		base[c->nbase++] = p->gateways[i];
+	}
+	free(keys);
+	return 0;
+}
+
+static void imp_report(const char *path, size_t added, size_t replaced, size_t same, bool live)
+{
+	out_begin();
+	out_obj_open(NULL);
+	out_str("file", "%s: ", path);
+	out_uint("enrolled", "%llu enrolled", added);
+	out_uint("replaced", ", %llu replaced", replaced);
+	out_uint("unchanged", ", %llu unchanged", same);
+	if (added || replaced)
+		out_bool("live", live ? "\n" : " (saved; edpgate is not attached, so they take effect at `edpgate attach`)\n",
+			 live);
+	else
+		out_bool("live", " (nothing to change)\n", false);
+	out_obj_close();
+}
+
 static void diags_print(const struct edpg_diags *d)
 {
 	char line[1024];
@@ -545,7 +516,7 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 	struct edpg_policy file = *p, merged = *p;
 	size_t added = 0, replaced = 0, same = 0, conflicts = 0, nbase = 0;
 	struct edpg_diags d = {};
-	struct imp_key *keys = NULL;
+	struct imp_counts cnt = {};
 	bool replace = false, live = false, reported = false;
 	char *text = NULL;
 	const char *path;
@@ -590,34 +561,18 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 		goto out;
 
 	/* Which enrolled gateways the file names, and how. */
-	keys = malloc((file.ngateways ? file.ngateways : 1) * sizeof(*keys));
 	merged.gateways = malloc((p->ngateways ? p->ngateways : 1) * sizeof(*merged.gateways));
-	if (!keys || !merged.gateways) {
+	if (!merged.gateways) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < file.ngateways; i++)
-		keys[i] = (struct imp_key){ mac64(file.gateways[i].mac), i };
-	qsort(keys, file.ngateways, sizeof(*keys), imp_key_cmp);
-	for (size_t i = 0; i < p->ngateways; i++) {
-		struct imp_key k = { mac64(p->gateways[i].mac), 0 }, *hit;
-
-		hit = bsearch(&k, keys, file.ngateways, sizeof(*keys), imp_key_cmp);
-		if (hit && gw_equal(&p->gateways[i], &file.gateways[hit->idx]) &&
-		    (!replace || same_origin(&p->gateways[i], &file.gateways[hit->idx]))) {
-			same++;
-			/* The file's copy takes its place, as enrolled (see above). */
-			file.gateways[hit->idx].uses_defaults = p->gateways[i].uses_defaults;
-			continue;
-		}
-		if (hit && replace) {
-			replaced++;
-			continue;
-		}
-		conflicts += hit != NULL;
-		/* Untouched (or conflicting: pass 2 reports it where it is). */
-		merged.gateways[nbase++] = p->gateways[i];
-	}
+	err = imp_sort_out(p, &file, merged.gateways, replace, &cnt);
+	if (err)
+		goto out;
+	same = cnt.same;
+	replaced = cnt.replaced;
+	conflicts = cnt.conflicts;
+	nbase = cnt.nbase;
 	added = file.ngateways - same - replaced;
 
 	/* 2. The file against every gateway it leaves enrolled. */
@@ -641,18 +596,7 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 		if (err)
 			goto out;
 	}
-	out_begin();
-	out_obj_open(NULL);
-	out_str("file", "%s: ", path);
-	out_uint("enrolled", "%llu enrolled", added);
-	out_uint("replaced", ", %llu replaced", replaced);
-	out_uint("unchanged", ", %llu unchanged", same);
-	if (added || replaced)
-		out_bool("live", live ? "\n" : " (saved; edpgate is not attached, so they take effect at `edpgate attach`)\n",
-			 live);
-	else
-		out_bool("live", " (nothing to change)\n", false);
-	out_obj_close();
+	imp_report(path, added, replaced, same, live);
 	ret = EDPG_EXIT_OK;
 out:
 	diags_print(&d);
@@ -666,7 +610,6 @@ out:
 			edpg_err(err, "cannot import %s; nothing was changed", path);
 	}
 	edpg_diags_free(&d);
-	free(keys);
 	free(file.gateways);
 	free(merged.gateways);
 	free(text);

@@ -51,7 +51,7 @@ int do_upgrade(int argc, char **argv)
 		return EDPG_EXIT_FAIL;
 	err = edpg_ifaces_load(cli.state_dir, &ifs);
 	if (err)
-		return edpg_err(err, "cannot read %s/interfaces", cli.state_dir), EDPG_EXIT_FAIL;
+		return edpg_err(err, "cannot read %s/" EDPG_STATE_INTERFACES, cli.state_dir), EDPG_EXIT_FAIL;
 	/* The maps the XDP program now runs on; the snooper shares two. */
 	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
 	if (err)

@@ -151,7 +151,7 @@ int do_verify(int argc, char **argv)
 		return EDPG_EXIT_FAIL;
 	err = edpg_ifaces_load(cli.state_dir, &ifs);
 	if (err) {
-		edpg_err(err, "cannot read %s/interfaces", cli.state_dir);
+		edpg_err(err, "cannot read %s/" EDPG_STATE_INTERFACES, cli.state_dir);
 		goto out_policy;
 	}
 	edpg_health_check(cli.pin_dir, &ifs, &h);

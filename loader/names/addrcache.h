@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "expiry.h"
+#include "state.h"
 
 /*
  * The address cache (STATE/addresses): the last-known-good addresses of
@@ -25,9 +26,8 @@ int edpg_cache_load(const char *path, struct edpg_resolved **out, size_t *n);
 /*
  * Beside the cache, PATH.retired holds the addresses that left it (expired
  * or evicted), in the same format, EXPIRES being when each left: what a
- * name returned earlier, for `doctor`.
+ * name returned earlier, for `doctor` (EDPG_RETIRED_SUFFIX, state.h).
  */
-#define EDPG_RETIRED_SUFFIX ".retired"
 int edpg_cache_save(const char *path, const struct edpg_resolved *r, size_t n);
 
 struct edpg_cache_entry {

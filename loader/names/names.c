@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * names.c - the live destination table and the pushes of its changes.
+ * names.c - the live destination table.
  *
  * Everything that decides (expiry, refresh, cap) is expiry.c; this file
  * ties it to the policy's groups, the snooped answers (dnsmsg.c), the
- * cache file (addrcache.c) and the two sinks.  A change reaches the sinks
- * as a delta of two compiled desired states, so the daemon's pushes and a
- * full `apply` can never disagree about what a table means.
+ * cache file (addrcache.c).  It touches no sink: a change reaches them as
+ * two compiled desired states handed to edpg_sync() (sync.c), so the
+ * daemon's pushes and a full `apply` can never disagree about what a
+ * table means.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <bpf/bpf.h>
 
 #include "addr.h"
 #include "addrcache.h"
@@ -22,8 +22,6 @@
 #include "dnsmsg.h"
 #include "log.h"
 #include "names.h"
-#include "nft.h"
-#include "resolver.h"
 
 /* strcasecmp with a trailing dot on either side ignored. */
 static bool name_eq(const char *a, const char *b)
@@ -395,6 +393,39 @@ nomem:
 	return -ENOMEM;
 }
 
+/* A reload: every entry keeps its times and source, the confirmations
+ * carry over; entries of names the new policy lacks go. */
+int edpg_names_carry_over(struct edpg_names *n, const struct edpg_names *old)
+{
+	for (size_t i = 0; i < old->t.n; i++) {
+		const struct edpg_dst_entry *e = &old->t.v[i];
+		uint64_t groups = edpg_names_groups_of(n->p, e->name);
+		int idx = edpg_names_index(n, e->name), oidx = edpg_names_index(old, e->name);
+
+		if (idx < 0)
+			continue;
+		if (oidx >= 0 && old->confirmed[oidx])
+			n->confirmed[idx] = true;
+		for (int g = 0; g < EDPG_MAX_GROUPS; g++) {
+			struct edpg_dst_entry *ne;
+			int err;
+
+			if (!(groups & (1ULL << g)))
+				continue;
+			err = edpg_dst_add(&n->t, g, n->names[idx], &e->addr, e->source, e->ttl,
+					   e->seen);
+			if (err < 0)
+				return err;
+			ne = edpg_dst_find(&n->t, g, n->names[idx], &e->addr);
+			if (e->expires_ttl > ne->expires_ttl)
+				ne->expires_ttl = e->expires_ttl;
+			if (e->last_used > ne->last_used)
+				ne->last_used = e->last_used;
+		}
+	}
+	return 0;
+}
+
 /* ---- the cache file ---------------------------------------------------- */
 
 static int64_t to_wall(const struct edpg_names *n, uint64_t t)
@@ -518,312 +549,17 @@ int edpg_names_cache_text(const struct edpg_names *n, char **out, size_t *len)
 	return err;
 }
 
-/* ---- one-shot resolution (attach, apply) -------------------------------- */
+/* ---- the data path's stamps --------------------------------------------- */
 
-int edpg_names_resolve_once(const struct edpg_policy *p, const char *cache_path, bool from_cache,
-			    const char *const *servers, size_t nservers,
-			    struct edpg_resolved **out, size_t *nout)
+void edpg_names_used_stamps(struct edpg_names *n, const uint64_t *ns)
 {
-	struct edpg_name_result *res = NULL;
-	struct edpg_resolver *rv = NULL;
-	struct edpg_names n;
-	uint64_t now = time(NULL);
-	int err;
-
-	err = edpg_names_init(&n, p, 0);
-	if (err)
-		return err;
-	/* The cache first: whatever happens to DNS below, yesterday's
-	 * addresses are there. */
-	err = edpg_names_load_cache(&n, cache_path, now);
-	if (err && err != -ENOENT)
-		edpg_warn("address cache %s unreadable: %s", cache_path, strerror(-err));
-	err = 0;
-	if (from_cache || !n.nnames)
-		goto done;
-
-	res = calloc(n.nnames, sizeof(*res));
-	if (!res) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = edpg_resolver_new(&rv, servers, nservers, 0);
-	if (err) {
-		err = edpg_err(err, "cannot set up the resolver");
-		goto out;
-	}
-	/* All names in one round trip: c-ares runs them concurrently. */
-	err = edpg_resolver_resolve(rv, n.names, n.nnames, res);
-	if (err) {
-		err = edpg_err(err, "name resolution failed");
-		goto out;
-	}
-	for (size_t i = 0; i < n.nnames && !err; i++) {
-		struct edpg_addr *a;
-		uint32_t *ttls;
-
-		if (res[i].status || !res[i].nanswers) {
-			size_t kept = 0;
-
-			for (size_t k = 0; k < n.t.n; k++)
-				kept += name_eq(n.t.v[k].name, n.names[i]);
-			edpg_warn("%s: %s; %s", n.names[i],
-				  res[i].status == -ENOENT || !res[i].status ? "no such name" :
-				  strerror(-res[i].status),
-				  kept ? "keeping its cached addresses" :
-					 "it allows nothing until it resolves");
-			continue;
-		}
-		a = calloc(res[i].nanswers, sizeof(*a));
-		ttls = calloc(res[i].nanswers, sizeof(*ttls));
-		if (!a || !ttls) {
-			err = -ENOMEM;
-		} else {
-			for (size_t k = 0; k < res[i].nanswers; k++) {
-				a[k] = res[i].answers[k].addr;
-				ttls[k] = res[i].answers[k].ttl;
-			}
-			err = edpg_names_answer(&n, n.names[i], a, ttls, res[i].nanswers,
-						SRC_RESOLVED, now, NULL, NULL);
-			err = err < 0 ? err : 0;
-		}
-		free(a);
-		free(ttls);
-	}
-	if (err)
-		goto out;
-	/* Cached addresses of names that answered go once their expiry has
-	 * run out; those still within it stay (an answer that left them out
-	 * does not cut a flow the address still carries). */
-	err = edpg_names_expire(&n, now, NULL, NULL);
-	if (err < 0)
-		goto out;
-	err = edpg_names_save_cache(&n, cache_path);
-	if (err) {
-		err = edpg_err(err, "cannot write the address cache %s", cache_path);
-		goto out;
-	}
-done:
-	err = edpg_names_resolved(&n, out, nout);
-out:
-	if (res)
-		edpg_name_results_free(res, n.nnames);
-	edpg_resolver_free(rv);
-	edpg_names_free(&n);
-	return err;
-}
-
-/* ---- single destinations in the live generation -------------------------- */
-
-static int dst_key(const struct edpg_bpf *b, const struct edpg_addr *a, int *fd,
-		   uint8_t key[20])
-{
-	uint32_t gen = 0;
-	int err;
-
-	err = edpg_bpf_active_gen(b, &gen);
-	if (err)
-		return err;
-	memset(key, 0, 20);
-	if (a->family == AF_INET) {
-		struct edpg_dst4_key *k = (void *)key;
-
-		memcpy(k->addr, a->addr, 4);
-		k->gen = gen;
-		*fd = b->map_fd[EDPG_M_DST4];
-	} else if (a->family == AF_INET6) {
-		struct edpg_dst6_key *k = (void *)key;
-
-		memcpy(k->addr, a->addr, 16);
-		k->gen = gen;
-		*fd = b->map_fd[EDPG_M_DST6];
-	} else {
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int edpg_bpf_dst_put(struct edpg_bpf *b, const struct edpg_addr *a, uint64_t groups)
-{
-	struct edpg_dst v = { .groups = groups }, old;
-	uint8_t key[20];
-	int fd, err;
-
-	err = dst_key(b, a, &fd, key);
-	if (err)
-		return err;
-	/* In place: the data path's last_used stamp must survive, and the
-	 * key never disappears, so no packet meets a gap. */
-	if (!bpf_map_lookup_elem(fd, key, &old))
-		v.last_used = old.last_used;
-	if (bpf_map_update_elem(fd, key, &v, BPF_ANY))
-		return -errno;
-	return 0;
-}
-
-int edpg_bpf_dst_del(struct edpg_bpf *b, const struct edpg_addr *a)
-{
-	uint8_t key[20];
-	int fd, err;
-
-	err = dst_key(b, a, &fd, key);
-	if (err)
-		return err;
-	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-int edpg_bpf_dst_last_used(const struct edpg_bpf *b, const struct edpg_addr *a, uint64_t *ns)
-{
-	struct edpg_dst v;
-	uint8_t key[20];
-	int fd, err;
-
-	err = dst_key(b, a, &fd, key);
-	if (err)
-		return err;
-	if (bpf_map_lookup_elem(fd, key, &v))
-		return -errno;
-	*ns = v.last_used;
-	return 0;
-}
-
-void edpg_names_poll_used(struct edpg_names *n, const struct edpg_bpf *b)
-{
-	uint32_t gen = 0;
-
-	/* One generation read for the whole table; one lookup per entry,
-	 * written to that entry only (edpg_dst_used would rescan the table
+	/* Written to each entry only (edpg_dst_used would rescan the table
 	 * for every address). */
-	if (edpg_bpf_active_gen(b, &gen))
-		return;
 	for (size_t i = 0; i < n->t.n; i++) {
 		struct edpg_dst_entry *e = &n->t.v[i];
-		struct edpg_dst4_key k4 = { .gen = gen };
-		struct edpg_dst6_key k6 = { .gen = gen };
-		struct edpg_dst v;
-		uint64_t s;
-		int err;
+		uint64_t s = ns[i] / 1000000000ULL;
 
-		if (e->addr.family == AF_INET) {
-			memcpy(k4.addr, e->addr.addr, 4);
-			err = bpf_map_lookup_elem(b->map_fd[EDPG_M_DST4], &k4, &v);
-		} else {
-			memcpy(k6.addr, e->addr.addr, 16);
-			err = bpf_map_lookup_elem(b->map_fd[EDPG_M_DST6], &k6, &v);
-		}
-		s = v.last_used / 1000000000ULL;
-		if (!err && v.last_used && s > e->last_used)
+		if (ns[i] && s > e->last_used)
 			e->last_used = s;
 	}
-}
-
-/* ---- deltas --------------------------------------------------------------- */
-
-static bool exact(const struct edpg_want_dst *w)
-{
-	return w->addr.plen == (w->addr.family == AF_INET ? 32 : 128);
-}
-
-/* Whether @a and @b differ only in exact destinations. */
-static bool only_exact_differ(const struct edpg_desired *a, const struct edpg_desired *b)
-{
-	size_t i = 0, j = 0;
-
-	if (a->flags != b->flags || a->nservices != b->nservices || a->ngroups != b->ngroups ||
-	    a->ngws != b->ngws ||
-	    memcmp(a->svc_groups, b->svc_groups, sizeof(a->svc_groups)) ||
-	    memcmp(a->ports, b->ports, sizeof(a->ports)))
-		return false;
-	for (size_t k = 0; k < a->ngws; k++)
-		if (memcmp(a->gws[k].mac, b->gws[k].mac, 6) ||
-		    a->gws[k].rec.services != b->gws[k].rec.services ||
-		    a->gws[k].rec.flags != b->gws[k].rec.flags)
-			return false;
-	/* CIDRs must match one for one. */
-	for (;;) {
-		while (i < a->ndsts && exact(&a->dsts[i]))
-			i++;
-		while (j < b->ndsts && exact(&b->dsts[j]))
-			j++;
-		if (i == a->ndsts || j == b->ndsts)
-			return i == a->ndsts && j == b->ndsts;
-		if (edpg_addr_cmp(&a->dsts[i].addr, &b->dsts[j].addr) ||
-		    a->dsts[i].groups != b->dsts[j].groups)
-			return false;
-		i++;
-		j++;
-	}
-}
-
-int edpg_names_push_delta(struct edpg_bpf *b, const struct edpg_desired *old,
-			  const struct edpg_desired *new, const struct edpg_ifaces *ifs,
-			  size_t *nchanged)
-{
-	const char *names[EDPG_MAX_IFACES];
-	struct edpg_nft_batch *batch = NULL;
-	struct edpg_nft_opts o = {};
-	char msg[512] = "";
-	size_t i = 0, j = 0, cnt = 0;
-	int err = 0;
-
-	*nchanged = 0;
-	if (!only_exact_differ(old, new))
-		return -EAGAIN;
-	/* As edpg_nft_opts_from() (ctx.c), kept here so this module links
-	 * without the CLI's globals (unit tests). */
-	o.enforce = EDPG_ENFORCE_BOTH;
-	for (size_t k = 0; k < ifs->n; k++) {
-		names[k] = ifs->v[k].name;
-		if (!strcmp(ifs->v[k].enforce, "xdp"))
-			o.enforce = EDPG_ENFORCE_XDP;
-		else if (!strcmp(ifs->v[k].enforce, "nft"))
-			o.enforce = EDPG_ENFORCE_NFT;
-	}
-	o.ifaces = names;
-	o.nifaces = ifs->n;
-	/* nft first, as in a full push: if it refuses, BPF is untouched. */
-	err = edpg_nft_build_delta(old, new, &o, &batch);
-	if (err)
-		return err;
-	if (edpg_nft_batch_nmsgs(batch))
-		err = edpg_nft_send(batch, msg, sizeof(msg));
-	edpg_nft_batch_free(batch);
-	if (err) {
-		edpg_warn("nftables refused the update (%s)", msg);
-		return err;
-	}
-	/* One merge walk of the sorted lists: additions and group changes
-	 * update in place, removals delete. */
-	while (i < old->ndsts || j < new->ndsts) {
-		const struct edpg_want_dst *o_ = i < old->ndsts ? &old->dsts[i] : NULL;
-		const struct edpg_want_dst *n_ = j < new->ndsts ? &new->dsts[j] : NULL;
-		int c = !o_ ? 1 : !n_ ? -1 : edpg_addr_cmp(&o_->addr, &n_->addr);
-
-		if (c < 0) {
-			if (exact(o_)) {
-				err = edpg_bpf_dst_del(b, &o_->addr);
-				cnt++;
-			}
-			i++;
-		} else if (c > 0) {
-			if (exact(n_)) {
-				err = edpg_bpf_dst_put(b, &n_->addr, n_->groups);
-				cnt++;
-			}
-			j++;
-		} else {
-			if (exact(n_) && o_->groups != n_->groups) {
-				err = edpg_bpf_dst_put(b, &n_->addr, n_->groups);
-				cnt++;
-			}
-			i++;
-			j++;
-		}
-		if (err)
-			return err;
-	}
-	*nchanged = cnt;
-	return 0;
 }

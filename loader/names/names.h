@@ -2,7 +2,7 @@
 /*
  * names.h - the live destination table: every (group, name, address) that
  * DNS resolution, snooped answers or the last-known-good cache put there,
- * with its expiry (expiry.c), and the pushes of its changes to the sinks.
+ * with its expiry (expiry.c).  Pure data: no sink, no libbpf, no netlink.
  *
  * Times in the table are seconds of one clock chosen by the caller (the
  * daemon: CLOCK_MONOTONIC, which the data path's last_used stamps also
@@ -22,7 +22,6 @@
 #include <stdint.h>
 
 #include "addrcache.h"
-#include "bpfmaps.h"
 #include "expiry.h"
 #include "policy.h"
 #include "state.h"
@@ -131,6 +130,10 @@ int edpg_names_expire(struct edpg_names *n, uint64_t now, edpg_names_log_fn log,
 /* Earliest expiry of an entry that can expire (UINT64_MAX: none). */
 uint64_t edpg_names_next_expiry(const struct edpg_names *n);
 
+/* Copy the entries of @old (a table of the previous policy) into @n (a
+ * table for a new one), for the names @n's policy still lists. */
+int edpg_names_carry_over(struct edpg_names *n, const struct edpg_names *old);
+
 /* Compile input: every name with its addresses in the table. */
 int edpg_names_resolved(const struct edpg_names *n, struct edpg_resolved **out, size_t *nout);
 
@@ -152,27 +155,11 @@ int edpg_names_resolve_once(const struct edpg_policy *p, const char *cache_path,
 			    const char *const *servers, size_t nservers,
 			    struct edpg_resolved **out, size_t *nout);
 
-/* Every entry's last_used from the live maps (CLOCK_MONOTONIC_COARSE ns
- * there, seconds here): the daemon's table clock must be CLOCK_MONOTONIC. */
-void edpg_names_poll_used(struct edpg_names *n, const struct edpg_bpf *b);
-
-/* ---- single destinations in the live generation (no swap) ------------- */
-
-/* Put @a (exact) with @groups; an existing key is updated in place and
- * keeps its last_used stamp. */
-int edpg_bpf_dst_put(struct edpg_bpf *b, const struct edpg_addr *a, uint64_t groups);
-int edpg_bpf_dst_del(struct edpg_bpf *b, const struct edpg_addr *a);
-/* last_used (CLOCK_MONOTONIC_COARSE ns) of @a in the live generation. */
-int edpg_bpf_dst_last_used(const struct edpg_bpf *b, const struct edpg_addr *a, uint64_t *ns);
-
 /*
- * Push the difference @old -> @new: one nft transaction with only the
- * element changes, then a BPF update or delete per changed exact address.
- * -EAGAIN when more than exact addresses differ (the caller pushes in
- * full).  *nchanged gets the number of BPF destinations written.
+ * The data path's last_used stamps (CLOCK_MONOTONIC_COARSE ns, 0 = none),
+ * @ns[i] for entry i of the table (n->t.v): the daemon's table clock must
+ * be CLOCK_MONOTONIC.  A stamp only ever moves an entry's last_used on.
  */
-int edpg_names_push_delta(struct edpg_bpf *b, const struct edpg_desired *old,
-			  const struct edpg_desired *new, const struct edpg_ifaces *ifs,
-			  size_t *nchanged);
+void edpg_names_used_stamps(struct edpg_names *n, const uint64_t *ns);
 
 #endif

@@ -102,6 +102,18 @@ int edpg_bpf_gw_del(struct edpg_bpf *b, const uint8_t mac[6]);
 /* 0 when @ngws gateways fit in @b's slots; else -ENOSPC, said how to make room. */
 int edpg_bpf_room(const struct edpg_bpf *b, size_t ngws);
 int edpg_bpf_active_gen(const struct edpg_bpf *b, uint32_t *gen);
+
+/* ---- single destinations in the live generation (bpfdst.c, no swap) ---- */
+
+/* Put @a (exact) with @groups; an existing key is updated in place and
+ * keeps its last_used stamp. */
+int edpg_bpf_dst_put(struct edpg_bpf *b, const struct edpg_addr *a, uint64_t groups);
+int edpg_bpf_dst_del(struct edpg_bpf *b, const struct edpg_addr *a);
+/* last_used (CLOCK_MONOTONIC_COARSE ns) of @a in the live generation. */
+int edpg_bpf_dst_last_used(const struct edpg_bpf *b, const struct edpg_addr *a, uint64_t *ns);
+/* The same for @n addresses into @ns (0: absent or never used). */
+int edpg_bpf_dst_last_used_many(const struct edpg_bpf *b, const struct edpg_addr *a, size_t n,
+				uint64_t *ns);
 /* Live gateway record by MAC (slot included); -ENOENT if not enrolled. */
 int edpg_bpf_gw_get(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_gw *out);
 /* Counters summed over CPUs. */

@@ -247,7 +247,7 @@ int edpg_lock(const char *state_dir)
 			 strerror(-err), edpg_write_hint(err));
 		return err;
 	}
-	snprintf(path, sizeof(path), "%s/lock", state_dir);
+	edpg_state_path(path, sizeof(path), state_dir, EDPG_STATE_LOCK);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	/* flock() needs no write access: on a read-only state directory the
 	 * read-only commands still work, and a writing one fails at its
@@ -289,7 +289,7 @@ int edpg_ifaces_load(const char *state_dir, struct edpg_ifaces *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(path, sizeof(path), "%s/interfaces", state_dir);
+	edpg_state_path(path, sizeof(path), state_dir, EDPG_STATE_INTERFACES);
 	err = edpg_read_file(path, &buf, &len);
 	if (err == -ENOENT)
 		return 0;
@@ -317,6 +317,13 @@ int edpg_ifaces_save(const char *state_dir, const struct edpg_ifaces *in)
 	for (size_t i = 0; i < in->n; i++)
 		off += snprintf(buf + off, sizeof(buf) - off, "%s %s %s %d\n", in->v[i].name,
 				in->v[i].xdp_mode, in->v[i].enforce, in->v[i].ifindex);
-	snprintf(path, sizeof(path), "%s/interfaces", state_dir);
+	edpg_state_path(path, sizeof(path), state_dir, EDPG_STATE_INTERFACES);
 	return edpg_write_atomic(path, buf, off);
+}
+
+int edpg_state_path(char *buf, size_t len, const char *state_dir, const char *file)
+{
+	int n = snprintf(buf, len, "%s/%s", state_dir, file);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

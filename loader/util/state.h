@@ -8,6 +8,21 @@
 
 #include <stddef.h>
 
+/*
+ * The files of the state directory, named here once: every module that
+ * reads or writes one builds its path with edpg_state_path().
+ */
+#define EDPG_STATE_GATEWAYS	"gateways"		/* enrolled gateways (rules grammar) */
+#define EDPG_STATE_ADDRESSES	"addresses"		/* last-known-good address cache */
+/* Beside the cache: the addresses its names returned earlier. */
+#define EDPG_RETIRED_SUFFIX	".retired"
+#define EDPG_STATE_RETIRED	EDPG_STATE_ADDRESSES EDPG_RETIRED_SUFFIX
+#define EDPG_STATE_INTERFACES	"interfaces"		/* the attached interfaces */
+#define EDPG_STATE_LOCK		"lock"			/* serialises edpgate invocations */
+
+/* @state_dir/@file into @buf; -ENAMETOOLONG when it does not fit. */
+int edpg_state_path(char *buf, size_t len, const char *state_dir, const char *file);
+
 /* Modes of what edpgate creates in the state directory: root only. */
 #define EDPG_FILE_MODE	0600
 #define EDPG_DIR_MODE	0700

@@ -28,13 +28,11 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include "cli.h"
 #include "nft.h"
+#include "pipeline.h"
 #include "rules.h"
 #include "state.h"
-
-/* The CLI's globals live in main.c, which the library leaves out. */
-struct edpg_cli cli = { .lock_fd = -1 };
+#include "sync.h"
 
 static long long now_ns(void)
 {
@@ -98,6 +96,7 @@ int main(int argc, char **argv)
 	const char *nftfile = NULL, *emptyfile = NULL;
 	struct edpg_desired *d = NULL;
 	struct edpg_ifaces ifs;
+	struct edpg_where w = {};
 	struct edpg_policy p;
 	long long t0, te, tn, t0n;
 	unsigned int rounds = 5, r;
@@ -105,22 +104,22 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "r:s:f:e:n:")) != -1) {
 		switch (c) {
-		case 'r': cli.rules = optarg; break;
-		case 's': cli.state_dir = optarg; break;
+		case 'r': w.rules = optarg; break;
+		case 's': w.state_dir = optarg; break;
 		case 'f': nftfile = optarg; break;
 		case 'e': emptyfile = optarg; break;
 		case 'n': rounds = strtoul(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
-	if (!cli.rules || !cli.state_dir || !rounds || !nftfile != !emptyfile) {
+	if (!w.rules || !w.state_dir || !rounds || !nftfile != !emptyfile) {
 		fprintf(stderr, "usage: bench_nftpush -r RULES -s STATE_DIR [-f NFTFILE -e EMPTYFILE [-n ROUNDS]]\n");
 		return 2;
 	}
-	if (edpg_load_policy(&p, cli.rules, true))
+	if (edpg_policy_load(&p, w.rules, w.state_dir, true))
 		return 1;
-	err = edpg_ifaces_load(cli.state_dir, &ifs);
-	err = err ?: edpg_build_desired(&p, true, &d);
+	err = edpg_ifaces_load(w.state_dir, &ifs);
+	err = err ?: edpg_desired_build(&p, &w, true, &d);
 	if (err)
 		goto out;
 	if (!nftfile) {

@@ -29,7 +29,7 @@ static int teardown(void **state)
 	char path[PATH_MAX];
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/interfaces", dir);
+	edpg_state_path(path, sizeof(path), dir, EDPG_STATE_INTERFACES);
 	unlink(path);
 	return rmdir(dir);
 }
@@ -63,7 +63,7 @@ static void test_without_ifindex(void **state)
 	FILE *f;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/interfaces", dir);
+	edpg_state_path(path, sizeof(path), dir, EDPG_STATE_INTERFACES);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(old, f);

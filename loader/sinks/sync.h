@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * sync.h - the one way a desired state reaches the two sinks.
+ *
+ * Every policy change (attach, apply, up, detach, the daemon's table
+ * changes, gateway add/del/import) hands edpg_sync() the state the sinks
+ * hold and the state they should hold.  It chooses a delta or a full
+ * push, pushes nftables first and BPF second, and says what failed and
+ * what state that left in one set of messages.
+ */
+#ifndef EDPG_SYNC_H
+#define EDPG_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bpfmaps.h"
+#include "nft.h"
+#include "policy.h"
+#include "state.h"
+
+/* Where the policy goes: the live BPF instance and the attached set. */
+struct edpg_sinks {
+	struct edpg_bpf *bpf;
+	const struct edpg_ifaces *ifs;
+};
+
+struct edpg_sync_opts {
+	/* Push the whole state even when a delta would do: start-up and
+	 * reload, where the sinks may hold anything. */
+	bool full;
+	/* What is already durable when a push fails (e.g. "the gateways
+	 * file has the change"); NULL: nothing, so a refused nft
+	 * transaction changed nothing at all. */
+	const char *durable;
+};
+
+struct edpg_sync_result {
+	bool full;		/* pushed whole (generation swap) */
+	size_t ndsts;		/* BPF destinations written by a delta */
+	size_t ngws;		/* BPF gateway records written or deleted */
+};
+
+/*
+ * Make the sinks of @s hold @new, given that they hold @old (NULL:
+ * unknown, push whole).  A delta (one nft transaction of element changes,
+ * in-place BPF writes of the live generation, no swap) when @old and @new
+ * differ only in exact destinations and gateway records; otherwise, or
+ * when the delta is refused (someone changed the sinks meanwhile), the
+ * whole state: one nft transaction, one BPF generation swap.  nft goes
+ * first: its transaction is all or nothing, so when the kernel refuses it
+ * BPF is untouched.  Errors are reported here; @o and @r may be NULL.
+ */
+int edpg_sync(const struct edpg_sinks *s, const struct edpg_desired *old,
+	      const struct edpg_desired *new, const struct edpg_sync_opts *o,
+	      struct edpg_sync_result *r);
+
+/* nft options (interfaces, enforcement) of the attached set; @names
+ * must hold EDPG_MAX_IFACES pointers. */
+void edpg_nft_opts_from(const struct edpg_ifaces *ifs, struct edpg_nft_opts *o, const char **names);
+
+#endif
