@@ -23,9 +23,7 @@ void edpg_daemon_init(struct edpg_daemon *r, const struct edpg_where *w, uint32_
 	memset(r, 0, sizeof(*r));
 	r->w = *w;
 	r->sched.floor = floor;
-	r->b.prog_fd = -1;
-	for (int i = 0; i < EDPG_M_MAX; i++)
-		r->b.map_fd[i] = -1;
+	edpg_bpf_init(&r->b);
 	for (int i = 0; i < EDPG_SNOOP_NPINS; i++)
 		r->keeper.snoop_fd[i] = -1;
 }

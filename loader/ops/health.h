@@ -75,7 +75,7 @@ bool edpg_health_needs_repair(const struct edpg_health *h, const char *ifname);
  * into the maps of @b.  With @only, the first error fails the whole;
  * without, an interface that cannot be restored is skipped (its error
  * returned) and @b is open whenever the shared part worked
- * (b->prog_fd >= 0).  Under the state-dir lock.
+ * (edpg_bpf_has_prog(b)).  Under the state-dir lock.
  */
 int edpg_health_repair(const char *pin_dir, struct edpg_ifaces *ifs, const char *only,
 		       const struct edpg_held *held, struct edpg_bpf *b, struct edpg_restored *r);

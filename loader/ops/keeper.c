@@ -126,7 +126,7 @@ static int repair_locked(struct edpg_keeper *k, struct edpg_bpf *b, struct edpg_
 	struct edpg_health h;
 	int err;
 
-	nb->prog_fd = -1;
+	edpg_bpf_init(nb);
 	err = edpg_ifaces_load(k->w->state_dir, ifs);
 	if (!err)
 		edpg_health_check(k->w->pin_dir, ifs, &h);
@@ -136,7 +136,7 @@ static int repair_locked(struct edpg_keeper *k, struct edpg_bpf *b, struct edpg_
 	err = edpg_health_repair(k->w->pin_dir, ifs, NULL, &held, nb, rs);
 	for (size_t i = 0; i < rs->n; i++)
 		edpg_info("restored %s%s", rs->v[i], k->event_check ? " (on a link event)" : "");
-	if (nb->prog_fd >= 0 && edpg_ifaces_save(k->w->state_dir, ifs))
+	if (edpg_bpf_has_prog(nb) && edpg_ifaces_save(k->w->state_dir, ifs))
 		edpg_warn("cannot write %s/" EDPG_STATE_INTERFACES, k->w->state_dir);
 	return err;
 }
@@ -167,7 +167,7 @@ int edpg_keeper_check(struct edpg_keeper *k, uint64_t now, struct edpg_bpf *b,
 		edpg_warn("could not restore everything (%s); trying again in %ds", strerror(-err),
 			  EDPG_REPAIR_RETRY);
 	}
-	if (nb.prog_fd < 0)
+	if (!edpg_bpf_has_prog(&nb))
 		return 0;
 	edpg_bpf_close(b);
 	*b = nb;
@@ -191,9 +191,9 @@ int edpg_keeper_restore_at_start(const struct edpg_where *w, struct edpg_ifaces 
 	err = edpg_ifaces_load(w->state_dir, ifs);
 	if (!err)
 		err = edpg_health_repair(w->pin_dir, ifs, NULL, NULL, b, &rs);
-	for (size_t i = 0; i < rs.n && b->prog_fd >= 0; i++)
+	for (size_t i = 0; i < rs.n && edpg_bpf_has_prog(b); i++)
 		edpg_info("restored %s", rs.v[i]);
-	if (b->prog_fd >= 0) {
+	if (edpg_bpf_has_prog(b)) {
 		if (err)
 			edpg_warn("not everything could be restored (%s); trying again later",
 				  strerror(-err));

@@ -41,7 +41,8 @@ extern const char *const edpg_reason_names[EDPG_R_MAX];
 /*
  * An open instance.  Its fields are the sink's: code above loader/sinks/
  * holds one (on the stack) and passes it to the functions here, and
- * reads nothing in it (edpg_bpf_capacity, edpg_bpf_has_prog).
+ * reads nothing in it (edpg_bpf_capacity, edpg_bpf_has_prog); scripts/check-layers.sh
+ * fails on a field read outside sinks/.
  */
 struct edpg_bpf {
 	int prog_fd;
