@@ -288,7 +288,7 @@ static void check_idigi(const struct edpg_bpf *b)
 	uint32_t gen = 0;
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "%s/addresses", cli.state_dir);
+	edpg_state_path(path, sizeof(path), cli.state_dir, EDPG_STATE_ADDRESSES);
 	if (edpg_cache_load_entries(path, &v, &n) || edpg_bpf_active_gen(b, &gen)) {
 		free(v);
 		return;

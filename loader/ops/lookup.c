@@ -35,7 +35,8 @@ int edpg_addr_cache_find(const char *state_dir, bool retired, const struct edpg_
 
 	*out = NULL;
 	*n = 0;
-	snprintf(path, sizeof(path), "%s/addresses%s", state_dir, retired ? EDPG_RETIRED_SUFFIX : "");
+	edpg_state_path(path, sizeof(path), state_dir,
+			retired ? EDPG_STATE_RETIRED : EDPG_STATE_ADDRESSES);
 	err = edpg_cache_load_entries(path, &v, &cnt);
 	if (err == -ENOENT)
 		return 0;
