@@ -92,7 +92,14 @@ out_policy:
 	return ret;
 }
 
-int do_attach(int argc, char **argv)
+struct attach_args {
+	enum edpg_xdp_mode mode;
+	const char *enforce, *ifname;
+	struct edpg_load_opts lo;
+};
+
+/* argv into @a; -1 when they are fine, else the exit code. */
+static int attach_args(int argc, char **argv, struct attach_args *a)
 {
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' },
@@ -100,37 +107,30 @@ int do_attach(int argc, char **argv)
 		{ "max-gateways", required_argument, NULL, 'g' },
 		{}
 	};
-	enum edpg_xdp_mode mode = EDPG_XDP_AUTO, used = EDPG_XDP_AUTO;
-	const char *enforce = "both", *ifname;
-	struct edpg_load_opts lo = {};
-	struct edpg_desired *d = NULL;
-	struct edpg_ifaces ifs, old;
-	struct edpg_policy p;
-	struct edpg_bpf b;
-	bool loaded = false;
-	int c, err, ret = EDPG_EXIT_FAIL;
 	char *end;
+	int c;
 
+	*a = (struct attach_args){ .mode = EDPG_XDP_AUTO, .enforce = "both" };
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (!strcmp(optarg, "native"))
-				mode = EDPG_XDP_NATIVE;
+				a->mode = EDPG_XDP_NATIVE;
 			else if (!strcmp(optarg, "generic"))
-				mode = EDPG_XDP_GENERIC;
+				a->mode = EDPG_XDP_GENERIC;
 			else if (!strcmp(optarg, "auto"))
-				mode = EDPG_XDP_AUTO;
+				a->mode = EDPG_XDP_AUTO;
 			else
 				return usage_err(synopsis, "--mode must be native, generic or auto");
 			break;
 		case 'e':
 			if (strcmp(optarg, "xdp") && strcmp(optarg, "nft") && strcmp(optarg, "both"))
 				return usage_err(synopsis, "--enforce must be xdp, nft or both");
-			enforce = optarg;
+			a->enforce = optarg;
 			break;
 		case 'g':
-			lo.max_gateways = strtoul(optarg, &end, 10);
-			if (*end || lo.max_gateways < 1 || lo.max_gateways > 1U << 20)
+			a->lo.max_gateways = strtoul(optarg, &end, 10);
+			if (*end || a->lo.max_gateways < 1 || a->lo.max_gateways > 1U << 20)
 				return usage_err(synopsis, "--max-gateways must be 1..1048576");
 			break;
 		default:
@@ -139,9 +139,75 @@ int do_attach(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return usage_err(synopsis, "attach takes exactly one interface");
-	ifname = argv[optind];
-	if (edpg_check_ifname(ifname, true))
+	a->ifname = argv[optind];
+	if (edpg_check_ifname(a->ifname, true))
 		return EDPG_EXIT_USAGE;
+	return -1;
+}
+
+/*
+ * The instance the new interface joins: the pinned one; or, when the pins
+ * of attached interfaces went missing, those restored (rather than a
+ * second instance loaded over them); or a new one (*loaded).
+ */
+static int open_instance(struct edpg_ifaces *ifs, const char *ifname,
+			 const struct edpg_load_opts *lo, struct edpg_bpf *b, bool *loaded)
+{
+	int err = edpg_bpf_open_pinned(b, cli.pin_dir);
+
+	*loaded = false;
+	if (err == -ENOENT && ifs->n) {
+		struct edpg_restored r;
+
+		err = edpg_health_repair(cli.pin_dir, ifs, ifname, NULL, b, &r);
+		for (size_t i = 0; i < r.n && !err; i++)
+			edpg_info("restored %s", r.v[i]);
+	} else if (err == -ENOENT) {
+		err = edpg_bpf_load_and_pin(b, cli.pin_dir, lo);
+		*loaded = !err;
+	} else if (err) {
+		edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
+	}
+	return err;
+}
+
+/* XDP on @a->ifname (not with --enforce nft), then the DNS snooper; @rec gets the mode. */
+static int hook_up(struct edpg_bpf *b, const struct attach_args *a, struct edpg_iface *rec)
+{
+	enum edpg_xdp_mode used = EDPG_XDP_AUTO;
+	int err = 0;
+
+	if (strcmp(a->enforce, "nft")) {
+		err = edpg_bpf_attach(b, cli.pin_dir, a->ifname, a->mode, &used);
+		if (!err)
+			snprintf(rec->xdp_mode, sizeof(rec->xdp_mode), "%s", mode_name(used));
+	}
+	/* The DNS answers gateways get, so the daemon allows what they were given. */
+	if (!err) {
+		err = edpg_snoop_attach(b, cli.pin_dir, a->ifname);
+		if (err)
+			edpg_bpf_detach(cli.pin_dir, a->ifname);
+	}
+	return err;
+}
+
+int do_attach(int argc, char **argv)
+{
+	struct edpg_desired *d = NULL;
+	struct edpg_ifaces ifs, old;
+	const char *enforce, *ifname;
+	struct attach_args a;
+	struct edpg_policy p;
+	struct edpg_bpf b;
+	bool loaded = false;
+	int err, ret = EDPG_EXIT_FAIL;
+
+	ret = attach_args(argc, argv, &a);
+	if (ret >= 0)
+		return ret;
+	ret = EDPG_EXIT_FAIL;
+	enforce = a.enforce;
+	ifname = a.ifname;
 
 	cli.lock_fd = edpg_lock(cli.state_dir);
 	if (cli.lock_fd < 0)
@@ -164,21 +230,7 @@ int do_attach(int argc, char **argv)
 	if (err)
 		return EDPG_EXIT_FAIL;
 
-	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
-	if (err == -ENOENT && ifs.n) {
-		/* Pins of the attached interfaces' instance went missing:
-		 * restore them rather than load a second instance over them. */
-		struct edpg_restored r;
-
-		err = edpg_health_repair(cli.pin_dir, &ifs, ifname, NULL, &b, &r);
-		for (size_t i = 0; i < r.n && !err; i++)
-			edpg_info("restored %s", r.v[i]);
-	} else if (err == -ENOENT) {
-		err = edpg_bpf_load_and_pin(&b, cli.pin_dir, &lo);
-		loaded = !err;
-	} else if (err) {
-		edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
-	}
+	err = open_instance(&ifs, ifname, &a.lo, &b, &loaded);
 	if (err)
 		goto out_policy;
 
@@ -196,18 +248,7 @@ int do_attach(int argc, char **argv)
 	}
 	err = edpg_build_desired(&p, false, &d);
 	err = err ?: edpg_push_full(&b, d, &ifs);
-	if (!err && strcmp(enforce, "nft")) {
-		err = edpg_bpf_attach(&b, cli.pin_dir, ifname, mode, &used);
-		if (!err)
-			snprintf(ifs.v[ifs.n - 1].xdp_mode, sizeof(ifs.v[0].xdp_mode), "%s",
-				 mode_name(used));
-	}
-	/* The DNS answers gateways get, so the daemon allows what they were given. */
-	if (!err) {
-		err = edpg_snoop_attach(&b, cli.pin_dir, ifname);
-		if (err)
-			edpg_bpf_detach(cli.pin_dir, ifname);
-	}
+	err = err ?: hook_up(&b, &a, &ifs.v[ifs.n - 1]);
 	err = err ?: edpg_ifaces_save(cli.state_dir, &ifs);
 	if (err) {
 		/* Put back what was there: the old interface list and table. */
