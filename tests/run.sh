@@ -84,7 +84,7 @@ run_one() {
 # and, through tail, to the terminal as it comes.  tail follows a sleep we
 # start and end ourselves: it then prints what is left and exits, and a
 # process the test left behind holding the log open cannot stall the run.
-keeper= follower=
+keeper='' follower=''
 trap '[ -z "$keeper" ] || kill "$keeper" 2>/dev/null' EXIT
 pass=0 fail=0 skip=0 badskip=0 failed=()
 for t in "$@"; do
@@ -123,4 +123,7 @@ for t in "$@"; do
 done
 echo "counts $suite $pass $fail $skip $badskip" >>"$counts"
 echo "== $suite: $pass passed, $fail failed, $skip skipped"
-[ $fail -eq 0 ] && [ $badskip -eq 0 ] || { echo "failed: ${failed[*]}"; exit 1; }
+if [ $fail -ne 0 ] || [ $badskip -ne 0 ]; then
+	echo "failed: ${failed[*]}"
+	exit 1
+fi
