@@ -116,7 +116,7 @@ FUZZ_TIME ?= 300
 MODEL_FRAMES ?= 2000000
 fuzz: deps $(FUZZ_BINS) $(BPFT_BINS)
 	$(Q)FUZZ_TIME=$(FUZZ_TIME) bash tests/run.sh fuzz $(FUZZ_BINS)
-	$(Q)$(BUILD)/tests/bpf/test_model --frames $(MODEL_FRAMES)
+	$(Q)$(BUILD)/tests/bpf/test_model --frames $(MODEL_FRAMES) --seed random
 
 # One entry point: install what is missing, build, run every suite.  A
 # skipped test fails it (tests/run.sh, tests/skip-allowlist); every suite

@@ -38,6 +38,21 @@ const volatile __u64 last_used_granularity_ns = 1000000000ULL;
  */
 const volatile __u32 dry_run = 0;
 
+/*
+ * Mutants: deliberate bugs, compiled in only with -DEDPG_MUTANT_...
+ * (BPF_EXTRA_CFLAGS), so that tests/bpf/test_mutants.sh can show the
+ * differential test catches them.  The normal build has none of it.
+ *   EDPG_MUTANT_EXACT_DROP: an exact destination hit whose groups do not
+ *     match the service drops, instead of falling through to the prefixes.
+ *   EDPG_MUTANT_LINK_LOCAL: the source-binding exemption covers fe80::/9
+ *     instead of fe80::/10.
+ */
+#ifdef EDPG_MUTANT_LINK_LOCAL
+#define EDPG_LINK_LOCAL_MASK	0xff800000
+#else
+#define EDPG_LINK_LOCAL_MASK	0xffc00000
+#endif
+
 /* Drop events: at most ev_burst at once, then one per ev_interval_ns, per
  * gateway (and once more for all unknown MACs together), per CPU. */
 const volatile __u64 ev_interval_ns = 100000000ULL;
@@ -543,7 +558,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 		 * so they are no spoofing risk for routed flows. */
 		if ((gw->flags & EDPG_GW_BIND_V6) &&
 		    !(s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0) &&
-		    (bpf_ntohl(s[0]) & 0xffc00000) != 0xfe800000 &&
+		    (bpf_ntohl(s[0]) & EDPG_LINK_LOCAL_MASK) != 0xfe800000 &&
 		    (s[0] != b[0] || s[1] != b[1] || s[2] != b[2] || s[3] != b[3]))
 			return gw_drop(st, &di, EDPG_R_BINDING, len);
 	}
@@ -588,6 +603,10 @@ int edpgate_xdp(struct xdp_md *ctx)
 				d->last_used = now;
 			goto allow;
 		}
+#ifdef EDPG_MUTANT_EXACT_DROP
+		if (d)
+			return gw_drop(st, &di, EDPG_R_DESTINATION, len);
+#endif
 		__builtin_memcpy(ck.addr, &ip->daddr, 4);
 		c = bpf_map_lookup_elem(&edpg_cidr4, &ck);
 		if (c && (c->groups & svc->groups))
@@ -606,6 +625,10 @@ int edpgate_xdp(struct xdp_md *ctx)
 				d->last_used = now;
 			goto allow;
 		}
+#ifdef EDPG_MUTANT_EXACT_DROP
+		if (d)
+			return gw_drop(st, &di, EDPG_R_DESTINATION, len);
+#endif
 		__builtin_memcpy(ck.addr, &ip6->daddr, 16);
 		c = bpf_map_lookup_elem(&edpg_cidr6, &ck);
 		if (c && (c->groups & svc->groups))
