@@ -7,6 +7,8 @@
 # suite with the reason the test printed, unless tests/skip-allowlist names
 # it (see that file).  Otherwise it is printed and does not fail.
 #
+# Each test's output is kept in $EDPG_TEST_LOGS/SUITE/NAME.log (default
+# build/test-logs).  EDPG_SKIP_ALLOWLIST names another allow-list.
 # Each suite appends its counts to $EDPG_COUNTS (default build/test-counts);
 #   tests/run.sh reset     forgets them (make test starts with it),
 #   tests/run.sh summary   prints each suite's counts and the totals as a
@@ -15,7 +17,7 @@
 #                          suite that started but never reported (crashed).
 set -u
 counts=${EDPG_COUNTS:-build/test-counts}
-allowlist=$(dirname "$0")/skip-allowlist
+allowlist=${EDPG_SKIP_ALLOWLIST:-$(dirname "$0")/skip-allowlist}
 strict=0
 [ "${EDPG_STRICT_SKIPS:-0}" = 1 ] || [ "${CI:-}" = true ] && strict=1
 
@@ -52,7 +54,7 @@ esac
 
 suite=$1
 shift
-logdir=build/test-logs/$suite
+logdir=${EDPG_TEST_LOGS:-build/test-logs}/$suite
 mkdir -p "$logdir" "$(dirname "$counts")"
 echo "start $suite" >>"$counts"
 
