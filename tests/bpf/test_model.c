@@ -588,9 +588,9 @@ static unsigned int pick_port(int svc)
 	if (svc < 0 || c >= 95)
 		return chance(50) ? ports[below(sizeof(ports) / sizeof(ports[0]))] : below(65536);
 	sv = &pol.svcs[svc];
-	if (c < 85)
+	if (c < 89)
 		return sv->lo + below(sv->hi - sv->lo + 1);
-	if (c < 90)
+	if (c < 92)
 		return (sv->lo - 1) & 0xffff;
 	return (sv->hi + 1) & 0xffff;
 }
@@ -632,15 +632,15 @@ static int pick_proto(int family, int svc)
 {
 	uint32_t c = below(100);
 
-	if (svc >= 0 && c < 90)
+	if (svc >= 0 && c < 88)
 		return pol.svcs[svc].proto;
+	/* ICMP often enough that neighbour discovery is decided plenty */
 	c = below(100);
-
-	if (c < 44)
+	if (c < 35)
 		return 6;
-	if (c < 88)
+	if (c < 70)
 		return 17;
-	if (c < 95)
+	if (c < 94)
 		return family == 6 ? 58 : 1;
 	return rnd() & 0xff;
 }
@@ -967,7 +967,7 @@ static int one_frame(struct run *r)
 	uint32_t c = below(100);
 
 	build_valid(&fr);
-	if (c < 65)
+	if (c < 70)
 		return judge(r, fr.b, fr.len, "valid");
 	if (c < 92) {
 		mutate(&fr);
