@@ -29,7 +29,9 @@
  * make fuzz runs MODEL_FRAMES (2,000,000) with --seed random.  The test
  * fails on any disagreement, on a reason decided fewer than once in 1000
  * frames, or under 20 % of frames allowed.  tests/bpf/test_mutants.sh
- * shows it catches two planted bugs.
+ * shows it catches two planted bugs.  The instance is loaded as explain
+ * and replay load theirs (dry_run), and its own maps are read for what a
+ * dry instance must not write (check_dry).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -960,6 +962,84 @@ static int judge(struct run *r, const uint8_t *f, size_t len, const char *what)
 	return 0;
 }
 
+/* ---- the private instance writes nothing it would share -------------- */
+
+static int count_event(void *ctx, void *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+/*
+ * test_model loads its instance as explain and replay do
+ * (edpg_bpf_load_private: dry_run), and has sent it unknown MACs on the
+ * Device Cloud and NTP ports and drops of every reason from enrolled
+ * gateways.  Read that instance's own maps, the ones it would write: no
+ * last_used stamp in the destination maps (which explain shares with the
+ * live instance), no pending record, no drop record, no event.
+ */
+static int check_dry(const struct edpg_bpf *b, bool whole)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	size_t psz = (sizeof(struct edpg_pending) + 7) & ~7UL;
+	size_t dsz = (sizeof(struct edpg_gw_diag) + 7) & ~7UL;
+	uint8_t *buf = calloc(ncpu, psz > dsz ? psz : dsz);
+	uint8_t key[sizeof(struct edpg_dst6_key)], next[sizeof(key)];
+	struct ring_buffer *rb = NULL;
+	uint64_t stamped = 0, pending = 0, records = 0, events = 0;
+	struct edpg_dst d;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (int m = EDPG_M_DST4; m <= EDPG_M_DST6; m++) {
+		void *prev = NULL;
+
+		while (!bpf_map_get_next_key(b->map_fd[m], prev, next)) {
+			memcpy(key, next, sizeof(key));
+			prev = key;
+			if (!bpf_map_lookup_elem(b->map_fd[m], key, &d) && d.last_used)
+				stamped++;
+		}
+	}
+	if (!whole)
+		goto report;
+	for (uint32_t k = 0; k < EDPG_MAX_PENDING; k++) {
+		if (bpf_map_lookup_elem(b->map_fd[EDPG_M_PENDING], &k, buf))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			pending += ((struct edpg_pending *)(buf + c * psz))->packets != 0;
+	}
+	for (uint32_t k = 0; k < b->max_gateways; k++) {
+		if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GW_DIAG], &k, buf))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			for (int i = 0; i < EDPG_DIAG_NR; i++)
+				records += ((struct edpg_gw_diag *)(buf + c * dsz))->last[i].ts != 0;
+	}
+	rb = ring_buffer__new(b->map_fd[EDPG_M_EVENTS], count_event, &events, NULL);
+	if (!rb) {
+		err = -errno;
+		fprintf(stderr, "cannot read the instance's event ring: %s\n", strerror(errno));
+		goto out;
+	}
+	ring_buffer__consume(rb);
+report:
+	if (stamped || pending || records || events) {
+		fprintf(stderr, "the dry_run instance wrote: %llu last_used stamps, %llu pending records, "
+			"%llu drop records, %llu events\n", (unsigned long long)stamped,
+			(unsigned long long)pending, (unsigned long long)records,
+			(unsigned long long)events);
+		err = -EPERM;
+	}
+out:
+	ring_buffer__free(rb);
+	free(buf);
+	return err;
+}
+
 /* One frame of the mix: aimed, aimed then mutated, or random bytes. */
 static int one_frame(struct run *r)
 {
@@ -1061,6 +1141,8 @@ int main(int argc, char **argv)
 		}
 		while (r.n < end && r.n < frames && !err)
 			err = one_frame(&r);
+		/* the destination maps are refilled by the next policy */
+		err = err ?: check_dry(&r.b, r.n >= frames);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	edpg_bpf_close(&r.b);
