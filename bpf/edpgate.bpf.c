@@ -39,6 +39,21 @@ const volatile __u64 last_used_granularity_ns = 1000000000ULL;
  */
 const volatile __u32 dry_run = 0;
 
+/*
+ * Mutants: deliberate bugs, compiled in only with -DEDPG_MUTANT_...
+ * (BPF_EXTRA_CFLAGS), so that tests/bpf/test_mutants.sh can show the
+ * differential test catches them.  The normal build has none of it.
+ *   EDPG_MUTANT_EXACT_DROP: an exact destination hit whose groups do not
+ *     match the service drops, instead of falling through to the prefixes.
+ *   EDPG_MUTANT_LINK_LOCAL: the source-binding exemption covers fe80::/9
+ *     instead of fe80::/10.
+ */
+#ifdef EDPG_MUTANT_LINK_LOCAL
+#define EDPG_LINK_LOCAL_MASK	0xff800000
+#else
+#define EDPG_LINK_LOCAL_MASK	0xffc00000
+#endif
+
 /* Drop events: at most ev_burst at once, then one per ev_interval_ns, per
  * gateway (and once more for all unknown MACs together), per CPU. */
 const volatile __u64 ev_interval_ns = 100000000ULL;
@@ -460,7 +475,7 @@ static __always_inline int binding_broken(const struct edpg_gw *gw, const struct
 		 * so they are no spoofing risk for routed flows. */
 		return (gw->flags & EDPG_GW_BIND_V6) &&
 		       !(s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0) &&
-		       (bpf_ntohl(s[0]) & 0xffc00000) != 0xfe800000 &&
+		       (bpf_ntohl(s[0]) & EDPG_LINK_LOCAL_MASK) != 0xfe800000 &&
 		       (s[0] != b[0] || s[1] != b[1] || s[2] != b[2] || s[3] != b[3]);
 	}
 }
@@ -479,6 +494,7 @@ static __always_inline int exact_hit(struct edpg_dst *d, __u64 groups, __u64 now
 static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 groups, __u64 now)
 {
 	struct edpg_cidr *c;
+	struct edpg_dst *d;
 
 	if (h->h_proto == ETH_P_IP) {
 		struct iphdr *ip = h->l3;
@@ -486,8 +502,13 @@ static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 gr
 		struct edpg_cidr4_key ck = { .prefixlen = 8 + 32, .gen = gen };
 
 		__builtin_memcpy(k.addr, &ip->daddr, 4);
-		if (exact_hit(bpf_map_lookup_elem(&edpg_dst4, &k), groups, now))
+		d = bpf_map_lookup_elem(&edpg_dst4, &k);
+		if (exact_hit(d, groups, now))
 			return 1;
+#ifdef EDPG_MUTANT_EXACT_DROP
+		if (d)
+			return 0;
+#endif
 		__builtin_memcpy(ck.addr, &ip->daddr, 4);
 		c = bpf_map_lookup_elem(&edpg_cidr4, &ck);
 	} else {
@@ -496,8 +517,13 @@ static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 gr
 		struct edpg_cidr6_key ck = { .prefixlen = 8 + 128, .gen = gen };
 
 		__builtin_memcpy(k.addr, &ip6->daddr, 16);
-		if (exact_hit(bpf_map_lookup_elem(&edpg_dst6, &k), groups, now))
+		d = bpf_map_lookup_elem(&edpg_dst6, &k);
+		if (exact_hit(d, groups, now))
 			return 1;
+#ifdef EDPG_MUTANT_EXACT_DROP
+		if (d)
+			return 0;
+#endif
 		__builtin_memcpy(ck.addr, &ip6->daddr, 16);
 		c = bpf_map_lookup_elem(&edpg_cidr6, &ck);
 	}

@@ -15,7 +15,7 @@
 
 #define MODEL_MAX_GWS	16
 #define MODEL_MAX_SVCS	8
-#define MODEL_MAX_NETS	32
+#define MODEL_MAX_NETS	48
 
 struct model_gw {
 	uint8_t mac[6];

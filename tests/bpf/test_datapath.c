@@ -1253,14 +1253,16 @@ static void zero_percpu(struct bpf_map *m, uint32_t key, size_t vsz)
 	free(z);
 }
 
-static struct edpg_gw_diag diag_sum(uint32_t slot)
+/* The drop records of @slot in @m (some instance's edpg_gw_diag), summed
+ * over CPUs. */
+static struct edpg_gw_diag diag_in(struct bpf_map *m, uint32_t slot)
 {
 	size_t sz = ROUND8(sizeof(struct edpg_gw_diag));
 	uint8_t *buf = calloc(nr_cpus, sz);
 	struct edpg_gw_diag d = {};
 
 	assert_non_null(buf);
-	read_percpu(skel->maps.edpg_gw_diag, slot, buf);
+	read_percpu(m, slot, buf);
 	for (int c = 0; c < nr_cpus; c++) {
 		const struct edpg_gw_diag *x = (const void *)(buf + c * sz);
 
@@ -1271,6 +1273,11 @@ static struct edpg_gw_diag diag_sum(uint32_t slot)
 	}
 	free(buf);
 	return d;
+}
+
+static struct edpg_gw_diag diag_sum(uint32_t slot)
+{
+	return diag_in(skel->maps.edpg_gw_diag, slot);
 }
 
 /*
@@ -1342,8 +1349,9 @@ static void test_events_rate_limit(void **state)
 	unpin_cpu();
 }
 
-/* The records of @mac in its slot, summed over CPUs. */
-static struct edpg_pending pending_of(const uint8_t mac[6], bool *found)
+/* The records of @mac in its slot of @m (some instance's edpg_pending),
+ * summed over CPUs. */
+static struct edpg_pending pending_in(struct bpf_map *m, const uint8_t mac[6], bool *found)
 {
 	size_t sz = ROUND8(sizeof(struct edpg_pending));
 	uint8_t *buf = calloc(nr_cpus, sz);
@@ -1351,7 +1359,7 @@ static struct edpg_pending pending_of(const uint8_t mac[6], bool *found)
 	struct edpg_pending s = {};
 
 	assert_non_null(buf);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.edpg_pending), &slot, buf), 0);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(m), &slot, buf), 0);
 	*found = false;
 	for (int c = 0; c < nr_cpus; c++) {
 		const struct edpg_pending *x = (const void *)(buf + c * sz);
@@ -1370,6 +1378,11 @@ static struct edpg_pending pending_of(const uint8_t mac[6], bool *found)
 	}
 	free(buf);
 	return s;
+}
+
+static struct edpg_pending pending_of(const uint8_t mac[6], bool *found)
+{
+	return pending_in(skel->maps.edpg_pending, mac, found);
 }
 
 static struct edpg_pending pending_sum(int mac, bool *found)
@@ -1514,7 +1527,10 @@ static void test_pending(void **state)
 /*
  * A dry_run instance sharing the policy maps (what explain and replay
  * load) judges like the live one but writes nothing shared: no last_used
- * in the shared destination maps, and no events or pending records.
+ * in the shared destination maps, and no events, pending or drop records.
+ * The events, pending and drop records are read from the dry instance's
+ * own maps, the ones it would write: the live instance's are not shared
+ * with it, so they stay empty whatever the dry instance does.
  */
 static void test_dry_run(void **state)
 {
@@ -1530,6 +1546,7 @@ static void test_dry_run(void **state)
 	struct ring_buffer *rb;
 	struct evs ev = {};
 	struct edpg_pending before, after;
+	struct edpg_gw_diag dd;
 	struct snap *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	struct pkt p;
 	bool found;
@@ -1573,6 +1590,14 @@ static void test_dry_run(void **state)
 	/* The live instance's counters and the shared last_used: untouched. */
 	assert_memory_equal(a, b, sizeof(*a));
 	assert_int_equal(before.packets, after.packets);
+	/* Its own maps: the unknown MAC tried 3199, which a live instance
+	 * records as pending; GW_A's destination drop would be its last drop
+	 * record; both drops would be events. */
+	pending_in(dry->maps.edpg_pending, macs[UNK], &found);
+	assert_false(found);
+	dd = diag_in(dry->maps.edpg_gw_diag, gws[0].slot);	/* GW_A */
+	for (i = 0; i < EDPG_DIAG_NR; i++)
+		assert_int_equal(dd.last[i].ts, 0);
 	ring_buffer__consume(rb);
 	assert_int_equal(ev.n, 0);
 	/* Its own counters did count: that is how explain reads the reason. */
