@@ -15,8 +15,17 @@
  *
  *   chain lan_forward  hook forward prio -1 policy accept   routed traffic
  *   chain lan_input    hook input   prio -1 policy accept   traffic to the router
- *         ct state established,related accept
  *         iifname "<lan>" jump lan_decide                   one rule per LAN iface
+ *
+ *   There is no `ct state established accept` in front: XDP judges every
+ *   frame, so a gateway deleted (or one that loses a service) has its open
+ *   session cut at the next packet, and nft must do the same rather than
+ *   let conntrack carry the session on.  Every packet of a LAN interface
+ *   walks lan_decide; its work is set lookups (gateways, svc_*, the
+ *   groups' interval sets) plus a handful of compares, the same per packet
+ *   whatever the number of gateways or addresses.  Traffic towards the LAN
+ *   (answers from the cloud) has another iifname and is never judged,
+ *   exactly like XDP, which sees only what the LAN sends.
  *   chain lan_decide   the XDP decision, in the XDP order:
  *         nd            icmpv6 type 133-137 accept
  *         unknown_mac   ether saddr != @gateways  DENY  (accept if unknown-mac pass)
@@ -44,9 +53,9 @@
  *    non-IP action is XDP's alone.
  *  - VLAN binding: in forward/input the tag is gone and the VLAN is only
  *    visible as an interface name we do not know; XDP enforces it.
- *  - Fragments: conntrack reassembles before forward/input, so the
- *    fragment rules rarely fire; they are kept so the chain reads like
- *    the XDP decision and for stacks without conntrack defrag.
+ *  - Fragments: when conntrack is active in the namespace (NAT, other
+ *    rules) it reassembles before forward/input and the fragment rules
+ *    rarely fire; without it they drop non-first fragments like XDP.
  *
  * Transactions: a full apply is one batch: add table, delete table, add
  * table (so it works whether or not the table existed and leaves no stale
@@ -91,9 +100,6 @@
 #define NFT_TYPE_IP6ADDR	8
 #define NFT_TYPE_ETHERADDR	9
 #define NFT_TYPE_BITS		6
-
-#define CT_STATE_ESTABLISHED	(1U << 1)	/* NF_CT_STATE_BIT(IP_CT_ESTABLISHED) */
-#define CT_STATE_RELATED	(1U << 2)
 
 #define DESC_LEN	112
 #define DUMP_BUF	32768
@@ -805,11 +811,9 @@ static int emit_table(struct edpg_nft_batch *b, uint16_t type, uint16_t flags, c
 static int emit_base_chain_rules(struct edpg_nft_batch *b, const char *chain,
 				 const struct edpg_nft_opts *o)
 {
-	uint32_t mask = CT_STATE_ESTABLISHED | CT_STATE_RELATED, zero = 0;
-	struct nftnl_rule *r = rule_new(chain);
-	struct nftnl_expr *e;
+	struct nftnl_rule *r;
 	size_t i;
-	int ret;
+	int ret = 0;
 
 	/*
 	 * --enforce xdp: XDP has decided before a packet gets here, so the
@@ -819,19 +823,13 @@ static int emit_base_chain_rules(struct edpg_nft_batch *b, const char *chain,
 	 * traffic was no faster than --enforce nft).  The decision chains
 	 * are still in the table, unhooked, for `nft list` and verify.
 	 */
-	if (o->enforce == EDPG_ENFORCE_XDP) {
-		nftnl_rule_free(r);
+	if (o->enforce == EDPG_ENFORCE_XDP)
 		return 0;
-	}
-	if (!r)
-		return -ENOMEM;
-	e = nftnl_expr_alloc("ct");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-	x_bitwise(r, &mask, &zero, 4);
-	x_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, 4);
-	ret = rule_emit(b, r, NF_ACCEPT, NULL, "return traffic of allowed flows");
+	/*
+	 * No `ct state established,related accept` first: it let a session
+	 * live on after its gateway was deleted or lost the service, where
+	 * XDP cuts it at the next frame (tests/e2e/test_session_cut.sh).
+	 */
 	for (i = 0; i < o->nifaces && !ret; i++) {
 		char name[IFNAMSIZ] = { 0 };
 
