@@ -225,6 +225,24 @@ int do_attach(int argc, char **argv)
 	}
 	if (ifs.n == EDPG_MAX_IFACES)
 		return edpg_err(-ENOSPC, "at most %d interfaces", EDPG_MAX_IFACES), EDPG_EXIT_FAIL;
+	/*
+	 * A bridge port's frames never reach the inet hooks under the port's
+	 * name (bridged ones, through br_netfilter, carry the bridge's), so
+	 * the nft rules for it would never match: refuse rather than leave
+	 * the port open.  XDP on the port sees every frame before the bridge.
+	 */
+	{
+		char br[IF_NAMESIZE + 16];
+
+		if (edpg_nft_bridge_port(ifname, br, sizeof(br)) == 1) {
+			if (!strcmp(enforce, "nft"))
+				return edpg_err(-EOPNOTSUPP, "%s is a port of bridge %s: --enforce nft cannot filter it (nftables' inet hooks never see a bridge port); attach %s itself if the gateways' traffic is routed, or use --enforce xdp|both on %s for a transparent bridge",
+						ifname, br, br, ifname), EDPG_EXIT_FAIL;
+			if (!strcmp(enforce, "both"))
+				edpg_warn("%s is a port of bridge %s: nftables' inet hooks never see its frames, so XDP alone decides on it",
+					  ifname, br);
+		}
+	}
 
 	err = edpg_load_policy(&p, cli.rules, false);
 	if (err)

@@ -72,7 +72,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -1348,6 +1350,100 @@ int edpg_nft_delete_table(void)
 		return ret;
 	ret = edpg_nft_send(b, err, sizeof(err));
 	edpg_nft_batch_free(b);
+	return ret;
+}
+
+/* ---- what the inet hooks can see ------------------------------------------ */
+
+struct port_info {
+	uint32_t master;
+	bool bridge_port;
+};
+
+static int linkinfo_cb(const struct nlattr *a, void *data)
+{
+	struct port_info *pi = data;
+
+	if (mnl_attr_get_type(a) == IFLA_INFO_SLAVE_KIND &&
+	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 &&
+	    !strcmp(mnl_attr_get_str(a), "bridge"))
+		pi->bridge_port = true;
+	return MNL_CB_OK;
+}
+
+static int link_attr_cb(const struct nlattr *a, void *data)
+{
+	struct port_info *pi = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_MASTER:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			pi->master = mnl_attr_get_u32(a);
+		break;
+	case IFLA_LINKINFO:
+		mnl_attr_parse_nested(a, linkinfo_cb, pi);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_cb, data);
+	return MNL_CB_OK;
+}
+
+int edpg_nft_bridge_port(const char *ifname, char *bridge, size_t len)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], name[IF_NAMESIZE];
+	unsigned int idx = if_nametoindex(ifname);
+	struct port_info pi = { 0 };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+	uint32_t seq = (uint32_t)time(NULL);
+	ssize_t n;
+	int ret;
+
+	if (!idx)
+		return -ENODEV;
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = (int)idx;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), link_cb, &pi);
+	if (ret < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = 0;
+	if (pi.bridge_port && pi.master) {
+		if (!if_indextoname(pi.master, name))
+			snprintf(name, sizeof(name), "ifindex %u", pi.master);
+		snprintf(bridge, len, "%s", name);
+		ret = 1;
+	}
+out:
+	mnl_socket_close(nl);
 	return ret;
 }
 

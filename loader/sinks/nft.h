@@ -74,6 +74,15 @@ int edpg_nft_send(struct edpg_nft_batch *b, char *err, size_t errlen);
 /* Remove the table; -ENOENT when there is none. */
 int edpg_nft_delete_table(void);
 
+/*
+ * What the inet hooks cannot see: frames bridged between the ports of a
+ * Linux bridge reach forward/input (if at all, through br_netfilter) with
+ * the bridge's name as iifname, never a port's.  Returns 1 when @ifname
+ * is a port of a bridge (whose name goes to @bridge), 0 when not, or
+ * -errno (-ENODEV: no such interface).
+ */
+int edpg_nft_bridge_port(const char *ifname, char *bridge, size_t len);
+
 /* ---- read-back -------------------------------------------------------- */
 
 /* One element as the table sees it: an exact key, or an interval. */
