@@ -266,6 +266,15 @@ int do_attach(int argc, char **argv)
 	}
 	err = edpg_build_desired(&p, false, &d);
 	err = err ?: edpg_push_full(&b, d, &ifs);
+	if (!err) {
+		const char *names[EDPG_MAX_IFACES];
+		struct edpg_nft_opts no;
+		char msg[320];
+
+		edpg_nft_opts_from(&ifs, &no, names);
+		if (edpg_nft_vlan_unchecked(d, &no, msg, sizeof(msg)))
+			edpg_warn("%s", msg);
+	}
 	err = err ?: hook_up(&b, &a, &ifs.v[ifs.n - 1]);
 	err = err ?: edpg_ifaces_save(cli.state_dir, &ifs);
 	if (err) {

@@ -1355,6 +1355,28 @@ int edpg_nft_delete_table(void)
 
 /* ---- what the inet hooks can see ------------------------------------------ */
 
+size_t edpg_nft_vlan_unchecked(const struct edpg_desired *d, const struct edpg_nft_opts *o,
+			       char *msg, size_t len)
+{
+	const struct edpg_want_gw *first = NULL;
+	size_t i, n = 0;
+
+	if (o->enforce != EDPG_ENFORCE_NFT)
+		return 0;
+	for (i = 0; i < d->ngws; i++) {
+		if (!(d->gws[i].rec.flags & EDPG_GW_BIND_VLAN))
+			continue;
+		if (!n++)
+			first = &d->gws[i];
+	}
+	if (n && msg && len)
+		snprintf(msg, len, "%zu gateway%s bound to a VLAN (%02x:%02x:%02x:%02x:%02x:%02x to VLAN %u%s): with --enforce nft the VLAN is not checked, because nftables sees a frame after its tag is gone; VLAN binding needs XDP (--enforce xdp|both)",
+			 n, n == 1 ? "" : "s", first->mac[0], first->mac[1], first->mac[2],
+			 first->mac[3], first->mac[4], first->mac[5], first->rec.vlan,
+			 n > 1 ? ", ..." : "");
+	return n;
+}
+
 struct port_info {
 	uint32_t master;
 	bool bridge_port;

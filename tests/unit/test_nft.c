@@ -710,6 +710,29 @@ static void test_delete_batch(void **state)
 	edpg_nft_batch_free(b);
 }
 
+/* VLAN binding is XDP's alone: only --enforce nft leaves it unchecked,
+ * and the sentence names the gateway, its VLAN and what to do. */
+static void test_vlan_unchecked(void **state)
+{
+	struct edpg_nft_opts o = opts;
+	struct edpg_desired *d = fixture(4);
+	char msg[320];
+
+	(void)state;
+	o.enforce = EDPG_ENFORCE_NFT;
+	assert_int_equal(edpg_nft_vlan_unchecked(d, &o, msg, sizeof(msg)), 0);
+	d->gws[1].rec.flags |= EDPG_GW_BIND_VLAN;
+	d->gws[1].rec.vlan = 42;
+	assert_int_equal(edpg_nft_vlan_unchecked(d, &o, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "1 gateway bound to a VLAN (00:40:9d:00:00:02 to VLAN 42)"));
+	assert_non_null(strstr(msg, "--enforce xdp|both"));
+	o.enforce = EDPG_ENFORCE_BOTH;
+	assert_int_equal(edpg_nft_vlan_unchecked(d, &o, msg, sizeof(msg)), 0);
+	o.enforce = EDPG_ENFORCE_XDP;
+	assert_int_equal(edpg_nft_vlan_unchecked(d, &o, msg, sizeof(msg)), 0);
+	fixture_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +748,7 @@ int main(void)
 		cmocka_unit_test(test_split_20000),
 		cmocka_unit_test(test_diff_text),
 		cmocka_unit_test(test_delete_batch),
+		cmocka_unit_test(test_vlan_unchecked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
