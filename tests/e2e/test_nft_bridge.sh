@@ -11,9 +11,9 @@
 #     gw2 is dropped as unknown_mac; enrolling gw2 and deleting gw1 swaps
 #     the outcomes (the MAC is matched, not the port); verify passes.
 # (b) Transparent: bridge br-t joins a LAN host's port (tp1) and the
-#     uplink's port (tp2), no routing.  `attach tp1 --enforce nft` is
-#     refused (nothing attached, no table), because bridged frames never
-#     reach the inet hooks under a port's name; `--enforce both` on the
+#     uplink's port (tp2), no routing.  A probe table shows the inet hooks
+#     never see a packet under the port's name, and `attach tp1 --enforce
+#     nft` is refused (nothing attached, no table) for that reason; `--enforce both` on the
 #     port warns that XDP alone decides there, and XDP does: the enrolled
 #     host reaches the uplink host, and after `gateway del` it does not.
 . "$(dirname "$0")/lib.sh"
@@ -86,7 +86,7 @@ outcomes() {
 	tcp_ok "$G2_NS" 10.78.0.2 3199 && b=pass
 	echo "$a $b"
 }
-for i in $(seq 50); do tcp_ok "$G1_NS" 10.78.0.2 3199 && break; sleep 0.1; done
+for _ in $(seq 50); do tcp_ok "$G1_NS" 10.78.0.2 3199 && break; sleep 0.1; done
 got=$(outcomes)
 [ "$got" = "pass pass" ] || fail "(a) baseline without edpgate: $got"
 ok "(a) baseline without edpgate: both hosts behind br-lan reach the cloud"
@@ -125,8 +125,33 @@ ip -n "$T_NS" addr add 10.79.0.2/24 dev eth0
 ip -n "$U_NS" addr add 10.79.0.9/24 dev eth0
 in_ns "$T_NS" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
 bg in_ns "$U_NS" socat TCP4-LISTEN:3199,reuseaddr,fork SYSTEM:true
-for i in $(seq 50); do tcp_ok "$T_NS" 10.79.0.9 3199 && break; sleep 0.1; done
+for _ in $(seq 50); do tcp_ok "$T_NS" 10.79.0.9 3199 && break; sleep 0.1; done
 tcp_ok "$T_NS" 10.79.0.9 3199 || fail "(b) baseline: the host does not reach the uplink through br-t"
+
+# The premise of the refusal, asked of the kernel directly: a rule for
+# iifname tp1 in the inet forward and input hooks never sees the host's
+# bridged connection (through br_netfilter it may carry br-t's name).
+PROBE=${E2E_ID}probe
+in_ns "$R_NS" nft -f - <<NFT_EOF
+table inet $PROBE {
+	chain fw {
+		type filter hook forward priority -10;
+		iifname "tp1" counter comment "port"
+		iifname "br-t" counter comment "bridge"
+	}
+	chain in { type filter hook input priority -10; iifname "tp1" counter comment "port"; }
+}
+NFT_EOF
+tcp_ok "$T_NS" 10.79.0.9 3199 || fail "(b) the host does not reach the uplink with the probe table"
+probe() {
+	in_ns "$R_NS" nft -j list table inet "$PROBE" | jq --arg c "$1" \
+		'[.nftables[] | select(.rule and .rule.comment == $c) | .rule.expr[] |
+		  select(.counter) | .counter.packets] | add'
+}
+seen=$(probe port) as_bridge=$(probe bridge)
+in_ns "$R_NS" nft delete table inet "$PROBE"
+[ "$seen" = 0 ] || fail "(b) an inet hook saw $seen packets with iifname tp1"
+ok "(b) the inet hooks never see a packet as coming from the port tp1 (0; as br-t, through br_netfilter: $as_bridge)"
 
 if edp attach tp1 --enforce nft >"$E2E_TMP/b.out" 2>"$E2E_TMP/b.err"; then
 	fail "(b) attach tp1 --enforce nft was accepted"

@@ -81,8 +81,7 @@ drops() {
 arrived() { grep -qx "$1" "$SRV_OUT"; }
 # wait_arrived LINE SECONDS
 wait_arrived() {
-	local i
-	for i in $(seq $(($2 * 10))); do
+	for _ in $(seq $(($2 * 10))); do
 		arrived "$1" && return 0
 		sleep 0.1
 	done
@@ -98,14 +97,16 @@ session_start() {
 	mkfifo "$E2E_TMP/srv.$m.in" "$E2E_TMP/cli.$m.in"
 	exec {SRV_FD}<>"$E2E_TMP/srv.$m.in"
 	exec {CLI_FD}<>"$E2E_TMP/cli.$m.in"
+	# shellcheck disable=SC2016 # the inner bash expands its arguments
 	bg in_ns "$C_NS" bash -c 'exec openssl s_server -accept 3199 -naccept 1 -quiet \
 		-cert "$1" -key "$2" <"$3" >"$4" 2>"$4.err"' _ \
 		"$E2E_TMP/cert.pem" "$E2E_TMP/key.pem" "$E2E_TMP/srv.$m.in" "$SRV_OUT"
 	SRV_PID=$BG_PID
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		in_ns "$C_NS" ss -Htln 'sport = :3199' | grep -q . && break
 		sleep 0.1
 	done
+	# shellcheck disable=SC2016
 	bg in_ns "$H_NS" bash -c 'exec openssl s_client -connect 10.78.0.2:3199 -quiet \
 		-nocommands <"$1" >"$2" 2>&1' _ "$E2E_TMP/cli.$m.in" "$E2E_TMP/cli.$m.out"
 	CLI_PID=$BG_PID
