@@ -6,6 +6,7 @@
 # (a) Routed: the router's LAN is bridge br-lan with two ports, a gateway
 #     host on each (gw1 on lanp1, gw2 on lanp2), and the gateways' traffic
 #     is routed out of wan0 to the cloud.  `attach br-lan --enforce nft`:
+#     attach warns that a gateway's VLAN binding is not checked by nft;
 #     the inet hooks see the routed traffic with iifname br-lan and the
 #     frame's source MAC, so with gw1 enrolled gw1 reaches the cloud and
 #     gw2 is dropped as unknown_mac; enrolling gw2 and deleting gw1 swaps
@@ -92,7 +93,14 @@ got=$(outcomes)
 ok "(a) baseline without edpgate: both hosts behind br-lan reach the cloud"
 
 # ---- (a) routed bridge, --enforce nft on the bridge ------------------------
-edp attach br-lan --enforce nft >/dev/null || fail "(a) attach br-lan --enforce nft"
+# A gateway bound to a VLAN (not on the wire): nft cannot check the VLAN,
+# and attach says so.
+edp gateway add 02:b1:00:00:00:77 --name vlan7 --vlan 7 >/dev/null || fail "(a) gateway add --vlan 7"
+edp attach br-lan --enforce nft >/dev/null 2>"$E2E_TMP/a.err" || fail "(a) attach br-lan --enforce nft"
+grep -q "02:b1:00:00:00:77 to VLAN 7).*with --enforce nft the VLAN is not checked" "$E2E_TMP/a.err" ||
+	fail "(a) attach --enforce nft did not warn about the VLAN binding: $(cat "$E2E_TMP/a.err")"
+edp gateway del vlan7 >/dev/null || fail "(a) gateway del vlan7"
+ok "(a) attach --enforce nft warns that a gateway's VLAN binding is not checked"
 edp gateway add $GW1 --name gw1 >/dev/null || fail "(a) gateway add gw1"
 u0=$(nft_count unknown_mac)
 got=$(outcomes)
