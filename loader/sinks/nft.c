@@ -26,6 +26,7 @@
  *   whatever the number of gateways or addresses.  Traffic towards the LAN
  *   (answers from the cloud) has another iifname and is never judged,
  *   exactly like XDP, which sees only what the LAN sends.
+ *
  *   chain lan_decide   the XDP decision, in the XDP order:
  *         nd            icmpv6 type 133-137 accept
  *         unknown_mac   ether saddr != @gateways  DENY  (accept if unknown-mac pass)
@@ -52,7 +53,12 @@
  *    (they are neither routed nor delivered to the IP stack), so the
  *    non-IP action is XDP's alone.
  *  - VLAN binding: in forward/input the tag is gone and the VLAN is only
- *    visible as an interface name we do not know; XDP enforces it.
+ *    visible as an interface name we do not know; XDP enforces it.  With
+ *    --enforce nft nothing does, which edpg_nft_vlan_unchecked() words
+ *    for attach, gateway add and verify.
+ *  - Bridge ports: bridged frames reach forward/input (through
+ *    br_netfilter) as the bridge, never as a port, so attach refuses
+ *    --enforce nft on a port (edpg_nft_bridge_port()).
  *  - Fragments: when conntrack is active in the namespace (NAT, other
  *    rules) it reassembles before forward/input and the fragment rules
  *    rarely fire; without it they drop non-first fragments like XDP.
