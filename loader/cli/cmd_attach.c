@@ -191,6 +191,39 @@ static int hook_up(struct edpg_bpf *b, const struct attach_args *a, struct edpg_
 	return err;
 }
 
+/*
+ * A bridge port's frames never reach the inet hooks under the port's name
+ * (bridged ones, through br_netfilter, carry the bridge's), so nft rules
+ * for it would never match: refuse --enforce nft rather than leave the
+ * port open.  XDP on the port sees every frame before the bridge.
+ */
+static int bridge_port_check(const char *ifname, const char *enforce)
+{
+	char br[IF_NAMESIZE + 16];
+
+	if (edpg_nft_bridge_port(ifname, br, sizeof(br)) != 1)
+		return 0;
+	if (!strcmp(enforce, "nft"))
+		return edpg_err(-EOPNOTSUPP, "%s is a port of bridge %s: --enforce nft cannot filter it (nftables' inet hooks never see a bridge port); attach %s itself if the gateways' traffic is routed, or use --enforce xdp|both on %s for a transparent bridge",
+				ifname, br, br, ifname);
+	if (!strcmp(enforce, "both"))
+		edpg_warn("%s is a port of bridge %s: nftables' inet hooks never see its frames, so XDP alone decides on it",
+			  ifname, br);
+	return 0;
+}
+
+/* VLAN binding is XDP's alone: say so when --enforce nft leaves one unchecked. */
+static void warn_vlan_unchecked(const struct edpg_desired *d, const struct edpg_ifaces *ifs)
+{
+	const char *names[EDPG_MAX_IFACES];
+	struct edpg_nft_opts no;
+	char msg[320];
+
+	edpg_nft_opts_from(ifs, &no, names);
+	if (edpg_nft_vlan_unchecked(d, &no, msg, sizeof(msg)))
+		edpg_warn("%s", msg);
+}
+
 int do_attach(int argc, char **argv)
 {
 	struct edpg_desired *d = NULL;
@@ -225,6 +258,8 @@ int do_attach(int argc, char **argv)
 	}
 	if (ifs.n == EDPG_MAX_IFACES)
 		return edpg_err(-ENOSPC, "at most %d interfaces", EDPG_MAX_IFACES), EDPG_EXIT_FAIL;
+	if (bridge_port_check(ifname, enforce))
+		return EDPG_EXIT_FAIL;
 
 	err = edpg_load_policy(&p, cli.rules, false);
 	if (err)
@@ -248,6 +283,8 @@ int do_attach(int argc, char **argv)
 	}
 	err = edpg_build_desired(&p, false, &d);
 	err = err ?: edpg_push_full(&b, d, &ifs);
+	if (!err)
+		warn_vlan_unchecked(d, &ifs);
 	err = err ?: hook_up(&b, &a, &ifs.v[ifs.n - 1]);
 	err = err ?: edpg_ifaces_save(cli.state_dir, &ifs);
 	if (err) {

@@ -171,10 +171,19 @@ static int push_gateways(const struct edpg_policy *old, const struct edpg_policy
 	err = err ?: edpg_policy_names(new, &w, true, &names, &nnames);
 	err = err ?: edpg_compile_for(old, &ifs, names, nnames, &dold);
 	err = err ?: edpg_compile_for(new, &ifs, names, nnames, &dnew);
-	if (err)
+	if (err) {
 		edpg_err(err, "cannot compile the policy; the gateways file has the change, `edpgate apply` retries");
-	else
+	} else {
+		const char *inames[EDPG_MAX_IFACES];
+		struct edpg_nft_opts no;
+		char vmsg[320];
+
+		/* What the gateways file now asks and --enforce nft cannot do. */
+		edpg_nft_opts_from(&ifs, &no, inames);
+		if (edpg_nft_vlan_unchecked(dnew, &no, vmsg, sizeof(vmsg)))
+			edpg_warn("%s", vmsg);
 		err = edpg_sync(&s, dold, dnew, &so, NULL);
+	}
 	edpg_resolved_free(names, nnames);
 	edpg_desired_put(dold);
 	edpg_desired_put(dnew);

@@ -139,6 +139,7 @@ int do_verify(int argc, char **argv)
 	bool readable;
 	char **nd = NULL;
 	size_t nnd = 0;
+	char vmsg[320];
 	int err, ret = EDPG_EXIT_FAIL;
 
 	(void)argv;
@@ -203,6 +204,11 @@ int do_verify(int argc, char **argv)
 	out_arr_close();
 	out_bool("in_sync", df.n ? NULL : "in sync: BPF maps and nftables match the rules data\n",
 		 df.n == 0);
+	/* Not a difference (the table is as built), but not enforced either. */
+	out_arr_open("notes");
+	if (ifs.n && edpg_nft_vlan_unchecked(want, &o, vmsg, sizeof(vmsg)))
+		out_str(NULL, "note: %s\n", vmsg);
+	out_arr_close();
 	out_uint("gateways", NULL, want->ngws);
 	out_uint("destinations", NULL, want->ndsts);
 	if (h.n)

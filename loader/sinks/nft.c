@@ -15,8 +15,18 @@
  *
  *   chain lan_forward  hook forward prio -1 policy accept   routed traffic
  *   chain lan_input    hook input   prio -1 policy accept   traffic to the router
- *         ct state established,related accept
  *         iifname "<lan>" jump lan_decide                   one rule per LAN iface
+ *
+ *   There is no `ct state established accept` in front: XDP judges every
+ *   frame, so a gateway deleted (or one that loses a service) has its open
+ *   session cut at the next packet, and nft must do the same rather than
+ *   let conntrack carry the session on.  Every packet of a LAN interface
+ *   walks lan_decide; its work is set lookups (gateways, svc_*, the
+ *   groups' interval sets) plus a handful of compares, the same per packet
+ *   whatever the number of gateways or addresses.  Traffic towards the LAN
+ *   (answers from the cloud) has another iifname and is never judged,
+ *   exactly like XDP, which sees only what the LAN sends.
+ *
  *   chain lan_decide   the XDP decision, in the XDP order:
  *         nd            icmpv6 type 133-137 accept
  *         unknown_mac   ether saddr != @gateways  DENY  (accept if unknown-mac pass)
@@ -43,10 +53,15 @@
  *    (they are neither routed nor delivered to the IP stack), so the
  *    non-IP action is XDP's alone.
  *  - VLAN binding: in forward/input the tag is gone and the VLAN is only
- *    visible as an interface name we do not know; XDP enforces it.
- *  - Fragments: conntrack reassembles before forward/input, so the
- *    fragment rules rarely fire; they are kept so the chain reads like
- *    the XDP decision and for stacks without conntrack defrag.
+ *    visible as an interface name we do not know; XDP enforces it.  With
+ *    --enforce nft nothing does, which edpg_nft_vlan_unchecked() words
+ *    for attach, gateway add and verify.
+ *  - Bridge ports: bridged frames reach forward/input (through
+ *    br_netfilter) as the bridge, never as a port, so attach refuses
+ *    --enforce nft on a port (edpg_nft_bridge_port()).
+ *  - Fragments: when conntrack is active in the namespace (NAT, other
+ *    rules) it reassembles before forward/input and the fragment rules
+ *    rarely fire; without it they drop non-first fragments like XDP.
  *
  * Transactions: a full apply is one batch: add table, delete table, add
  * table (so it works whether or not the table existed and leaves no stale
@@ -63,7 +78,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -91,9 +108,6 @@
 #define NFT_TYPE_IP6ADDR	8
 #define NFT_TYPE_ETHERADDR	9
 #define NFT_TYPE_BITS		6
-
-#define CT_STATE_ESTABLISHED	(1U << 1)	/* NF_CT_STATE_BIT(IP_CT_ESTABLISHED) */
-#define CT_STATE_RELATED	(1U << 2)
 
 #define DESC_LEN	112
 #define DUMP_BUF	32768
@@ -805,11 +819,9 @@ static int emit_table(struct edpg_nft_batch *b, uint16_t type, uint16_t flags, c
 static int emit_base_chain_rules(struct edpg_nft_batch *b, const char *chain,
 				 const struct edpg_nft_opts *o)
 {
-	uint32_t mask = CT_STATE_ESTABLISHED | CT_STATE_RELATED, zero = 0;
-	struct nftnl_rule *r = rule_new(chain);
-	struct nftnl_expr *e;
+	struct nftnl_rule *r;
 	size_t i;
-	int ret;
+	int ret = 0;
 
 	/*
 	 * --enforce xdp: XDP has decided before a packet gets here, so the
@@ -819,19 +831,13 @@ static int emit_base_chain_rules(struct edpg_nft_batch *b, const char *chain,
 	 * traffic was no faster than --enforce nft).  The decision chains
 	 * are still in the table, unhooked, for `nft list` and verify.
 	 */
-	if (o->enforce == EDPG_ENFORCE_XDP) {
-		nftnl_rule_free(r);
+	if (o->enforce == EDPG_ENFORCE_XDP)
 		return 0;
-	}
-	if (!r)
-		return -ENOMEM;
-	e = nftnl_expr_alloc("ct");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-	x_bitwise(r, &mask, &zero, 4);
-	x_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, 4);
-	ret = rule_emit(b, r, NF_ACCEPT, NULL, "return traffic of allowed flows");
+	/*
+	 * No `ct state established,related accept` first: it let a session
+	 * live on after its gateway was deleted or lost the service, where
+	 * XDP cuts it at the next frame (tests/e2e/test_session_cut.sh).
+	 */
 	for (i = 0; i < o->nifaces && !ret; i++) {
 		char name[IFNAMSIZ] = { 0 };
 
@@ -1350,6 +1356,122 @@ int edpg_nft_delete_table(void)
 		return ret;
 	ret = edpg_nft_send(b, err, sizeof(err));
 	edpg_nft_batch_free(b);
+	return ret;
+}
+
+/* ---- what the inet hooks can see ------------------------------------------ */
+
+size_t edpg_nft_vlan_unchecked(const struct edpg_desired *d, const struct edpg_nft_opts *o,
+			       char *msg, size_t len)
+{
+	const struct edpg_want_gw *first = NULL;
+	size_t i, n = 0;
+
+	if (o->enforce != EDPG_ENFORCE_NFT)
+		return 0;
+	for (i = 0; i < d->ngws; i++) {
+		if (!(d->gws[i].rec.flags & EDPG_GW_BIND_VLAN))
+			continue;
+		if (!n++)
+			first = &d->gws[i];
+	}
+	if (n && msg && len)
+		snprintf(msg, len, "%zu gateway%s bound to a VLAN (%02x:%02x:%02x:%02x:%02x:%02x to VLAN %u%s): with --enforce nft the VLAN is not checked, because nftables sees a frame after its tag is gone; VLAN binding needs XDP (--enforce xdp|both)",
+			 n, n == 1 ? "" : "s", first->mac[0], first->mac[1], first->mac[2],
+			 first->mac[3], first->mac[4], first->mac[5], first->rec.vlan,
+			 n > 1 ? ", ..." : "");
+	return n;
+}
+
+struct port_info {
+	uint32_t master;
+	bool bridge_port;
+};
+
+static int linkinfo_cb(const struct nlattr *a, void *data)
+{
+	struct port_info *pi = data;
+
+	if (mnl_attr_get_type(a) == IFLA_INFO_SLAVE_KIND &&
+	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 &&
+	    !strcmp(mnl_attr_get_str(a), "bridge"))
+		pi->bridge_port = true;
+	return MNL_CB_OK;
+}
+
+static int link_attr_cb(const struct nlattr *a, void *data)
+{
+	struct port_info *pi = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_MASTER:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			pi->master = mnl_attr_get_u32(a);
+		break;
+	case IFLA_LINKINFO:
+		mnl_attr_parse_nested(a, linkinfo_cb, pi);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_cb, data);
+	return MNL_CB_OK;
+}
+
+int edpg_nft_bridge_port(const char *ifname, char *bridge, size_t len)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], name[IF_NAMESIZE];
+	unsigned int idx = if_nametoindex(ifname);
+	struct port_info pi = { 0 };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+	uint32_t seq = (uint32_t)time(NULL);
+	ssize_t n;
+	int ret;
+
+	if (!idx)
+		return -ENODEV;
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = (int)idx;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), link_cb, &pi);
+	if (ret < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = 0;
+	if (pi.bridge_port && pi.master) {
+		if (!if_indextoname(pi.master, name))
+			snprintf(name, sizeof(name), "ifindex %u", pi.master);
+		snprintf(bridge, len, "%s", name);
+		ret = 1;
+	}
+out:
+	mnl_socket_close(nl);
 	return ret;
 }
 

@@ -71,8 +71,26 @@ void edpg_nft_batch_free(struct edpg_nft_batch *b);
  */
 int edpg_nft_send(struct edpg_nft_batch *b, char *err, size_t errlen);
 
+/*
+ * VLAN binding is XDP's alone: the inet hooks see a frame after its tag
+ * is gone.  With --enforce nft, how many gateways of @d are bound to a
+ * VLAN that nothing checks; @msg (if not 0) gets a sentence naming the
+ * first one and what to do.  0 in the other modes.
+ */
+size_t edpg_nft_vlan_unchecked(const struct edpg_desired *d, const struct edpg_nft_opts *o,
+			       char *msg, size_t len);
+
 /* Remove the table; -ENOENT when there is none. */
 int edpg_nft_delete_table(void);
+
+/*
+ * What the inet hooks cannot see: frames bridged between the ports of a
+ * Linux bridge reach forward/input (if at all, through br_netfilter) with
+ * the bridge's name as iifname, never a port's.  Returns 1 when @ifname
+ * is a port of a bridge (whose name goes to @bridge), 0 when not, or
+ * -errno (-ENODEV: no such interface).
+ */
+int edpg_nft_bridge_port(const char *ifname, char *bridge, size_t len);
 
 /* ---- read-back -------------------------------------------------------- */
 

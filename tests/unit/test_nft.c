@@ -222,6 +222,19 @@ static size_t chain_rules(const struct parsed *p, const char *chain, struct nftn
 	return n;
 }
 
+/* Whether @r has an expression called @name ("ct", "lookup", ...). */
+static bool rule_has_expr(struct nftnl_rule *r, const char *name)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
+	struct nftnl_expr *e;
+	bool found = false;
+
+	while ((e = nftnl_expr_iter_next(it)))
+		found |= !strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), name);
+	nftnl_expr_iter_destroy(it);
+	return found;
+}
+
 /* The verdict of a rule's final immediate, e.g. "drop", "goto chk_edp". */
 static char *rule_verdict(struct nftnl_rule *r)
 {
@@ -420,13 +433,16 @@ static void test_chains_and_rules(void **state)
 		}
 	}
 
-	/* base chain: established first, then one jump per LAN interface */
+	/* base chains: one jump per LAN interface and nothing else; no
+	 * `ct state established accept` that would let a deleted gateway's
+	 * open session live on, and no ct expression anywhere in the table */
 	n = chain_rules(p, "lan_forward", r);
-	assert_int_equal(n, 3);
-	assert_string_equal(rule_verdict(r[0]), "accept");
+	assert_int_equal(n, 2);
+	assert_string_equal(rule_verdict(r[0]), "jump lan_decide");
 	assert_string_equal(rule_verdict(r[1]), "jump lan_decide");
-	assert_string_equal(rule_verdict(r[2]), "jump lan_decide");
-	assert_int_equal(chain_rules(p, "lan_input", r), 3);
+	assert_int_equal(chain_rules(p, "lan_input", r), 2);
+	for (i = 0; i < p->nrules; i++)
+		assert_false(rule_has_expr(p->rules[i], "ct"));
 
 	/* the decision, in the XDP order */
 	n = chain_rules(p, "lan_decide", r);
@@ -694,6 +710,29 @@ static void test_delete_batch(void **state)
 	edpg_nft_batch_free(b);
 }
 
+/* VLAN binding is XDP's alone: only --enforce nft leaves it unchecked,
+ * and the sentence names the gateway, its VLAN and what to do. */
+static void test_vlan_unchecked(void **state)
+{
+	struct edpg_nft_opts o = opts;
+	struct edpg_desired *d = fixture(4);
+	char msg[320];
+
+	(void)state;
+	o.enforce = EDPG_ENFORCE_NFT;
+	assert_int_equal(edpg_nft_vlan_unchecked(d, &o, msg, sizeof(msg)), 0);
+	d->gws[1].rec.flags |= EDPG_GW_BIND_VLAN;
+	d->gws[1].rec.vlan = 42;
+	assert_int_equal(edpg_nft_vlan_unchecked(d, &o, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "1 gateway bound to a VLAN (00:40:9d:00:00:02 to VLAN 42)"));
+	assert_non_null(strstr(msg, "--enforce xdp|both"));
+	o.enforce = EDPG_ENFORCE_BOTH;
+	assert_int_equal(edpg_nft_vlan_unchecked(d, &o, msg, sizeof(msg)), 0);
+	o.enforce = EDPG_ENFORCE_XDP;
+	assert_int_equal(edpg_nft_vlan_unchecked(d, &o, msg, sizeof(msg)), 0);
+	fixture_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -709,6 +748,7 @@ int main(void)
 		cmocka_unit_test(test_split_20000),
 		cmocka_unit_test(test_diff_text),
 		cmocka_unit_test(test_delete_batch),
+		cmocka_unit_test(test_vlan_unchecked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
