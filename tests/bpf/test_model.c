@@ -45,7 +45,7 @@
 
 #include "bpfmaps.h"
 #include "compile.h"
-#include "diag.h"
+#include "probe.h"
 #include "edpgate.h"
 #include "model.h"
 #include "rules.h"
