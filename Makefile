@@ -52,6 +52,10 @@ UNIT_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TEST_HELPERS := $(filter-out $(UNIT_SRCS) $(BPFT_SRCS),$(wildcard tests/unit/*.c tests/bpf/*.c))
+# A test links the helpers of its folder named after it (up to the first
+# '_'): test_model takes model*.c, test_nft and test_nft_kernel nft_*.c.
+helper_word = $(firstword $(subst _, ,$(basename $(notdir $(1)))))
+helpers_of = $(foreach h,$(filter $(dir $(1))%,$(TEST_HELPERS)),$(if $(filter $(call helper_word,$(h))%,$(patsubst test_%,%,$(basename $(notdir $(1))))),$(h)))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -107,7 +111,7 @@ $(BUILD)/edpgate: $(BUILD)/loader/cli/main.o $(LIB)
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h) $(SKELS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -Itests $< $(filter $(dir $<)%,$(TEST_HELPERS)) $(LIB) $(LIBS) -lcmocka -lm -o $@
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -Itests $< $(call helpers_of,$<) $(LIB) $(LIBS) -lcmocka -lm -o $@
 
 $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard loader/*/*.h)
 	$(call msg,FUZZ,$@)
