@@ -41,5 +41,9 @@ void fill(uint8_t *p, size_t n);
 int pick_mac(uint8_t *mac);
 void build_valid(struct frame *fr);
 void mutate(struct frame *fr);
+/* Address helpers of the policy generator, for frames aimed at it. */
+int bits_of(int family);
+void fresh_base(uint8_t *a, int family);
+void randomize_host(uint8_t *a, int family, int plen);
 
 #endif

@@ -40,7 +40,7 @@ bool chance(int percent)
 struct model_policy pol;
 char svc_names[MODEL_MAX_SVCS][8];
 
-static int bits_of(int family)
+int bits_of(int family)
 {
 	return family == 4 ? 32 : 128;
 }
@@ -54,7 +54,7 @@ static void mask(uint8_t *a, int family, int plen)
 }
 
 /* Random bits past @plen (the host part). */
-static void randomize_host(uint8_t *a, int family, int plen)
+void randomize_host(uint8_t *a, int family, int plen)
 {
 	for (int i = plen; i < bits_of(family); i++)
 		if (chance(50))
@@ -62,7 +62,7 @@ static void randomize_host(uint8_t *a, int family, int plen)
 }
 
 /* Where fresh prefixes come from: few enough that they meet. */
-static void fresh_base(uint8_t *a, int family)
+void fresh_base(uint8_t *a, int family)
 {
 	static const char *const b4[] = { "198.51.100.0", "203.0.113.0", "10.0.0.0", "192.0.2.0" };
 	static const char *const b6[] = { "2001:db8::", "2001:db8:100::", "fd00::" };
