@@ -51,13 +51,14 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
-TEST_HELPERS := $(filter-out $(UNIT_SRCS) $(BPFT_SRCS),$(wildcard tests/unit/*.c tests/bpf/*.c))
-# A test links the helpers of its folder named after it (up to the first
-# '_'): test_model takes model*.c, test_nft and test_nft_kernel nft_*.c.
-helper_word = $(firstword $(subst _, ,$(basename $(notdir $(1)))))
-helpers_of = $(foreach h,$(filter $(dir $(1))%,$(TEST_HELPERS)),$(if $(filter $(call helper_word,$(h))%,$(patsubst test_%,%,$(basename $(notdir $(1))))),$(h)))
-BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
+TEST_HELPERS := $(filter-out $(UNIT_SRCS) $(BPFT_SRCS) $(BENCH_SRCS),$(wildcard tests/unit/*.c tests/bpf/*.c tests/bench/*.c))
+# A test links the helpers of its folder named after it (up to the first
+# '_'): test_model takes model*.c, test_nft and test_nft_kernel nft_*.c,
+# bench_datapath datapath_*.c.
+helper_word = $(firstword $(subst _, ,$(basename $(notdir $(1)))))
+helpers_of = $(foreach h,$(filter $(dir $(1))%,$(TEST_HELPERS)),$(if $(filter $(call helper_word,$(h))%,$(patsubst test_%,%,$(patsubst bench_%,%,$(basename $(notdir $(1)))))),$(h)))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 # The loader sources each fuzz target links (they must stay free of libbpf).
 FUZZ_LINK_fuzz_rules := loader/policy/diags.c loader/policy/gateways.c loader/policy/rules.c loader/policy/addr.c loader/policy/compile.c
