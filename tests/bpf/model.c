@@ -52,6 +52,51 @@ static bool in_net(const struct model_net *n, int family, const uint8_t *a)
 	return true;
 }
 
+/* The L4 header of a first fragment: -1 malformed, 1 neighbour discovery, 0 else. */
+static int l4_check(const uint8_t *f, size_t len, size_t l4, size_t l3_end, int proto,
+		    int family, unsigned int *dport)
+{
+	if (proto == 6) {
+		if (l4 + 20 > len || f[l4 + 12] >> 4 < 5 || l4 + (f[l4 + 12] >> 4) * 4 > l3_end)
+			return -1;
+		*dport = be16(f + l4 + 2);
+	} else if (proto == 17) {
+		if (l4 + 8 > l3_end)
+			return -1;
+		*dport = be16(f + l4 + 2);
+	} else if (proto == 58 && family == 6) {
+		if (l4 + 4 > l3_end)
+			return -1;
+		if (f[l4] >= 133 && f[l4] <= 137)
+			return 1;
+	}
+	return 0;
+}
+
+/* Bindings: VLAN, then the source address. */
+static bool binding_ok(const struct model_gw *gw, int family, const uint8_t *src,
+		       unsigned int vlan)
+{
+	if (gw->bindvlan && gw->vlan != vlan)
+		return false;
+	if (family == 4 && gw->bind4) {
+		static const uint8_t any[4];
+
+		/* 0.0.0.0: a DHCP client without a lease */
+		if (memcmp(src, any, 4) && memcmp(src, gw->ip4, 4))
+			return false;
+	}
+	if (family == 6 && gw->bind6) {
+		static const uint8_t any[16];
+		bool link_local = src[0] == 0xfe && (src[1] & 0xc0) == 0x80;
+
+		/* :: (DAD) and fe80::/10 cannot be routed on */
+		if (memcmp(src, any, 16) && !link_local && memcmp(src, gw->ip6, 16))
+			return false;
+	}
+	return true;
+}
+
 struct model_result model_decide(const struct model_policy *p, const uint8_t *f, size_t len)
 {
 	size_t off = 14, l3, l3_end, l4;
@@ -133,20 +178,12 @@ struct model_result model_decide(const struct model_policy *p, const uint8_t *f,
 	}
 
 	if (!nonfirst) {
-		if (proto == 6) {
-			if (l4 + 20 > len || f[l4 + 12] >> 4 < 5 || l4 + (f[l4 + 12] >> 4) * 4 > l3_end)
-				return drop(EDPG_R_MALFORMED);
-			dport = be16(f + l4 + 2);
-		} else if (proto == 17) {
-			if (l4 + 8 > l3_end)
-				return drop(EDPG_R_MALFORMED);
-			dport = be16(f + l4 + 2);
-		} else if (proto == 58 && family == 6) {
-			if (l4 + 4 > l3_end)
-				return drop(EDPG_R_MALFORMED);
-			if (f[l4] >= 133 && f[l4] <= 137)
-				return verdict(true, EDPG_R_ND);
-		}
+		int r = l4_check(f, len, l4, l3_end, proto, family, &dport);
+
+		if (r < 0)
+			return drop(EDPG_R_MALFORMED);
+		if (r > 0)
+			return verdict(true, EDPG_R_ND);
 	}
 
 	/* ---- who is it ---- */
@@ -156,24 +193,8 @@ struct model_result model_decide(const struct model_policy *p, const uint8_t *f,
 	if (!gw)
 		return verdict(p->unknown_mac_pass, EDPG_R_UNKNOWN_MAC);
 
-	/* ---- bindings: VLAN, then the source address ---- */
-	if (gw->bindvlan && gw->vlan != vlan)
+	if (!binding_ok(gw, family, src, vlan))
 		return drop(EDPG_R_BINDING);
-	if (family == 4 && gw->bind4) {
-		static const uint8_t any[4];
-
-		/* 0.0.0.0: a DHCP client without a lease */
-		if (memcmp(src, any, 4) && memcmp(src, gw->ip4, 4))
-			return drop(EDPG_R_BINDING);
-	}
-	if (family == 6 && gw->bind6) {
-		static const uint8_t any[16];
-		bool link_local = src[0] == 0xfe && (src[1] & 0xc0) == 0x80;
-
-		/* :: (DAD) and fe80::/10 cannot be routed on */
-		if (memcmp(src, any, 16) && !link_local && memcmp(src, gw->ip6, 16))
-			return drop(EDPG_R_BINDING);
-	}
 
 	if (nonfirst)
 		return drop(EDPG_R_FRAGMENT);
