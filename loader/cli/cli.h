@@ -74,5 +74,12 @@ int edpg_build_desired(const struct edpg_policy *p, bool from_cache, struct edpg
 int edpg_push_full(struct edpg_bpf *b, const struct edpg_desired *d, const struct edpg_ifaces *ifs);
 /* Open the pinned program of --pin-dir, saying what to do if absent. */
 int edpg_open_live(struct edpg_bpf *b);
+/*
+ * The state-dir lock every changing command takes first (held until exit),
+ * so concurrent invocations are serialised; 0 or -errno after saying why.
+ */
+int cli_lock(void);
+/* The interfaces file of --state-dir; 0 or -errno after saying why. */
+int cli_ifaces(struct edpg_ifaces *ifs);
 
 #endif

@@ -26,8 +26,7 @@ int do_apply(int argc, char **argv)
 	(void)argv;
 	if (argc > 1)
 		return usage_err(synopsis, "apply takes no arguments");
-	cli.lock_fd = edpg_lock(cli.state_dir);
-	if (cli.lock_fd < 0)
+	if (cli_lock())
 		return EDPG_EXIT_FAIL;
 	err = edpg_load_policy(&p, cli.rules, true);
 	if (err)

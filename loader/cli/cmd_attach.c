@@ -242,12 +242,10 @@ int do_attach(int argc, char **argv)
 	enforce = a.enforce;
 	ifname = a.ifname;
 
-	cli.lock_fd = edpg_lock(cli.state_dir);
-	if (cli.lock_fd < 0)
+	if (cli_lock())
 		return EDPG_EXIT_FAIL;
-	err = edpg_ifaces_load(cli.state_dir, &ifs);
-	if (err)
-		return edpg_err(err, "cannot read %s/" EDPG_STATE_INTERFACES, cli.state_dir), EDPG_EXIT_FAIL;
+	if (cli_ifaces(&ifs))
+		return EDPG_EXIT_FAIL;
 	for (size_t i = 0; i < ifs.n; i++)
 		if (!strcmp(ifs.v[i].name, ifname))
 			return restore(&ifs, ifname);

@@ -63,12 +63,10 @@ int do_detach(int argc, char **argv)
 	/* The interface may be gone already: detach cleans up after it. */
 	if (strcmp(ifname, "--all") && edpg_check_ifname(ifname, false))
 		return EDPG_EXIT_USAGE;
-	cli.lock_fd = edpg_lock(cli.state_dir);
-	if (cli.lock_fd < 0)
+	if (cli_lock())
 		return EDPG_EXIT_FAIL;
-	err = edpg_ifaces_load(cli.state_dir, &ifs);
-	if (err)
-		return edpg_err(err, "cannot read %s/" EDPG_STATE_INTERFACES, cli.state_dir), EDPG_EXIT_FAIL;
+	if (cli_ifaces(&ifs))
+		return EDPG_EXIT_FAIL;
 
 	if (!strcmp(ifname, "--all")) {
 		size_t n = ifs.n;

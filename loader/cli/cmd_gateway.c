@@ -703,8 +703,7 @@ int do_gateway(int argc, char **argv)
 	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "import") &&
 	    strcmp(sub, "list") && strcmp(sub, "show"))
 		return usage_err(syn, "unknown gateway subcommand '%s'", sub);
-	cli.lock_fd = edpg_lock(cli.state_dir);
-	if (cli.lock_fd < 0)
+	if (cli_lock())
 		return EDPG_EXIT_FAIL;
 	if (edpg_load_policy(&p, cli.rules, true))
 		return EDPG_EXIT_FAIL;

@@ -72,9 +72,8 @@ int do_status(int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return usage_err(synopsis, "status takes no arguments");
-	err = edpg_ifaces_load(cli.state_dir, &ifs);
-	if (err)
-		return edpg_err(err, "cannot read %s/" EDPG_STATE_INTERFACES, cli.state_dir), EDPG_EXIT_FAIL;
+	if (cli_ifaces(&ifs))
+		return EDPG_EXIT_FAIL;
 	edpg_health_check(cli.pin_dir, &ifs, &h);
 	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
 	if (err == -ENOENT) {

@@ -33,8 +33,7 @@ int do_upgrade(int argc, char **argv)
 	if (getopt_long(argc, argv, "", (const struct option[]){ {} }, NULL) != -1 ||
 	    optind != argc)
 		return usage_err(synopsis, "upgrade takes no arguments");
-	cli.lock_fd = edpg_lock(cli.state_dir);
-	if (cli.lock_fd < 0)
+	if (cli_lock())
 		return EDPG_EXIT_FAIL;
 	err = edpg_bpf_upgrade(cli.pin_dir, &u);
 	if (err == -ENOENT) {
@@ -49,9 +48,8 @@ int do_upgrade(int argc, char **argv)
 	}
 	if (err)
 		return EDPG_EXIT_FAIL;
-	err = edpg_ifaces_load(cli.state_dir, &ifs);
-	if (err)
-		return edpg_err(err, "cannot read %s/" EDPG_STATE_INTERFACES, cli.state_dir), EDPG_EXIT_FAIL;
+	if (cli_ifaces(&ifs))
+		return EDPG_EXIT_FAIL;
 	/* The maps the XDP program now runs on; the snooper shares two. */
 	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
 	if (err)

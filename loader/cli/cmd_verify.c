@@ -145,8 +145,7 @@ int do_verify(int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return usage_err(synopsis, "verify takes no arguments");
-	cli.lock_fd = edpg_lock(cli.state_dir);
-	if (cli.lock_fd < 0)
+	if (cli_lock())
 		return EDPG_EXIT_FAIL;
 	if (edpg_load_policy(&p, cli.rules, true))
 		return EDPG_EXIT_FAIL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "log.h"
 
 struct edpg_where edpg_cli_where(void)
 {
@@ -45,4 +46,19 @@ int edpg_push_full(struct edpg_bpf *b, const struct edpg_desired *d, const struc
 int edpg_open_live(struct edpg_bpf *b)
 {
 	return edpg_bpf_open_live(b, cli.pin_dir);
+}
+
+int cli_lock(void)
+{
+	cli.lock_fd = edpg_lock(cli.state_dir);
+	return cli.lock_fd < 0 ? cli.lock_fd : 0;
+}
+
+int cli_ifaces(struct edpg_ifaces *ifs)
+{
+	int err = edpg_ifaces_load(cli.state_dir, ifs);
+
+	if (err)
+		edpg_err(err, "cannot read %s/" EDPG_STATE_INTERFACES, cli.state_dir);
+	return err;
 }
