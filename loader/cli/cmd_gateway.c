@@ -281,6 +281,29 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 	return gateway_enrol(p, &g, replace);
 }
 
+/*
+ * The gateways @nv (@n of them; freed here) in place of @p's: room checked,
+ * the gateways file written, both sinks given the change.  @p keeps its own
+ * array (for edpg_policy_free); 0 or -errno, each failure already reported.
+ */
+static int commit_gateways(struct edpg_policy *p, struct edpg_gateway *nv, size_t n, bool *live)
+{
+	struct edpg_policy old = *p;	/* what the sinks hold: the delta's base */
+	int err;
+
+	p->gateways = nv;
+	p->ngateways = n;
+	/* A deletion needs no room. */
+	err = live_usable(n >= old.ngateways ? n : 0);
+	err = err ?: save_gateways(p);
+	if (!err)
+		err = push_gateways(&old, p, live);
+	p->gateways = old.gateways;
+	p->ngateways = old.ngateways;
+	free(nv);
+	return err;
+}
+
 int gateway_enrol(struct edpg_policy *p, const struct edpg_gateway *gw, bool replace)
 {
 	struct edpg_gateway g = *gw, *nv;
@@ -308,25 +331,12 @@ int gateway_enrol(struct edpg_policy *p, const struct edpg_gateway *gw, bool rep
 	if (at >= 0 && !replace)
 		return edpg_err(-EEXIST, "%s is already enrolled with other settings; add --replace to change them (see `edpgate gateway show %s`)",
 				mac, mac), EDPG_EXIT_FAIL;
-
-	/* Keep the old policy to compute the delta against. */
-	struct edpg_policy old = *p;
-
 	nv = malloc((p->ngateways + 1) * sizeof(*nv));
 	if (!nv)
 		return edpg_err(-ENOMEM, "out of memory"), EDPG_EXIT_FAIL;
 	memcpy(nv, p->gateways, p->ngateways * sizeof(*nv));
 	nv[at >= 0 ? (size_t)at : p->ngateways] = g;
-	p->gateways = nv;
-	p->ngateways = old.ngateways + (at < 0);
-	err = live_usable(p->ngateways);
-	err = err ?: save_gateways(p);
-	if (!err)
-		err = push_gateways(&old, p, &live);
-	/* Hand the policy back its original array for edpg_policy_free. */
-	p->gateways = old.gateways;
-	p->ngateways = old.ngateways;
-	free(nv);
+	err = commit_gateways(p, nv, p->ngateways + (at < 0), &live);
 	if (err)
 		return EDPG_EXIT_FAIL;
 	out_begin();
@@ -341,7 +351,6 @@ int gateway_enrol(struct edpg_policy *p, const struct edpg_gateway *gw, bool rep
 
 static int gw_del(struct edpg_policy *p, int argc, char **argv)
 {
-	struct edpg_policy old = *p;
 	const struct edpg_gateway *g;
 	struct edpg_gateway *nv;
 	bool live = false;
@@ -361,15 +370,7 @@ static int gw_del(struct edpg_policy *p, int argc, char **argv)
 		return edpg_err(-ENOMEM, "out of memory"), EDPG_EXIT_FAIL;
 	memcpy(nv, p->gateways, at * sizeof(*nv));
 	memcpy(nv + at, p->gateways + at + 1, (p->ngateways - at - 1) * sizeof(*nv));
-	p->gateways = nv;
-	p->ngateways--;
-	err = live_usable(0);	/* a deletion needs no room */
-	err = err ?: save_gateways(p);
-	if (!err)
-		err = push_gateways(&old, p, &live);
-	p->gateways = old.gateways;
-	p->ngateways = old.ngateways;
-	free(nv);
+	err = commit_gateways(p, nv, p->ngateways - 1, &live);
 	if (err)
 		return EDPG_EXIT_FAIL;
 	out_begin();
