@@ -46,6 +46,8 @@ void edpg_bpf_reset(struct edpg_bpf *b);
 /* Open the pins without checking their layout (the upgrade checks it
  * member by member itself). */
 int edpg_bpf_open_raw(struct edpg_bpf *b, const char *pin_dir);
+/* The gateways-map key of @mac in the live generation. */
+int edpg_bpf_gw_key(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_gw_key *k);
 
 /* bpf_upgrade.c */
 /* Whether the pinned maps of @b have the layout of skeleton @s: their

@@ -30,17 +30,27 @@ int edpg_bpf_active_gen(const struct edpg_bpf *b, uint32_t *gen)
 	return 0;
 }
 
-int edpg_bpf_gw_get(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_gw *out)
+int edpg_bpf_gw_key(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_gw_key *k)
 {
-	struct edpg_gw_key k = {};
 	uint32_t gen = 0;
-	int err;
+	int err = edpg_bpf_active_gen(b, &gen);
 
-	err = edpg_bpf_active_gen(b, &gen);
 	if (err)
 		return err;
-	k.gen = gen;
-	memcpy(k.mac, mac, 6);
+	memset(k, 0, sizeof(*k));
+	k->gen = gen;
+	memcpy(k->mac, mac, 6);
+	return 0;
+}
+
+int edpg_bpf_gw_get(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_gw *out)
+{
+	struct edpg_gw_key k;
+	int err;
+
+	err = edpg_bpf_gw_key(b, mac, &k);
+	if (err)
+		return err;
 	if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GATEWAYS], &k, out))
 		return -errno;
 	return 0;

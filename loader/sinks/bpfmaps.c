@@ -353,19 +353,16 @@ out:
 
 int edpg_bpf_gw_put(struct edpg_bpf *b, const struct edpg_want_gw *g)
 {
-	struct edpg_gw_key k = {};
 	struct edpg_gw v = g->rec;
+	struct edpg_gw_key k;
 	struct slots sl = {};
-	uint32_t gen = 0;
 	int err;
 
-	err = edpg_bpf_active_gen(b, &gen);
+	err = edpg_bpf_gw_key(b, g->mac, &k);
 	if (err)
 		return err;
-	k.gen = gen;
-	memcpy(k.mac, g->mac, 6);
-	if (lookup_slot(b, g->mac, gen, &v.slot) || v.slot >= b->max_gateways) {
-		err = slots_load(b, gen, &sl);
+	if (lookup_slot(b, g->mac, k.gen, &v.slot) || v.slot >= b->max_gateways) {
+		err = slots_load(b, k.gen, &sl);
 		err = err ?: slot_alloc(b, &sl, &v.slot);
 		free(sl.used);
 		if (err)
@@ -378,15 +375,12 @@ int edpg_bpf_gw_put(struct edpg_bpf *b, const struct edpg_want_gw *g)
 
 int edpg_bpf_gw_del(struct edpg_bpf *b, const uint8_t mac[6])
 {
-	struct edpg_gw_key k = {};
-	uint32_t gen = 0;
+	struct edpg_gw_key k;
 	int err;
 
-	err = edpg_bpf_active_gen(b, &gen);
+	err = edpg_bpf_gw_key(b, mac, &k);
 	if (err)
 		return err;
-	k.gen = gen;
-	memcpy(k.mac, mac, 6);
 	if (bpf_map_delete_elem(b->map_fd[EDPG_M_GATEWAYS], &k))
 		return -errno;
 	return 0;
