@@ -107,6 +107,35 @@ edp() {
 	in_ns "$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$RULES" "$@"
 }
 
+# pair_rules FILE: the rules the topo_pair tests enforce: edp-ssl and NTP to
+# the router's lan0 address, unknown MACs and non-IP dropped.
+pair_rules() {
+	cat >"$1" <<'RULES_EOF'
+service edp-ssl tcp 3199
+service ntp     udp 123
+group local 10.77.0.1
+allow edp-ssl,ntp to local
+defaults edp-ssl,ntp
+unknown-mac drop
+non-ip drop
+RULES_EOF
+}
+
+# wait_for SECONDS CMD...: 0 as soon as CMD succeeds, 1 when SECONDS pass
+# first (polled every 0.1 s: a readiness wait, never a timing assertion).
+wait_for() {
+	local t=$1 i
+	shift
+	for i in $(seq $((t * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# logged TEXT: the log of the daemon under test ($LOG) has TEXT.
+logged() { grep -qF -- "$1" "$LOG"; }
+
 # tcp_ok HOSTNS ADDR PORT: 0 when a TCP connection completes within 2 s
 tcp_ok() {
 	in_ns "$1" timeout 3 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null

@@ -21,15 +21,7 @@ for c in jq bpftool nft flock; do command -v "$c" >/dev/null || skip "no $c"; do
 GW=00:40:9d:00:00:01
 STATE_DIR=$E2E_TMP/state
 RULES=$E2E_TMP/edpgate.rules
-cat >"$RULES" <<'RULES_EOF'
-service edp-ssl tcp 3199
-service ntp     udp 123
-group local 10.77.0.1
-allow edp-ssl,ntp to local
-defaults edp-ssl,ntp
-unknown-mac drop
-non-ip drop
-RULES_EOF
+pair_rules "$RULES"
 topo_pair "$GW"
 bpffs_private
 ip -n "$R_NS" link add br0 type bridge

@@ -50,15 +50,6 @@ edp() {
 	in_ns "$R_NS" "$EDPGATE" --pin-dir "$PIN_DIR" --state-dir "$STATE_DIR" --rules "$RULES" \
 		--resolver 127.0.0.1 "$@"
 }
-wait_for() {
-	local t=$1
-	shift
-	for _ in $(seq $((t * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # try ADDR PORT: a TCP connection from the gateway (0 when it completes)
 try() { in_ns "$H_NS" timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 listening() { tcp_ok "$R_NS" 10.77.0.7 3199 && in_ns "$R_NS" ss -lun | grep -q '127.0.0.1:53 '; }

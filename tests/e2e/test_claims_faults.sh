@@ -20,29 +20,12 @@ GW=00:40:9d:00:00:01
 STATE_DIR=$E2E_TMP/state
 RULES=$E2E_TMP/edpgate.rules
 LOG=$E2E_TMP/run.log
-cat >"$RULES" <<'RULES_EOF'
-service edp-ssl tcp 3199
-service ntp     udp 123
-group local 10.77.0.1
-allow edp-ssl,ntp to local
-defaults edp-ssl,ntp
-unknown-mac drop
-non-ip drop
-RULES_EOF
+pair_rules "$RULES"
 topo_pair "$GW"
 bpffs_private
 bg in_ns "$R_NS" socat TCP-LISTEN:3199,reuseaddr,fork,bind=10.77.0.1 SYSTEM:true
 for _ in $(seq 50); do tcp_ok "$H_NS" 10.77.0.1 3199 && break; sleep 0.1; done
 
-wait_for() {
-	local t=$1
-	shift
-	for _ in $(seq $((t * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # fault CODE WHERE PHRASE: status -j lists exactly that problem, not
 # healthy; verify exits 1 and names it
 fault() {
@@ -96,7 +79,6 @@ setsid nsenter --net="/var/run/netns/$R_NS" "$EDPGATE" -v --pin-dir "$PIN_DIR" -
 	--rules "$RULES" run >>"$LOG" 2>&1 &
 D_PID=$!
 E2E_PIDS+=("$D_PID")
-logged() { grep -qF -- "$1" "$LOG"; }
 wait_for 10 logged "edpgate run:" || { cat "$LOG"; fail "daemon did not start"; }
 
 # A fault without a link event: found by the poll, restored without the mark.

@@ -133,8 +133,8 @@ cc_start() {
 mark() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 since() { tail -n +$(($2 + 1)) "$1" 2>/dev/null; }
 seen() { since "$1" "$2" | grep -E "$3" >/dev/null; }
-# wait_for FILE MARK REGEX SECONDS: until a line after MARK matches.
-wait_for() {
+# wait_seen FILE MARK REGEX SECONDS: until a line after MARK matches.
+wait_seen() {
 	local end=$((SECONDS + $4))
 	while [ $SECONDS -lt $end ]; do
 		seen "$1" "$2" "$3" && return 0
@@ -197,7 +197,7 @@ for mode in xdp nft both; do
 	m=$(mark "$SA")
 	t0=$(date +%s%N)
 	cc_start gw1 "cc-gw1-$mode.log"
-	wait_for "$SA" "$m" "^device_id $GW1_DID from $GW1_IP:" 20 ||
+	wait_seen "$SA" "$m" "^device_id $GW1_DID from $GW1_IP:" 20 ||
 		fail "$mode: the server did not get gw1's Device ID"
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	seen "$SA" "$m" "^handshake complete from $GW1_IP:[0-9]+ to $A:3199 TLSv1 " ||
@@ -223,7 +223,7 @@ CC_LOG=$E2E_TMP/cc-gw1-both.log
 unk0=$(counter both global.unknown_mac)
 m=$(mark "$SA")
 cc_start gw2 cc-gw2-name.log
-wait_for "$E2E_TMP/cc-gw2-name.log" 0 "app_load_mac_addr: MAC 00:40:9D:00:00:02" 10 ||
+wait_seen "$E2E_TMP/cc-gw2-name.log" 0 "app_load_mac_addr: MAC 00:40:9D:00:00:02" 10 ||
 	fail "the client on gw2 did not start"
 for _ in $(seq 50); do
 	[ $(($(counter both global.unknown_mac) - unk0)) -ge 1 ] && break
@@ -268,7 +268,7 @@ while [ $((SECONDS - t_attach)) -lt 8 ]; do sleep 0.5; done
 m=$(mark "$CC_LOG")
 t_break=$SECONDS
 server_stop "$A"
-wait_for "$CC_LOG" "$m" "connect\(\) failed, errno 111" 10 ||
+wait_seen "$CC_LOG" "$m" "connect\(\) failed, errno 111" 10 ||
 	fail "the client did not try A again after its session broke"
 seen "$CC_LOG" "$m" "dns_resolve_name: ip address = \[$A\]" ||
 	fail "the client did not resolve again after its session broke"
@@ -308,7 +308,7 @@ ma=$(mark "$SA")
 mb=$(mark "$SB")
 tls0=$(counter both gw1.allow.edp-ssl)
 server_start "$A"
-wait_for "$SA" "$ma" "^device_id $GW1_DID from $GW1_IP:" 70 ||
+wait_seen "$SA" "$ma" "^device_id $GW1_DID from $GW1_IP:" 70 ||
 	fail "the client's retry to A did not get through"
 seen "$SA" "$ma" "^handshake complete from $GW1_IP:" || fail "no handshake at A"
 [ "$(grep -c dns_resolve_name "$CC_LOG")" = "$cc_resolves" ] ||
@@ -331,7 +331,7 @@ cloud_dns "$A"
 lab_edp apply >/dev/null || fail "apply of the short-grace rules"
 m=$(mark "$CC_LOG")
 server_stop "$A"
-wait_for "$CC_LOG" "$m" "connect\(\) failed, errno 111" 10 ||
+wait_seen "$CC_LOG" "$m" "connect\(\) failed, errno 111" 10 ||
 	fail "the client did not try A again after its session broke"
 seen "$CC_LOG" "$m" "dns_resolve_name: ip address = \[$A\]" ||
 	fail "the client did not resolve A after its session broke"

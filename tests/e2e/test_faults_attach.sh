@@ -21,15 +21,7 @@ UNK=00:40:9d:00:00:99
 STATE_DIR=$E2E_TMP/state
 RULES=$E2E_TMP/edpgate.rules
 LOG=$E2E_TMP/run.log
-cat >"$RULES" <<'RULES_EOF'
-service edp-ssl tcp 3199
-service ntp     udp 123
-group local 10.77.0.1
-allow edp-ssl,ntp to local
-defaults edp-ssl,ntp
-unknown-mac drop
-non-ip drop
-RULES_EOF
+pair_rules "$RULES"
 
 topo_pair "$GW"
 netns_add U_NS u
@@ -235,17 +227,6 @@ restore_attach "another XDP program removed" "XDP link on lan0 (native)"
 
 # ---- restored by the daemon ---------------------------------------------
 
-# wait_for SECONDS CMD...: CMD succeeds within SECONDS
-wait_for() {
-	local t=$1
-	shift
-	for _ in $(seq $((t * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-logged() { grep -qF -- "$1" "$LOG"; }
 # daemon_restores WHAT PHRASE...: the daemon logs each PHRASE (what it
 # found, what it restored), verify passes again, traffic is filtered.
 daemon_restores() {

@@ -87,15 +87,6 @@ no_lies() {	# no_lies WHAT: no 203.0.113.x anywhere
 	! grep -q '203\.0\.113\.' <<<"$n" || fail "$1: the nft table holds a lie"
 	! grep -q '^203\.0\.113\.' <<<"$b" || fail "$1: the BPF dst map holds a lie"
 }
-wait_for() {	# wait_for SECONDS CMD...
-	local t=$1 i
-	shift
-	for i in $(seq $((t * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 ttl_of() {	# ttl_of ADDR: the TTL dst list shows
 	edp -j dst list | jq -r --arg a "$1" '[.groups[].names[]?.addresses[]? | select(.address == $a) | .ttl][0]'
 }
@@ -157,7 +148,6 @@ ok "TTL 0 and >= 2^31 read as 0, 2^31-1 capped at 86400"
 
 # ---- 2. run: the resolver lies, then is honest again ---------------------
 rules 1 3
-logged() { grep -qF -- "$1" "$LOG"; }
 start_daemon() {
 	: >"$LOG"
 	setsid nsenter --net="/var/run/netns/$R_NS" "$EDPGATE" -v --pin-dir "$PIN_DIR" \

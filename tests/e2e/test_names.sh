@@ -55,17 +55,6 @@ in_set() {
 	grep -qw -- "$1" <<<"$out"
 }
 not_in_set() { ! in_set "$1"; }
-# wait_for SECONDS CMD...: CMD succeeds within SECONDS
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq $((t * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-logged() { grep -qF -- "$1" "$LOG"; }
 start_daemon() {
 	: >"$LOG"
 	# nsenter execs edpgate: $! is the daemon itself, for the signals.

@@ -316,16 +316,6 @@ DEST=$DEST VARLIB=$VARLIB STATE=$STATE STATE_MODE=$STATE_MODE UMASK=$UMASK MEMLO
 	bash -c "$SETUP" sandbox "${CMD[@]}" >"$LOG" 2>&1 &
 MAINPID=$!
 E2E_PIDS+=("$MAINPID")
-wait_for() {
-	local t=$1
-	shift
-	for _ in $(seq $((t * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-logged() { grep -qF -- "$1" "$LOG"; }
 wait_for 10 logged "edpgate run:" || { cat "$LOG"; fail "ExecStart=$(unit_value ExecStart) did not start in the sandbox"; }
 [ "$(cat "/proc/$MAINPID/comm")" = edpgate ] || fail "\$MAINPID is not edpgate: $(cat "/proc/$MAINPID/comm")"
 grep -q "^NoNewPrivs:	1$" "/proc/$MAINPID/status" || fail "the daemon runs without no_new_privs"
