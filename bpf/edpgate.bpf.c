@@ -150,6 +150,13 @@ struct {
 	__type(value, struct edpg_pending);
 } edpg_pending SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EDPG_MAX_LEARN);
+	__type(key, struct edpg_learn_key);
+	__type(value, struct edpg_learn);
+} edpg_learn SEC(".maps");
+
 /* What the parser learnt about a frame; judged after parsing is complete. */
 struct pkt {
 	void *data_end;
@@ -162,17 +169,23 @@ struct pkt {
 	void *l3;
 };
 
-static __always_inline int count(__u32 reason, int verdict, __u64 len)
+/*
+ * The verdict, counted under its reason.  @would: audited, so a drop is
+ * counted as would_drop and the frame passes; the reason is the real one
+ * either way, which is what makes audit a faithful rehearsal.
+ */
+static __always_inline int count(__u32 reason, int verdict, __u64 len, int would)
 {
 	struct edpg_global *g = bpf_map_lookup_elem(&edpg_global, &reason);
 
 	if (g) {
-		struct edpg_counter *c = verdict == EDPG_V_PASS ? &g->pass : &g->drop;
+		struct edpg_counter *c = verdict == EDPG_V_PASS ? &g->pass :
+					 would ? &g->would_drop : &g->drop;
 
 		c->packets++;
 		c->bytes += len;
 	}
-	return verdict == EDPG_V_PASS ? XDP_PASS : XDP_DROP;
+	return verdict == EDPG_V_PASS || would ? XDP_PASS : XDP_DROP;
 }
 
 /* What a drop record or event needs to know about the frame. */
@@ -184,6 +197,7 @@ struct dinfo {
 	__u16 sport;
 	__u16 dport;
 	__u8 l4proto;
+	__u8 would;		/* audited: the drop is counted, the frame passed */
 	__u32 slot;
 	__u64 now;
 };
@@ -207,6 +221,49 @@ static __always_inline int ev_take(struct edpg_ev_bucket *b, __u64 now)
 	return 1;
 }
 
+/*
+ * What `edpgate learn` reads: a gateway's refused (port, destination), for
+ * the reasons the rules can change.  Called only when the bucket granted
+ * an event, so its cost is bounded by the event limit.
+ */
+static __always_inline void learn_note(const struct dinfo *di, __u32 reason)
+{
+	struct edpg_learn_key k = {};
+	struct edpg_learn *l, nl = {};
+
+	if (di->slot == EDPG_EV_NO_SLOT || reason < EDPG_R_PORT || reason > EDPG_R_DESTINATION)
+		return;
+	__builtin_memcpy(k.mac, di->mac, 6);
+	k.dport = di->dport;
+	k.proto = di->l4proto;
+	if (di->h_proto == ETH_P_IP) {
+		struct iphdr *ip = di->l3;
+
+		k.family = 4;
+		__builtin_memcpy(k.daddr, &ip->daddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = di->l3;
+
+		k.family = 6;
+		__builtin_memcpy(k.daddr, &ip6->daddr, 16);
+	}
+	l = bpf_map_lookup_elem(&edpg_learn, &k);
+	if (l) {
+		/* Shared between CPUs; a lost increment under a race is
+		 * an attempt not counted, never a wrong entry. */
+		l->last_seen = di->now;
+		l->count++;
+		l->reason = reason;
+		l->would = di->would;
+		return;
+	}
+	nl.first_seen = nl.last_seen = di->now;
+	nl.count = 1;
+	nl.reason = reason;
+	nl.would = di->would;
+	bpf_map_update_elem(&edpg_learn, &k, &nl, BPF_ANY);
+}
+
 static __always_inline void ev_emit(struct edpg_ev_bucket *b, const struct dinfo *di,
 				    __u32 reason)
 {
@@ -214,6 +271,7 @@ static __always_inline void ev_emit(struct edpg_ev_bucket *b, const struct dinfo
 
 	if (!ev_take(b, di->now))
 		return;
+	learn_note(di, reason);
 	e = bpf_ringbuf_reserve(&edpg_events, sizeof(*e), 0);
 	if (!e) {
 		/* The reader is behind: that is suppression too. */
@@ -225,7 +283,7 @@ static __always_inline void ev_emit(struct edpg_ev_bucket *b, const struct dinfo
 	e->slot = di->slot;
 	e->reason = reason;
 	e->proto = di->l4proto;
-	e->pad = 0;
+	e->flags = di->would ? EDPG_EV_F_WOULD : 0;
 	__builtin_memcpy(e->mac, di->mac, 6);
 	e->vlan = di->vlan;
 	e->sport = di->sport;
@@ -267,6 +325,7 @@ static __always_inline void gw_note(const struct dinfo *di, __u32 reason)
 	r->port = di->dport;
 	r->proto = di->l4proto;
 	r->vlan = di->vlan;
+	r->would = di->would;
 	if (di->h_proto == ETH_P_IP) {
 		struct iphdr *ip = di->l3;
 
@@ -287,10 +346,14 @@ static __always_inline void gw_note(const struct dinfo *di, __u32 reason)
 static __always_inline int gw_drop(struct edpg_gw_stats *st, const struct dinfo *di,
 				   __u32 reason, __u64 len)
 {
-	if (st && reason < EDPG_R_MAX)
-		st->drops[reason]++;
+	if (st && reason < EDPG_R_MAX) {
+		if (di->would)
+			st->would_drop[reason]++;
+		else
+			st->drops[reason]++;
+	}
 	gw_note(di, reason);
-	return count(reason, EDPG_V_DROP, len);
+	return count(reason, EDPG_V_DROP, len, di->would);
 }
 
 /* Byte by byte: a memcmp call does not exist in BPF. */
@@ -562,23 +625,27 @@ int edpgate_xdp(struct xdp_md *ctx)
 	if (!cfg)
 		return XDP_ABORTED;
 
+	/* Audit of the whole interface set; one gateway can be audited too
+	 * (EDPG_GW_AUDIT), which only its own verdicts can know. */
+	di.would = !!(cfg->flags & EDPG_F_AUDIT);
+
 	/* ---- parse: any truncated or invalid header is `malformed` ---- */
 	if (parse_eth(&h, eth, data_end))
-		return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+		return count(EDPG_R_MALFORMED, EDPG_V_DROP, len, di.would);
 	if (h.h_proto == ETH_P_IP)
 		r = parse_ipv4(&h, data_end);
 	else if (h.h_proto == ETH_P_IPV6)
 		r = parse_ipv6(&h, data_end);
 	else if (h.h_proto == ETH_P_ARP)
-		return count(EDPG_R_ARP, EDPG_V_PASS, len);
+		return count(EDPG_R_ARP, EDPG_V_PASS, len, 0);
 	else
 		return count(EDPG_R_NON_IP, cfg->flags & EDPG_F_NON_IP_PASS ?
-			     EDPG_V_PASS : EDPG_V_DROP, len);
+			     EDPG_V_PASS : EDPG_V_DROP, len, di.would);
 	r = r ?: parse_l4(&h, data_end);
 	if (r < 0)
-		return count(EDPG_R_MALFORMED, EDPG_V_DROP, len);
+		return count(EDPG_R_MALFORMED, EDPG_V_DROP, len, di.would);
 	if (r > 0)
-		return count(EDPG_R_ND, EDPG_V_PASS, len);
+		return count(EDPG_R_ND, EDPG_V_PASS, len, 0);
 
 	/* ---- who is it ---- */
 	__builtin_memcpy(gk.mac, eth->h_source, 6);
@@ -596,10 +663,11 @@ int edpgate_xdp(struct xdp_md *ctx)
 	di.now = 0;
 	if (!gw) {
 		if (cfg->flags & EDPG_F_UNKNOWN_MAC_PASS)
-			return count(EDPG_R_UNKNOWN_MAC, EDPG_V_PASS, len);
+			return count(EDPG_R_UNKNOWN_MAC, EDPG_V_PASS, len, 0);
 		unknown_note(&di, h.nonfirst);
-		return count(EDPG_R_UNKNOWN_MAC, EDPG_V_DROP, len);
+		return count(EDPG_R_UNKNOWN_MAC, EDPG_V_DROP, len, di.would);
 	}
+	di.would |= !!(gw->flags & EDPG_GW_AUDIT);
 	/*
 	 * One clock read per packet, and the coarse clock: on a paravirtual
 	 * clocksource bpf_ktime_get_*_ns() costs more than the rest of the
@@ -642,7 +710,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 		st->svc[sid].packets++;
 		st->svc[sid].bytes += len;
 	}
-	return count(EDPG_R_ALLOW, EDPG_V_PASS, len);
+	return count(EDPG_R_ALLOW, EDPG_V_PASS, len, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

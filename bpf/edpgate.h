@@ -58,11 +58,18 @@ enum edpg_verdict {
 /* edpg_config.flags */
 #define EDPG_F_UNKNOWN_MAC_PASS	(1U << 0)
 #define EDPG_F_NON_IP_PASS	(1U << 1)
+/* Audit (`--enforce audit`): every frame is judged and counted under its
+ * reason, and a frame that would be dropped is counted as would_drop and
+ * passed.  Set by the loader from the enforcement mode, not the rules. */
+#define EDPG_F_AUDIT		(1U << 2)
 
 /* edpg_gw.flags */
 #define EDPG_GW_BIND_V4		(1U << 0)
 #define EDPG_GW_BIND_V6		(1U << 1)
 #define EDPG_GW_BIND_VLAN	(1U << 2)
+/* This gateway alone is audited (`gateway add --audit`): its would-be
+ * drops are counted as would_drop and passed, the others are enforced. */
+#define EDPG_GW_AUDIT		(1U << 3)
 
 /* edpg_ctl: array[1], the active generation. */
 struct edpg_ctl {
@@ -171,6 +178,7 @@ struct edpg_counter {
 struct edpg_gw_stats {
 	__u64 last_seen;	/* CLOCK_MONOTONIC_COARSE ns */
 	__u64 drops[EDPG_R_MAX];
+	__u64 would_drop[EDPG_R_MAX];	/* judged a drop, passed (audit) */
 	struct edpg_counter svc[EDPG_MAX_SERVICES];
 };
 
@@ -178,6 +186,7 @@ struct edpg_gw_stats {
 struct edpg_global {
 	struct edpg_counter pass;
 	struct edpg_counter drop;
+	struct edpg_counter would_drop;	/* judged a drop, passed (audit) */
 };
 
 /*
@@ -207,7 +216,8 @@ struct edpg_drop_rec {
 	__u8 proto;		/* IPPROTO_* */
 	__u8 family;		/* 4 or 6 */
 	__u16 vlan;		/* outer VLAN id, 0 = untagged */
-	__u16 pad;
+	__u8 would;		/* 1: audited, the frame was passed */
+	__u8 pad;
 };
 
 /* Reasons with a per-gateway drop record: binding .. destination. */
@@ -227,7 +237,7 @@ struct edpg_event {
 	__u8 reason;		/* enum edpg_reason */
 	__u8 proto;		/* IPPROTO_* (0 when not IP) */
 	__u8 family;		/* 4 or 6 */
-	__u8 pad;
+	__u8 flags;		/* EDPG_EV_F_* */
 	__u8 mac[6];		/* source MAC */
 	__u16 vlan;
 	__u16 sport;		/* host order */
@@ -238,6 +248,7 @@ struct edpg_event {
 };
 
 #define EDPG_EV_NO_SLOT		0xffffffffU
+#define EDPG_EV_F_WOULD		(1U << 0)	/* audited: judged a drop, passed */
 #define EDPG_EV_RING_SIZE	(256 * 1024)
 
 /*
@@ -295,6 +306,36 @@ static inline int edpg_mac_is_digi(const __u8 mac[6])
 				  (mac[1] == 0x04 && mac[2] == 0xf3));
 }
 
+/*
+ * edpg_learn: what enrolled gateways tried and were (or, audited, would
+ * have been) refused for a reason the rules can change (port, service,
+ * destination): the raw material of `edpgate learn`.  An LRU hash of a
+ * fixed size, so a host trying 100,000 destinations evicts its own oldest
+ * entries and cannot grow it.  It is written only when the gateway's
+ * event bucket grants an event (see edpg_ev_bucket), never per packet: a
+ * flood costs the data path nothing more than the event limit already
+ * does, and `count` is the number of recorded attempts, not of packets.
+ */
+#define EDPG_MAX_LEARN		4096
+
+struct edpg_learn_key {
+	__u8 mac[6];
+	__u16 dport;		/* host order */
+	__u8 daddr[16];		/* IPv4 in the first 4 bytes */
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;		/* 4 or 6 */
+	__u8 pad[2];
+};
+
+struct edpg_learn {
+	__u64 first_seen;	/* data-path time */
+	__u64 last_seen;
+	__u64 count;		/* recorded attempts */
+	__u8 reason;		/* last reason: port, service or destination */
+	__u8 would;		/* 1: the last one was audited (passed) */
+	__u8 pad[6];
+};
+
 /* Map names: the pin file names under the pin directory. */
 #define EDPG_MAP_CTL		"edpg_ctl"
 #define EDPG_MAP_CONFIG		"edpg_config"
@@ -311,6 +352,7 @@ static inline int edpg_mac_is_digi(const __u8 mac[6])
 #define EDPG_MAP_EV_GLOBAL	"edpg_ev_global"
 #define EDPG_MAP_EVENTS		"edpg_events"
 #define EDPG_MAP_PENDING	"edpg_pending"
+#define EDPG_MAP_LEARN		"edpg_learn"
 #define EDPG_PROG_NAME		"edpgate_xdp"
 
 _Static_assert(sizeof(struct edpg_ctl) == 8, "edpg_ctl");
@@ -323,13 +365,15 @@ _Static_assert(sizeof(struct edpg_dst6_key) == 20, "edpg_dst6_key");
 _Static_assert(sizeof(struct edpg_dst) == 16, "edpg_dst");
 _Static_assert(sizeof(struct edpg_cidr4_key) == 12, "edpg_cidr4_key");
 _Static_assert(sizeof(struct edpg_cidr6_key) == 24, "edpg_cidr6_key");
-_Static_assert(sizeof(struct edpg_gw_stats) == 8 + 8 * EDPG_R_MAX + 16 * EDPG_MAX_SERVICES,
+_Static_assert(sizeof(struct edpg_gw_stats) == 8 + 16 * EDPG_R_MAX + 16 * EDPG_MAX_SERVICES,
 	       "edpg_gw_stats");
-_Static_assert(sizeof(struct edpg_global) == 32, "edpg_global");
+_Static_assert(sizeof(struct edpg_global) == 48, "edpg_global");
 _Static_assert(sizeof(struct edpg_ev_bucket) == 32, "edpg_ev_bucket");
 _Static_assert(sizeof(struct edpg_drop_rec) == 32, "edpg_drop_rec");
 _Static_assert(sizeof(struct edpg_gw_diag) == 32 + 32 * EDPG_DIAG_NR, "edpg_gw_diag");
 _Static_assert(sizeof(struct edpg_event) == 64, "edpg_event");
 _Static_assert(sizeof(struct edpg_pending) == 40, "edpg_pending");
+_Static_assert(sizeof(struct edpg_learn_key) == 28, "edpg_learn_key");
+_Static_assert(sizeof(struct edpg_learn) == 32, "edpg_learn");
 
 #endif /* EDPGATE_H */

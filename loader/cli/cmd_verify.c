@@ -72,12 +72,13 @@ static bool gw_same(const struct edpg_gw *a, const struct edpg_gw *b)
 }
 
 static void diff_bpf(struct diffs *df, const struct edpg_desired *want,
-		     const struct edpg_desired *live)
+		     const struct edpg_desired *live, const struct edpg_ifaces *ifs)
 {
+	uint32_t want_flags = edpg_bpf_flags_for(want, ifs);
 	char mac[18], a[64];
 
-	if (want->flags != live->flags)
-		diff(df, "bpf", "actions differ: flags %#x, want %#x", live->flags, want->flags);
+	if (want_flags != live->flags)
+		diff(df, "bpf", "actions differ: flags %#x, want %#x", live->flags, want_flags);
 	for (size_t i = 0; i < want->ngws; i++) {
 		const struct edpg_want_gw *l = find_gw(live, want->gws[i].mac);
 
@@ -195,7 +196,7 @@ int do_verify(int argc, char **argv)
 		df.n++;
 	}
 	if (readable)
-		diff_bpf(&df, want, live);
+		diff_bpf(&df, want, live, &ifs);
 	else
 		diff(&df, "bpf", "the maps cannot be read back (pins missing): not compared");
 	for (size_t i = 0; i < nnd; i++)

@@ -22,6 +22,7 @@ int edpg_verdict_run(const struct edpg_bpf *priv, struct edpg_global snap[EDPG_R
 	int err;
 
 	out->sid = -1;
+	out->would = false;
 	if (len < 14) {
 		out->verdict = EDPG_V_DROP;
 		out->reason = EDPG_R_MALFORMED;
@@ -41,9 +42,11 @@ int edpg_verdict_run(const struct edpg_bpf *priv, struct edpg_global snap[EDPG_R
 			err = 0;
 			break;
 		}
-		if (now[r].drop.packets != snap[r].drop.packets) {
+		if (now[r].drop.packets != snap[r].drop.packets ||
+		    now[r].would_drop.packets != snap[r].would_drop.packets) {
 			out->verdict = EDPG_V_DROP;
 			out->reason = r;
+			out->would = now[r].would_drop.packets != snap[r].would_drop.packets;
 			err = 0;
 			break;
 		}
@@ -51,7 +54,7 @@ int edpg_verdict_run(const struct edpg_bpf *priv, struct edpg_global snap[EDPG_R
 	memcpy(snap, now, sizeof(now));
 	/* The counter is the truth about the reason; the return code must
 	 * agree with it. */
-	if (!err && (retval == XDP_PASS) != (out->verdict == EDPG_V_PASS))
+	if (!err && (retval == XDP_PASS) != (out->verdict == EDPG_V_PASS || out->would))
 		err = -EPROTO;
 	return err;
 }

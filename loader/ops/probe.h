@@ -6,6 +6,7 @@
 #ifndef EDPG_PROBE_H
 #define EDPG_PROBE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,7 @@ struct edpg_outcome {
 	int verdict;		/* EDPG_V_PASS / EDPG_V_DROP */
 	int reason;		/* enum edpg_reason */
 	int sid;		/* service counted on allow, -1 otherwise */
+	bool would;		/* a drop that audit passed (would_drop) */
 };
 
 /*

@@ -242,6 +242,8 @@ int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names,
 			w->rec.flags |= EDPG_GW_BIND_VLAN;
 			w->rec.vlan = g->vlan;
 		}
+		if (g->audit)
+			w->rec.flags |= EDPG_GW_AUDIT;
 	}
 	out->ngws = p->ngateways;
 	if (out->ngws)

@@ -47,6 +47,7 @@ void rp_stmt_gateway(struct ctx *c, const struct lline *l)
 	struct edpg_gateway g;
 	struct gwpos pos = { 0 };
 	bool mac_ok = false, seen_name = false, seen_svc = false, seen_vlan = false;
+	bool seen_audit = false;
 	char buf[EDPG_ADDR_STRLEN];
 	const struct tok *t, *a;
 	size_t i;
@@ -78,9 +79,17 @@ void rp_stmt_gateway(struct ctx *c, const struct lline *l)
 
 	for (i = 2; i < l->n;) {
 		t = &l->t[i];
+		/* `audit` is a word alone: the gateway is observed, not enforced. */
+		if (rp_tok_is(t, "audit")) {
+			if (seen_audit)
+				err_at(c, t, "'audit' given twice");
+			seen_audit = g.audit = true;
+			i++;
+			continue;
+		}
 		if (!rp_tok_is(t, "name") && !rp_tok_is(t, "services") && !rp_tok_is(t, "ip") &&
 		    !rp_tok_is(t, "vlan")) {
-			err_at(c, t, "unknown gateway option '%.*s%s' (expected name, services, ip or vlan)",
+			err_at(c, t, "unknown gateway option '%.*s%s' (expected name, services, ip, vlan or audit)",
 			       TQ(t));
 			i++;
 			continue;
@@ -317,6 +326,8 @@ int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 		}
 		if (g->has_vlan)
 			fprintf(f, " vlan %u", g->vlan);
+		if (g->audit)
+			fputs(" audit", f);
 		fputc('\n', f);
 	}
 	if (fclose(f) && !err)

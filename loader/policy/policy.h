@@ -81,6 +81,8 @@ struct edpg_gateway {
 	 */
 	bool uses_defaults;
 	bool has_ip4, has_ip6, has_vlan;
+	/* `audit`: judged and counted, never dropped (edpgate.rules(5)). */
+	bool audit;
 	uint8_t ip4[4];
 	uint8_t ip6[16];
 	uint16_t vlan;

@@ -50,6 +50,7 @@ const char *const edpg_map_names[EDPG_M_MAX] = {
 	[EDPG_M_EV_GLOBAL] = EDPG_MAP_EV_GLOBAL,
 	[EDPG_M_EVENTS] = EDPG_MAP_EVENTS,
 	[EDPG_M_PENDING] = EDPG_MAP_PENDING,
+	[EDPG_M_LEARN] = EDPG_MAP_LEARN,
 };
 
 const char *const edpg_reason_names[EDPG_R_MAX] = {

@@ -74,8 +74,10 @@ int edpg_bpf_gw_stats(const struct edpg_bpf *b, uint32_t slot, struct edpg_gw_st
 	for (int c = 0; c < b->ncpus; c++) {
 		if (pc[c].last_seen > out->last_seen)
 			out->last_seen = pc[c].last_seen;
-		for (int r = 0; r < EDPG_R_MAX; r++)
+		for (int r = 0; r < EDPG_R_MAX; r++) {
 			out->drops[r] += pc[c].drops[r];
+			out->would_drop[r] += pc[c].would_drop[r];
+		}
 		for (int s = 0; s < EDPG_MAX_SERVICES; s++) {
 			out->svc[s].packets += pc[c].svc[s].packets;
 			out->svc[s].bytes += pc[c].svc[s].bytes;
@@ -105,6 +107,8 @@ int edpg_bpf_global(const struct edpg_bpf *b, struct edpg_global out[EDPG_R_MAX]
 			out[r].pass.bytes += pc[c].pass.bytes;
 			out[r].drop.packets += pc[c].drop.packets;
 			out[r].drop.bytes += pc[c].drop.bytes;
+			out[r].would_drop.packets += pc[c].would_drop.packets;
+			out[r].would_drop.bytes += pc[c].would_drop.bytes;
 		}
 	}
 	free(pc);

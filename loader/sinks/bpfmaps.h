@@ -32,6 +32,7 @@ enum edpg_map_id {
 	EDPG_M_EV_GLOBAL,
 	EDPG_M_EVENTS,
 	EDPG_M_PENDING,
+	EDPG_M_LEARN,
 	EDPG_M_MAX,
 };
 

@@ -10,6 +10,7 @@
  *         bound4, bound6  ether_addr                 gateways with a bound source
  *         bind4           ether_addr . ipv4_addr     the bound (MAC, source) pairs
  *         bind6           ether_addr . ipv6_addr
+ *         audit           ether_addr                 gateways enrolled with `audit`
  *         g_<group>_v4    ipv4_addr, flags interval  exact addresses and CIDRs
  *         g_<group>_v6    ipv6_addr, flags interval
  *
@@ -29,6 +30,7 @@
  *
  *   chain lan_decide   the XDP decision, in the XDP order:
  *         nd            icmpv6 type 133-137 accept
+ *         audit         ether saddr @audit accept   (gateways enrolled with `audit`)
  *         unknown_mac   ether saddr != @gateways  DENY  (accept if unknown-mac pass)
  *         binding       ether saddr @bound4, ip saddr != 0.0.0.0,
  *                       ether saddr . ip saddr != @bind4  DENY   (and v6: not ::, not fe80::/10)
@@ -41,8 +43,9 @@
  *         destination   ip daddr @g_<group>_v4 accept; ip6 daddr @g_<group>_v6 accept
  *                       (for every group the service may reach)  DENY
  *
- * DENY is `drop` with --enforce nft/both and `accept` with --enforce xdp.
- * With --enforce xdp the hooked base chains are left empty (XDP has
+ * DENY is `drop` with --enforce nft/both and `accept` with --enforce
+ * xdp/audit.  With --enforce xdp or audit the hooked base chains are left
+ * empty (XDP has
  * already decided; walking the mirror would only cost every forwarded
  * packet conntrack and the rules), so the decision chains are an unhooked
  * mirror for `nft list` and verify.  Every rule has a counter and a
@@ -79,7 +82,8 @@
 int edpg_nft_build_full(const struct edpg_desired *d, const struct edpg_nft_opts *o,
 			struct edpg_nft_batch **out)
 {
-	int deny = o->enforce == EDPG_ENFORCE_XDP ? NF_ACCEPT : NF_DROP;
+	int deny = o->enforce == EDPG_ENFORCE_XDP || o->enforce == EDPG_ENFORCE_AUDIT ?
+		   NF_ACCEPT : NF_DROP;
 	struct edpg_nft_batch *b = NULL;
 	struct setdef *sds = NULL;
 	struct elist l = { 0 };

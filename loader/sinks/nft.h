@@ -25,11 +25,12 @@
 
 #ifndef EDPG_HAVE_ENFORCE
 #define EDPG_HAVE_ENFORCE
-/* Who decides: chosen at attach (`--enforce xdp|nft|both`). */
+/* Who decides: chosen at attach (`--enforce xdp|nft|both|audit`). */
 enum edpg_enforce {
 	EDPG_ENFORCE_XDP,	/* XDP decides; nft chains count and accept */
 	EDPG_ENFORCE_NFT,	/* nft decides (no XDP program) */
 	EDPG_ENFORCE_BOTH,	/* both decide: defence in depth (default) */
+	EDPG_ENFORCE_AUDIT,	/* nobody drops: XDP judges, counts would_drop, passes */
 };
 #endif
 

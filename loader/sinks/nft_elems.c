@@ -9,7 +9,7 @@
 
 
 /* Fixed set indexes; services and groups follow. */
-enum { S_GATEWAYS, S_BOUND4, S_BOUND6, S_BIND4, S_BIND6, S_FIXED };
+enum { S_GATEWAYS, S_BOUND4, S_BOUND6, S_BIND4, S_BIND6, S_AUDIT, S_FIXED };
 
 size_t nft_set_svc(size_t s)
 {
@@ -51,6 +51,7 @@ int nft_setdefs_of(const struct edpg_desired *d, struct setdef **out)
 		    NFT_TYPE_ETHERADDR << NFT_TYPE_BITS | NFT_TYPE_IPADDR, 8 + 4, 0);
 	setdef_fill(&sd[S_BIND6], "bind6",
 		    NFT_TYPE_ETHERADDR << NFT_TYPE_BITS | NFT_TYPE_IP6ADDR, 8 + 16, 0);
+	setdef_fill(&sd[S_AUDIT], "audit", NFT_TYPE_ETHERADDR, 6, 0);
 	for (i = 0; i < d->nservices; i++) {
 		snprintf(name, sizeof(name), "svc_%s", d->services[i].name);
 		setdef_fill(&sd[nft_set_svc(i)], name, NFT_TYPE_ETHERADDR, 6, 0);
@@ -227,6 +228,8 @@ int nft_elems_of(const struct edpg_desired *d, struct elist *l)
 			if (!ret)
 				ret = nft_elist_add(l, S_BIND6, key, 24, NULL, 0);
 		}
+		if (!ret && (g->rec.flags & EDPG_GW_AUDIT))
+			ret = nft_elist_add(l, S_AUDIT, g->mac, 6, NULL, 0);
 	}
 	for (i = 0; i < d->ngroups && !ret; i++) {
 		ret = group_elems(d, i, 0, l);

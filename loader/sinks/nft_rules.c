@@ -251,7 +251,7 @@ int nft_emit_base_chain_rules(struct edpg_nft_batch *b, const char *chain,
 	 * traffic was no faster than --enforce nft).  The decision chains
 	 * are still in the table, unhooked, for `nft list` and verify.
 	 */
-	if (o->enforce == EDPG_ENFORCE_XDP)
+	if (o->enforce == EDPG_ENFORCE_XDP || o->enforce == EDPG_ENFORCE_AUDIT)
 		return 0;
 	/*
 	 * No `ct state established,related accept` first: it let a session
@@ -424,6 +424,17 @@ int nft_emit_decide_rules(struct edpg_nft_batch *b, const struct edpg_desired *d
 		x_range(r, &lo, &hi, 1);
 	}
 	ret = rule_emit(b, r, NF_ACCEPT, NULL, "nd");
+	if (ret)
+		return ret;
+
+	/* A gateway enrolled with `audit` is observed, not enforced: XDP
+	 * counts its would-be drops by reason; here it is simply accepted. */
+	r = rule_new(ch);
+	if (r) {
+		x_ether_saddr(r, NFT_REG_1);
+		x_lookup(r, NFT_REG_1, "audit", 0);
+	}
+	ret = rule_emit(b, r, NF_ACCEPT, NULL, "audit");
 	if (ret)
 		return ret;
 

@@ -12,18 +12,51 @@
 #include "log.h"
 #include "sync.h"
 
+static const char *const enforce_names[] = {
+	[EDPG_ENFORCE_XDP] = "xdp",
+	[EDPG_ENFORCE_NFT] = "nft",
+	[EDPG_ENFORCE_BOTH] = "both",
+	[EDPG_ENFORCE_AUDIT] = "audit",
+};
+
+int edpg_enforce_parse(const char *word, enum edpg_enforce *out)
+{
+	for (size_t i = 0; i < sizeof(enforce_names) / sizeof(enforce_names[0]); i++) {
+		if (!strcmp(word, enforce_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *edpg_enforce_name(enum edpg_enforce e)
+{
+	return (size_t)e < sizeof(enforce_names) / sizeof(enforce_names[0]) ? enforce_names[e] : "?";
+}
+
+enum edpg_enforce edpg_enforce_of(const struct edpg_ifaces *ifs)
+{
+	enum edpg_enforce e = EDPG_ENFORCE_BOTH;
+
+	/* Every interface shares one mode (attach refuses a second). */
+	if (ifs->n)
+		edpg_enforce_parse(ifs->v[0].enforce, &e);
+	return e;
+}
+
 void edpg_nft_opts_from(const struct edpg_ifaces *ifs, struct edpg_nft_opts *o, const char **names)
 {
-	o->enforce = EDPG_ENFORCE_BOTH;
-	for (size_t i = 0; i < ifs->n; i++) {
+	for (size_t i = 0; i < ifs->n; i++)
 		names[i] = ifs->v[i].name;
-		if (!strcmp(ifs->v[i].enforce, "xdp"))
-			o->enforce = EDPG_ENFORCE_XDP;
-		else if (!strcmp(ifs->v[i].enforce, "nft"))
-			o->enforce = EDPG_ENFORCE_NFT;
-	}
+	o->enforce = edpg_enforce_of(ifs);
 	o->ifaces = names;
 	o->nifaces = ifs->n;
+}
+
+uint32_t edpg_bpf_flags_for(const struct edpg_desired *d, const struct edpg_ifaces *ifs)
+{
+	return d->flags | (edpg_enforce_of(ifs) == EDPG_ENFORCE_AUDIT ? EDPG_F_AUDIT : 0);
 }
 
 static bool exact(const struct edpg_want_dst *w)
@@ -248,6 +281,7 @@ static int sync_delta(const struct edpg_sinks *s, const struct edpg_desired *old
 static int sync_full(const struct edpg_sinks *s, const struct edpg_desired *new,
 		     const struct edpg_sync_opts *o)
 {
+	struct edpg_desired live;
 	char msg[512] = "";
 	int err;
 
@@ -264,7 +298,11 @@ static int sync_full(const struct edpg_sinks *s, const struct edpg_desired *new,
 					msg, o->durable);
 		return edpg_err(err, "nftables refused the update (%s); nothing was changed", msg);
 	}
-	err = edpg_bpf_apply(s->bpf, new);
+	/* The enforcement mode is the interfaces', not the rules': audit
+	 * reaches the program as a flag of the generation it swaps in. */
+	live = *new;
+	live.flags = edpg_bpf_flags_for(new, s->ifs);
+	err = edpg_bpf_apply(s->bpf, &live);
 	if (err)
 		return edpg_err(err, "the BPF maps were not updated; nftables already has the new policy%s%s: run `edpgate apply` again",
 				o->durable ? ", " : "", o->durable ? o->durable : "");

@@ -55,6 +55,16 @@ int edpg_sync(const struct edpg_sinks *s, const struct edpg_desired *old,
 	      const struct edpg_desired *new, const struct edpg_sync_opts *o,
 	      struct edpg_sync_result *r);
 
+/* The enforcement mode word of the interfaces file and --enforce:
+ * xdp, nft, both or audit; -EINVAL for anything else. */
+int edpg_enforce_parse(const char *word, enum edpg_enforce *out);
+const char *edpg_enforce_name(enum edpg_enforce e);
+/* The mode of the attached set (both when nothing is attached). */
+enum edpg_enforce edpg_enforce_of(const struct edpg_ifaces *ifs);
+/* edpg_config.flags the program gets for @d under the attached set's
+ * mode: the rules' actions, plus EDPG_F_AUDIT in audit mode. */
+uint32_t edpg_bpf_flags_for(const struct edpg_desired *d, const struct edpg_ifaces *ifs);
+
 /* nft options (interfaces, enforcement) of the attached set; @names
  * must hold EDPG_MAX_IFACES pointers. */
 void edpg_nft_opts_from(const struct edpg_ifaces *ifs, struct edpg_nft_opts *o, const char **names);

@@ -177,6 +177,11 @@ extern const uint32_t gen_flags[EDPG_NR_GENS];
 extern const struct row rows[];
 extern const size_t nr_rows;
 
+/* datapath_audit.c */
+void test_audit_rows(void **state);
+void test_audit_gateway(void **state);
+void test_learn(void **state);
+
 /* datapath_diag.c */
 void test_dry_run(void **state);
 void test_events_rate_limit(void **state);
@@ -187,6 +192,8 @@ void clear_last_used(void);
 void expect(const char *name, const uint8_t *frame, size_t len, int v, int why, int gw, int sid, int touch);
 void fill_policy(void);
 void must_update(struct bpf_map *m, const void *k, const void *v, const char *what);
+/* expect(): a drop is expected as audit's would_drop (frame passed). */
+extern int expect_would;
 extern int nr_cpus;
 extern int prog_fd;
 void read_percpu(struct bpf_map *m, uint32_t key, void *buf);

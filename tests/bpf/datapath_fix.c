@@ -12,6 +12,7 @@
 struct edpgate *skel;
 int nr_cpus;
 int prog_fd;
+int expect_would;
 
 static uint64_t mono_coarse_ns(void)
 {
@@ -151,6 +152,8 @@ void take_snap(struct snap *s)
 			s->g[r].pass.bytes += g->pass.bytes;
 			s->g[r].drop.packets += g->drop.packets;
 			s->g[r].drop.bytes += g->drop.bytes;
+			s->g[r].would_drop.packets += g->would_drop.packets;
+			s->g[r].would_drop.bytes += g->would_drop.bytes;
 		}
 	}
 	for (i = 0; i < NR_WATCHED; i++) {
@@ -160,8 +163,10 @@ void take_snap(struct snap *s)
 
 			if (st->last_seen > s->gw[i].last_seen)
 				s->gw[i].last_seen = st->last_seen;
-			for (r = 0; r < EDPG_R_MAX; r++)
+			for (r = 0; r < EDPG_R_MAX; r++) {
 				s->gw[i].drops[r] += st->drops[r];
+				s->gw[i].would_drop[r] += st->would_drop[r];
+			}
 			for (r = 0; r < EDPG_MAX_SERVICES; r++) {
 				s->gw[i].svc[r].packets += st->svc[r].packets;
 				s->gw[i].svc[r].bytes += st->svc[r].bytes;
@@ -261,6 +266,10 @@ static void describe_moved(const struct snap *a, const struct snap *b, char *out
 			snprintf(out, n, "got drop %s", reason_names[r]);
 			return;
 		}
+		if (b->g[r].would_drop.packets != a->g[r].would_drop.packets) {
+			snprintf(out, n, "got would_drop %s", reason_names[r]);
+			return;
+		}
 	}
 }
 
@@ -268,13 +277,16 @@ static void describe_moved(const struct snap *a, const struct snap *b, char *out
  * Run one frame and assert the verdict and every watched counter.
  * gw: the watched_slots index of the gateway whose stats must move (-1:
  * none may).  touch: exact destination whose last_used must be set.
+ * With expect_would set, a drop is expected as audit's: counted as
+ * would_drop under the same reason, and the frame passed.
  */
 void expect(const char *name, const uint8_t *frame, size_t len, int v, int why,
 		   int gw, int sid, int touch)
 {
 	struct snap *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b)), *e;
 	int gw_stage = why == EDPG_R_ALLOW || why >= EDPG_R_BINDING;
-	uint32_t want = v == EDPG_V_PASS ? XDP_PASS : XDP_DROP, rc = 0;
+	int would = v == EDPG_V_DROP && expect_would;
+	uint32_t want = v == EDPG_V_PASS || would ? XDP_PASS : XDP_DROP, rc = 0;
 	uint64_t t0, t1;
 	unsigned int i, r;
 	char moved[64];
@@ -291,11 +303,14 @@ void expect(const char *name, const uint8_t *frame, size_t len, int v, int why,
 	take_snap(b);
 	describe_moved(a, b, moved, sizeof(moved));
 	CHECK(rc == want, "verdict %s, want %s %s (%s)", xdp_name(rc),
-	      v == EDPG_V_PASS ? "pass" : "drop", reason_names[why], moved);
+	      v == EDPG_V_PASS ? "pass" : would ? "would_drop" : "drop", reason_names[why], moved);
 
 	if (v == EDPG_V_PASS)
 		CHECK(b->g[why].pass.packets == a->g[why].pass.packets + 1,
 		      "want pass %s (%s)", reason_names[why], moved);
+	else if (would)
+		CHECK(b->g[why].would_drop.packets == a->g[why].would_drop.packets + 1,
+		      "want would_drop %s (%s)", reason_names[why], moved);
 	else
 		CHECK(b->g[why].drop.packets == a->g[why].drop.packets + 1,
 		      "want drop %s (%s)", reason_names[why], moved);
@@ -305,6 +320,9 @@ void expect(const char *name, const uint8_t *frame, size_t len, int v, int why,
 	if (v == EDPG_V_PASS) {
 		e->g[why].pass.packets++;
 		e->g[why].pass.bytes += len;
+	} else if (would) {
+		e->g[why].would_drop.packets++;
+		e->g[why].would_drop.bytes += len;
 	} else {
 		e->g[why].drop.packets++;
 		e->g[why].drop.bytes += len;
@@ -313,6 +331,8 @@ void expect(const char *name, const uint8_t *frame, size_t len, int v, int why,
 		if (why == EDPG_R_ALLOW) {
 			e->gw[gw].svc[sid].packets++;
 			e->gw[gw].svc[sid].bytes += len;
+		} else if (would) {
+			e->gw[gw].would_drop[why]++;
 		} else {
 			e->gw[gw].drops[why]++;
 		}
@@ -330,11 +350,16 @@ void expect(const char *name, const uint8_t *frame, size_t len, int v, int why,
 	for (i = 0; i < NR_WATCHED; i++) {
 		int seen = (int)i == gw && gw_stage;
 
-		for (r = 0; r < EDPG_R_MAX; r++)
+		for (r = 0; r < EDPG_R_MAX; r++) {
 			CHECK(e->gw[i].drops[r] == b->gw[i].drops[r],
 			      "slot %u drops[%s] = %llu, want %llu", watched_slots[i],
 			      reason_names[r], (unsigned long long)b->gw[i].drops[r],
 			      (unsigned long long)e->gw[i].drops[r]);
+			CHECK(e->gw[i].would_drop[r] == b->gw[i].would_drop[r],
+			      "slot %u would_drop[%s] = %llu, want %llu", watched_slots[i],
+			      reason_names[r], (unsigned long long)b->gw[i].would_drop[r],
+			      (unsigned long long)e->gw[i].would_drop[r]);
+		}
 		for (r = 0; r < EDPG_MAX_SERVICES; r++)
 			CHECK(!memcmp(&e->gw[i].svc[r], &b->gw[i].svc[r], sizeof(b->gw[i].svc[r])),
 			      "slot %u svc[%u] = %llu pkts/%llu B, want %llu/%llu",

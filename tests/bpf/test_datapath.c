@@ -341,6 +341,9 @@ int main(void)
 		cmocka_unit_test(test_events_rate_limit),
 		cmocka_unit_test(test_pending),
 		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_audit_rows),
+		cmocka_unit_test(test_audit_gateway),
+		cmocka_unit_test(test_learn),
 	};
 	size_t n = nr_rows + ARRAY_SIZE(fixed), i;
 	struct CMUnitTest *tests;

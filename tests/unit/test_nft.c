@@ -325,8 +325,8 @@ static void test_batch_frame(void **state)
 static void test_sets(void **state)
 {
 	static const char *const names[] = {
-		"gateways", "bound4", "bound6", "bind4", "bind6", "svc_edp", "svc_edp_legacy",
-		"svc_ntp", "g_dc_v4", "g_dc_v6", "g_ntp_v4", "g_ntp_v6",
+		"gateways", "bound4", "bound6", "bind4", "bind6", "audit", "svc_edp",
+		"svc_edp_legacy", "svc_ntp", "g_dc_v4", "g_dc_v6", "g_ntp_v4", "g_ntp_v6",
 	};
 	struct edpg_desired *d = fixture(4);
 	struct edpg_nft_batch *b = full(d, &opts);
@@ -335,8 +335,8 @@ static void test_sets(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(p->nsets, 12);
-	for (i = 0; i < 12; i++)
+	assert_int_equal(p->nsets, 13);
+	for (i = 0; i < 13; i++)
 		assert_non_null(find_set(p, names[i]));
 	s = find_set(p, "gateways");
 	assert_int_equal(nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE), 9);	/* ether_addr */
@@ -380,6 +380,16 @@ static void test_elements(void **state)
 	assert_string_equal(elems_text(p, "g_ntp_v6", add), "2001:db8:1:: end:2001:db8:2::");
 	/* no element for empty sets, nothing removed in a full batch */
 	assert_string_equal(elems_text(p, "bind6", NFT_MSG_DELSETELEM), "");
+	assert_string_equal(elems_text(p, "audit", add), "");
+	parsed_free(p);
+	edpg_nft_batch_free(b);
+
+	/* a gateway enrolled with `audit` is an element of its own set */
+	d->gws[1].rec.flags |= EDPG_GW_AUDIT;
+	b = full(d, &opts);
+	p = parse(b);
+	assert_string_equal(elems_text(p, "audit", add), "00:40:9d:00:00:02");
+	assert_string_equal(elems_text(p, "gateways", add), "00:40:9d:00:00:01 00:40:9d:00:00:02");
 	parsed_free(p);
 	edpg_nft_batch_free(b);
 	fixture_free(d);
@@ -446,22 +456,24 @@ static void test_chains_and_rules(void **state)
 
 	/* the decision, in the XDP order */
 	n = chain_rules(p, "lan_decide", r);
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 12);
 	assert_string_equal(rule_verdict(r[0]), "accept");		/* nd */
-	rule_check(r[1], "!gateways");
-	assert_string_equal(rule_verdict(r[1]), "drop");		/* unknown_mac */
-	rule_check(r[2], "bound4 !bind4");
-	assert_string_equal(rule_verdict(r[2]), "drop");		/* binding */
-	rule_check(r[3], "bound6 !bind6");
-	assert_string_equal(rule_verdict(r[4]), "drop");		/* fragment */
-	assert_string_equal(rule_verdict(r[5]), "drop");
-	assert_string_equal(rule_verdict(r[6]), "drop");		/* protocol */
+	rule_check(r[1], "audit");
+	assert_string_equal(rule_verdict(r[1]), "accept");		/* audited gateways */
+	rule_check(r[2], "!gateways");
+	assert_string_equal(rule_verdict(r[2]), "drop");		/* unknown_mac */
+	rule_check(r[3], "bound4 !bind4");
+	assert_string_equal(rule_verdict(r[3]), "drop");		/* binding */
+	rule_check(r[4], "bound6 !bind6");
+	assert_string_equal(rule_verdict(r[5]), "drop");		/* fragment */
+	assert_string_equal(rule_verdict(r[6]), "drop");
+	assert_string_equal(rule_verdict(r[7]), "drop");		/* protocol */
 	/* ports in table order: tcp 3197, tcp 3199, udp 123 */
-	assert_string_equal(rule_verdict(r[7]), "goto chk_edp_legacy");
-	assert_string_equal(rule_verdict(r[8]), "goto chk_edp");
-	assert_string_equal(rule_verdict(r[9]), "goto chk_ntp");
-	rule_check(r[10], "");
-	assert_string_equal(rule_verdict(r[10]), "drop");		/* port */
+	assert_string_equal(rule_verdict(r[8]), "goto chk_edp_legacy");
+	assert_string_equal(rule_verdict(r[9]), "goto chk_edp");
+	assert_string_equal(rule_verdict(r[10]), "goto chk_ntp");
+	rule_check(r[11], "");
+	assert_string_equal(rule_verdict(r[11]), "drop");		/* port */
 
 	n = chain_rules(p, "chk_ntp", r);
 	assert_int_equal(n, 4);
@@ -486,15 +498,20 @@ static void test_modes_and_flags(void **state)
 	size_t i, n;
 
 	(void)state;
-	/* --enforce xdp: same table, nothing drops */
-	o.enforce = EDPG_ENFORCE_XDP;
-	b = full(d, &o);
-	p = parse(b);
-	assert_int_equal(p->nsets, 12);
-	for (i = 0; i < p->nrules; i++)
-		assert_null(strstr(rule_verdict(p->rules[i]), "drop"));
-	parsed_free(p);
-	edpg_nft_batch_free(b);
+	/* --enforce xdp and audit: same table, nothing drops, and the
+	 * hooked chains are empty (XDP decides, or nobody does) */
+	for (int m = 0; m < 2; m++) {
+		o.enforce = m ? EDPG_ENFORCE_AUDIT : EDPG_ENFORCE_XDP;
+		b = full(d, &o);
+		p = parse(b);
+		assert_int_equal(p->nsets, 13);
+		for (i = 0; i < p->nrules; i++)
+			assert_null(strstr(rule_verdict(p->rules[i]), "drop"));
+		assert_int_equal(chain_rules(p, "lan_forward", r), 0);
+		assert_int_equal(chain_rules(p, "lan_input", r), 0);
+		parsed_free(p);
+		edpg_nft_batch_free(b);
+	}
 
 	/* unknown-mac pass accepts even with --enforce nft */
 	o.enforce = EDPG_ENFORCE_NFT;
@@ -582,7 +599,7 @@ static void test_delta_structural_is_full(void **state)
 	assert_int_equal(edpg_nft_build_delta(d, n, &opts, &b), 0);
 	p = parse(b);
 	assert_int_equal(p->ntables, 3);
-	assert_int_equal(p->nsets, 12);
+	assert_int_equal(p->nsets, 13);
 	parsed_free(p);
 	edpg_nft_batch_free(b);
 	fixture_free(d);
@@ -653,7 +670,7 @@ static void test_diff_text(void **state)
 	assert_int_equal(edpg_nft_state_from_batch(b, &want), 0);
 	edpg_nft_batch_free(b);
 	assert_true(want->table);
-	assert_int_equal(want->nsets, 12);
+	assert_int_equal(want->nsets, 13);
 	assert_int_equal(want->nchains, 6);
 
 	/* the same state: no difference */
@@ -678,7 +695,7 @@ static void test_diff_text(void **state)
 	assert_string_equal(diffs[0], "set gateways: extra element 00:40:9d:00:00:09");
 	assert_string_equal(diffs[1], "set g_dc_v4: missing element 52.1.2.3");
 	/* xdp mode: the unknown_mac rule accepts instead of dropping */
-	assert_non_null(strstr(diffs[2], "chain lan_decide: rule 2 differs: \"unknown_mac\""));
+	assert_non_null(strstr(diffs[2], "chain lan_decide: rule 3 differs: \"unknown_mac\""));
 	assert_non_null(strstr(diffs[2], "accept ], want"));
 	edpg_nft_diffs_free(diffs, n);
 	edpg_nft_state_free(live);
