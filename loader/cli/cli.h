@@ -50,6 +50,10 @@ int do_watch(int argc, char **argv);
 int do_doctor(int argc, char **argv);
 int do_up(int argc, char **argv);
 int do_upgrade(int argc, char **argv);
+int do_enforce(int argc, char **argv);
+int do_learn(int argc, char **argv);
+/* Switch the attached set to @mode (cmd_enforce.c); 0 or -errno, said. */
+int edpg_enforce_switch(struct edpg_ifaces *ifs, const char *mode);
 int gateway_pending(int argc, char **argv);	/* cmd_pending.c */
 int gateway_pending_add(int argc, char **argv);	/* gateway add --pending MAC */
 /*

@@ -20,9 +20,10 @@
 #include "privilege.h"
 #include "rules.h"
 #include "snoop.h"
+#include "sync.h"
 
 static const char synopsis[] =
-	"attach IFACE [--mode native|generic|auto] [--enforce xdp|nft|both] [--max-gateways N]";
+	"attach IFACE [--mode native|generic|auto] [--enforce xdp|nft|both|audit] [--max-gateways N]";
 
 static const char *mode_name(enum edpg_xdp_mode m)
 {
@@ -95,6 +96,7 @@ out_policy:
 struct attach_args {
 	enum edpg_xdp_mode mode;
 	const char *enforce, *ifname;
+	bool enforce_given;
 	struct edpg_load_opts lo;
 };
 
@@ -124,9 +126,10 @@ static int attach_args(int argc, char **argv, struct attach_args *a)
 				return usage_err(synopsis, "--mode must be native, generic or auto");
 			break;
 		case 'e':
-			if (strcmp(optarg, "xdp") && strcmp(optarg, "nft") && strcmp(optarg, "both"))
-				return usage_err(synopsis, "--enforce must be xdp, nft or both");
+			if (edpg_enforce_parse(optarg, &(enum edpg_enforce){ 0 }))
+				return usage_err(synopsis, "--enforce must be xdp, nft, both or audit");
 			a->enforce = optarg;
+			a->enforce_given = true;
 			break;
 		case 'g':
 			a->lo.max_gateways = strtoul(optarg, &end, 10);
@@ -246,13 +249,19 @@ int do_attach(int argc, char **argv)
 		return EDPG_EXIT_FAIL;
 	if (cli_ifaces(&ifs))
 		return EDPG_EXIT_FAIL;
-	for (size_t i = 0; i < ifs.n; i++)
-		if (!strcmp(ifs.v[i].name, ifname))
-			return restore(&ifs, ifname);
+	for (size_t i = 0; i < ifs.n; i++) {
+		if (strcmp(ifs.v[i].name, ifname))
+			continue;
+		/* Attached already, asked for another mode: the live switch
+		 * (`edpgate enforce`), not a second attach. */
+		if (a.enforce_given && strcmp(ifs.v[i].enforce, enforce))
+			return edpg_enforce_switch(&ifs, enforce) ? EDPG_EXIT_FAIL : EDPG_EXIT_OK;
+		return restore(&ifs, ifname);
+	}
 	for (size_t i = 0; i < ifs.n; i++) {
 		if (strcmp(ifs.v[i].enforce, enforce))
-			return edpg_err(-EINVAL, "%s is attached with --enforce %s; all interfaces share one enforcement mode",
-					ifs.v[i].name, ifs.v[i].enforce), EDPG_EXIT_FAIL;
+			return edpg_err(-EINVAL, "%s is attached with --enforce %s; all interfaces share one enforcement mode (`edpgate enforce %s` switches them all)",
+					ifs.v[i].name, ifs.v[i].enforce, enforce), EDPG_EXIT_FAIL;
 	}
 	if (ifs.n == EDPG_MAX_IFACES)
 		return edpg_err(-ENOSPC, "at most %d interfaces", EDPG_MAX_IFACES), EDPG_EXIT_FAIL;

@@ -178,7 +178,7 @@ static void check_never_seen(const struct edpg_gateway *g, const char *who, cons
 
 static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway *g,
 			  const struct edpg_bpf *b, const struct edpg_pending_ent *pend, size_t npend,
-			  const struct edpg_global *glob)
+			  const struct edpg_global *glob, bool audit_all)
 {
 	char who[64], mac[EDPG_MAC_STRLEN], detail[512], a[64], key[64], devid[EDPG_DEVID_STRLEN];
 	int tls = svc_of(p, IPPROTO_TCP, EDPG_PORT_EDP_TLS);
@@ -200,6 +200,28 @@ static void check_gateway(const struct edpg_policy *p, const struct edpg_gateway
 		finding(who, devid, "not_live", "enrolled in the state dir but not in the loaded program",
 			"run `edpgate apply`", NULL, NULL, 0);
 		return;
+	}
+
+	/*
+	 * One gateway audited among enforced ones: say so first, then read
+	 * its would-be drops as drops, so the findings below say what
+	 * enforcing it would break.
+	 */
+	if (g->audit || audit_all) {
+		uint64_t n = 0;
+
+		for (int i = EDPG_R_BINDING; i < EDPG_R_MAX; i++) {
+			n += st.would_drop[i];
+			st.drops[i] += st.would_drop[i];
+		}
+		if (g->audit && !audit_all) {
+			struct cite c[] = { { "would_drop.packets", n } };
+
+			finding(who, devid, "gateway_audit",
+				"this gateway is audited: its frames are judged and counted but never dropped (the findings below are what enforcing it would drop)",
+				"when `edpgate learn` shows nothing it needs would be dropped, enrol it again without --audit (`edpgate gateway add MAC ... --replace`)",
+				NULL, c, 1);
+		}
 	}
 
 	/* Never seen: the frames do not reach this interface with this MAC. */
@@ -324,6 +346,9 @@ int do_doctor(int argc, char **argv)
 	struct edpg_global glob[EDPG_R_MAX];
 	struct edpg_pending_ent *pend = NULL;
 	const struct edpg_gateway *one = NULL;
+	struct edpg_ifaces ifs;
+	uint64_t would = 0;
+	bool audit;
 	struct edpg_policy p;
 	struct edpg_bpf b;
 	size_t npend = 0;
@@ -347,12 +372,27 @@ int do_doctor(int argc, char **argv)
 		goto out;
 	}
 	nfindings = 0;
+	audit = !cli_ifaces(&ifs) && edpg_enforce_of(&ifs) == EDPG_ENFORCE_AUDIT;
 	out_begin();
 	out_obj_open(NULL);
 	out_arr_open("findings");
+	/* Before anything else: nothing here is enforced. */
+	for (size_t i = 0; audit && i < ifs.n; i++) {
+		struct cite c[] = { { "would_drop.packets", would } };
+		char msg[128];
+
+		for (int r = 0; r < EDPG_R_MAX && !i; r++)
+			would += glob[r].would_drop.packets;
+		c[0].v = would;
+		snprintf(msg, sizeof(msg), "nothing is enforced on %s (audit mode): every frame is judged and counted, none is dropped",
+			 ifs.v[i].name);
+		finding(ifs.v[i].name, NULL, "audit_mode", msg,
+			"read `edpgate stats` (would_drop) and `edpgate learn`; when nothing a gateway needs would be dropped, `edpgate enforce both`",
+			NULL, c, 1);
+	}
 	for (size_t i = 0; i < p.ngateways; i++)
 		if (!one || one == &p.gateways[i])
-			check_gateway(&p, &p.gateways[i], &b, pend, npend, glob);
+			check_gateway(&p, &p.gateways[i], &b, pend, npend, glob, audit);
 	if (!one)
 		check_idigi(&b);
 	out_arr_close();

@@ -280,6 +280,8 @@ int do_explain(int argc, char **argv)
 	edpg_mac_format(pr.src_mac, mac);
 	out_str("verdict", "verdict: %s", res.verdict == EDPG_V_PASS ? "pass" : "drop");
 	out_str("reason", " (%s)", edpg_reason_names[res.reason]);
+	/* In audit the program judges a drop and passes the frame. */
+	out_bool("audited", res.would ? " [audit: would_drop, the frame %.0spasses]" : NULL, res.would);
 	out_text("\n  %s\n", why_text(res.reason));
 	out_obj_open("packet");
 	out_str("mac", "packet: from %s", mac);

@@ -24,7 +24,7 @@
 #include "state.h"
 
 static const char syn_add[] =
-	"gateway add MAC|DEVICE-ID [--name NAME] [--services S,S|none] [--ip ADDR]... [--vlan ID] [--replace]";
+	"gateway add MAC|DEVICE-ID [--name NAME] [--services S,S|none] [--ip ADDR]... [--vlan ID] [--audit] [--replace]";
 static const char syn_del[] = "gateway del MAC|DEVICE-ID|NAME";
 static const char syn_show[] = "gateway show MAC|DEVICE-ID|NAME";
 static const char syn_import[] = "gateway import [--replace] [--format gateways|csv] FILE";
@@ -216,6 +216,7 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 		{ "services", required_argument, NULL, 's' },
 		{ "ip", required_argument, NULL, 'i' },
 		{ "vlan", required_argument, NULL, 'l' },
+		{ "audit", no_argument, NULL, 'a' },
 		{ "replace", no_argument, NULL, 'R' },
 		{}
 	};
@@ -260,6 +261,10 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
 				return usage_err(syn_add, "invalid VLAN '%s': 1..4094", optarg);
 			g.has_vlan = true;
 			g.vlan = v;
+			break;
+		case 'a':
+			/* Observed, not enforced: --replace without it enforces. */
+			g.audit = true;
 			break;
 		case 'R':
 			replace = true;
@@ -664,6 +669,8 @@ static void print_gw(const struct edpg_policy *p, const struct edpg_gateway *g,
 	}
 	if (g->has_vlan)
 		out_uint("vlan", "  vlan %llu", g->vlan);
+	/* Text says it only when audited; JSON always has the field. */
+	out_bool("audit", g->audit ? "  audit%.0s (observed, not enforced)" : NULL, g->audit);
 	out_bool("live", "  live %s", is_live);
 	if (detail && is_live) {
 		struct edpg_gw_stats st;

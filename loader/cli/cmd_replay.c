@@ -125,7 +125,8 @@ int do_replay(int argc, char **argv)
 		out_uint("frame", "%6llu", nframes);
 		out_str("verdict", " %-4s", res.verdict == EDPG_V_PASS ? "pass" : "drop");
 		out_str("reason", " %-11s", edpg_reason_names[res.reason]);
-		out_uint("len", " %5llu", fr.caplen);
+		out_bool("audited", NULL, res.would);
+		out_uint("len", res.would ? " %5llu (audit: passed)" : " %5llu", fr.caplen);
 		out_str("mac", " %s", fr.caplen >= 12 ? mac : NULL);
 		out_str("gateway", " %s\n", g ? (g->name[0] ? g->name : mac) : NULL);
 		out_obj_close();

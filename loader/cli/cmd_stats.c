@@ -131,6 +131,17 @@ static void print_totals(const struct edpg_policy *p, const struct reading *r, b
 			out_uint(edpg_reason_names[rr], " %12llu pkts\n", w->st.drops[rr]);
 		}
 		out_obj_close();
+		/* Audit: judged a drop, passed.  Text shows them when there are
+		 * any; JSON always has the object. */
+		out_obj_open("would_drop");
+		for (int rr = EDPG_R_BINDING; rr < EDPG_R_MAX; rr++) {
+			if (!edpg_json && !w->st.would_drop[rr])
+				continue;
+			out_text("  would_drop %-7s", edpg_reason_names[rr]);
+			out_uint(edpg_reason_names[rr], " %12llu pkts (audit: passed)\n",
+				 w->st.would_drop[rr]);
+		}
+		out_obj_close();
 		out_obj_close();
 	}
 	out_arr_close();
@@ -143,7 +154,11 @@ static void print_totals(const struct edpg_policy *p, const struct reading *r, b
 			out_uint("pass_packets", " pass %12llu pkts", r->glob[rr].pass.packets);
 			out_uint("pass_bytes", " %14llu bytes", r->glob[rr].pass.bytes);
 			out_uint("drop_packets", "  drop %12llu pkts", r->glob[rr].drop.packets);
-			out_uint("drop_bytes", " %14llu bytes\n", r->glob[rr].drop.bytes);
+			out_uint("drop_bytes", " %14llu bytes", r->glob[rr].drop.bytes);
+			out_uint("would_drop_packets", r->glob[rr].would_drop.packets ?
+				 "  would_drop %llu pkts" : NULL, r->glob[rr].would_drop.packets);
+			out_uint("would_drop_bytes", NULL, r->glob[rr].would_drop.bytes);
+			out_text("\n");
 			out_obj_close();
 		}
 		out_obj_close();
@@ -206,6 +221,16 @@ static void print_rates(const struct edpg_policy *p, const struct reading *a,
 			out_uint(edpg_reason_names[rr], " %10llu pps\n", v);
 		}
 		out_obj_close();
+		out_obj_open("would_drop_pps");
+		for (int rr = EDPG_R_BINDING; rr < EDPG_R_MAX; rr++) {
+			uint64_t v = rate(x->st.would_drop[rr], y->st.would_drop[rr], secs);
+
+			if (!edpg_json && !v)
+				continue;
+			out_text("  would_drop %-7s", edpg_reason_names[rr]);
+			out_uint(edpg_reason_names[rr], " %10llu pps\n", v);
+		}
+		out_obj_close();
 		out_obj_close();
 	}
 	out_arr_close();
@@ -217,8 +242,10 @@ static void print_rates(const struct edpg_policy *p, const struct reading *a,
 			out_text("  %-12s", edpg_reason_names[rr]);
 			out_uint("pass", " pass %10llu pps",
 				 rate(a->glob[rr].pass.packets, b->glob[rr].pass.packets, secs));
-			out_uint("drop", "  drop %10llu pps\n",
+			out_uint("drop", "  drop %10llu pps",
 				 rate(a->glob[rr].drop.packets, b->glob[rr].drop.packets, secs));
+			out_uint("would_drop", "  would_drop %10llu pps\n",
+				 rate(a->glob[rr].would_drop.packets, b->glob[rr].would_drop.packets, secs));
 			out_obj_close();
 		}
 		out_obj_close();
@@ -285,6 +312,12 @@ static void print_prometheus(const struct edpg_policy *p, const struct reading *
 		for (int rr = EDPG_R_BINDING; rr < EDPG_R_MAX; rr++)
 			prom_gw("edpgate_dropped_packets_total", &r->gw[i], "reason",
 				edpg_reason_names[rr], r->gw[i].st.drops[rr]);
+	prom_head("edpgate_would_drop_packets_total", "counter",
+		  "Packets of a gateway that edpgate judged a drop and passed (audit), by reason.");
+	for (size_t i = 0; i < r->n; i++)
+		for (int rr = EDPG_R_BINDING; rr < EDPG_R_MAX; rr++)
+			prom_gw("edpgate_would_drop_packets_total", &r->gw[i], "reason",
+				edpg_reason_names[rr], r->gw[i].st.would_drop[rr]);
 	prom_head("edpgate_gateway_last_seen_seconds", "gauge",
 		  "Unix time of the gateway's last frame, 0 if never seen.");
 	for (size_t i = 0; i < r->n; i++)
@@ -306,6 +339,8 @@ static void print_prometheus(const struct edpg_policy *p, const struct reading *
 		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].pass.packets);
 		printf("edpgate_packets_total{verdict=\"drop\",reason=\"%s\"} %llu\n",
 		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].drop.packets);
+		printf("edpgate_packets_total{verdict=\"would_drop\",reason=\"%s\"} %llu\n",
+		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].would_drop.packets);
 	}
 	prom_head("edpgate_bytes_total", "counter",
 		  "Bytes of every frame edpgate judged, by verdict and reason.");
@@ -314,6 +349,8 @@ static void print_prometheus(const struct edpg_policy *p, const struct reading *
 		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].pass.bytes);
 		printf("edpgate_bytes_total{verdict=\"drop\",reason=\"%s\"} %llu\n",
 		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].drop.bytes);
+		printf("edpgate_bytes_total{verdict=\"would_drop\",reason=\"%s\"} %llu\n",
+		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].would_drop.bytes);
 	}
 	prom_head("edpgate_unknown_mac_events_suppressed_total", "counter",
 		  "Drop events of unknown MACs not sent to `edpgate watch` (rate limit).");

@@ -11,7 +11,7 @@
  * reloads the program or resets counters.
  *
  * The config file has one interface per line, with attach's options as
- * words:  IFACE [mode native|generic|auto] [enforce xdp|nft|both]
+ * words:  IFACE [mode native|generic|auto] [enforce xdp|nft|both|audit]
  * [max-gateways N]; `#` starts a comment.  Errors are FILE:LINE:COL and
  * nothing is attached when any line is wrong.
  */
@@ -47,10 +47,10 @@ struct up_conf {
 
 static const struct {
 	const char *word, *opt;
-	const char *const values[4];	/* NULL-terminated; none = a number */
+	const char *const values[5];	/* NULL-terminated; none = a number */
 } up_keys[] = {
 	{ "mode", "--mode", { "native", "generic", "auto", NULL } },
-	{ "enforce", "--enforce", { "xdp", "nft", "both", NULL } },
+	{ "enforce", "--enforce", { "xdp", "nft", "both", "audit", NULL } },
 	{ "max-gateways", "--max-gateways", { NULL } },
 };
 

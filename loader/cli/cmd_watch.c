@@ -96,6 +96,9 @@ static int on_event(void *ctx, const void *data, size_t size)
 	else
 		out_str("vlan", NULL, NULL);
 	out_str("reason", " %s", e->reason < EDPG_R_MAX ? edpg_reason_names[e->reason] : "?");
+	/* Audit: the same judgement, but the frame went through. */
+	out_str("verdict", (e->flags & EDPG_EV_F_WOULD) ? " [%s: audit, passed]" : NULL,
+		(e->flags & EDPG_EV_F_WOULD) ? "would_drop" : "drop");
 	if (e->suppressed)
 		out_text(" (+%u suppressed)", e->suppressed);
 	out_uint("suppressed", NULL, e->suppressed);

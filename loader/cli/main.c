@@ -43,7 +43,8 @@ static const struct cmd {
 	const char *ro_subs;	/* "list show": these need only RO */
 } cmds[] = {
 	{ "check", do_check, "check [FILE]                      validate the rules data", 0, false, NULL },
-	{ "attach", do_attach, "attach IFACE [--mode native|generic|auto] [--enforce xdp|nft|both]", RW, false, NULL },
+	{ "attach", do_attach, "attach IFACE [--mode native|generic|auto] [--enforce xdp|nft|both|audit]", RW, false, NULL },
+	{ "enforce", do_enforce, "enforce [xdp|both|audit]          show or switch the mode, live", RW, false, NULL },
 	{ "up", do_up, "up [--config FILE]                attach the interfaces of the config (service start)", RW, false, NULL },
 	{ "upgrade", do_upgrade, "upgrade                           this build's program over the pinned one, no gap", RW, false, NULL },
 	{ "detach", do_detach, "detach IFACE|--all", RW, false, NULL },
@@ -60,6 +61,7 @@ static const struct cmd {
 	{ "replay", do_replay, "replay CAPTURE [--live]           verdict of every frame of a pcap/pcapng", RW, false, NULL },
 	/* The ring buffer's consumer position is a writable mapping. */
 	{ "watch", do_watch, "watch [MAC|DEVICE-ID|NAME]        live drop events (rate-limited)", RO, false, NULL },
+	{ "learn", do_learn, "learn [MAC|DEVICE-ID|NAME] [--rules] what gateways tried and were refused", RO, true, NULL },
 	{ "doctor", do_doctor, "doctor [MAC|DEVICE-ID|NAME]       findings and fixes from the counters", RO, true, NULL },
 };
 

@@ -17,6 +17,7 @@
 #include "sync.h"
 
 #define PERSIST_EVERY	30	/* s: last_used stamps reach the cache file */
+#define SEEN_SAVE_EVERY	2	/* s: snooped answers reach STATE/dns.seen */
 
 void edpg_daemon_init(struct edpg_daemon *r, const struct edpg_where *w, uint32_t floor)
 {
@@ -328,6 +329,14 @@ int edpg_daemon_setup(struct edpg_daemon *r)
 	r->in.qs = calloc(1, sizeof(*r->in.qs));
 	if (!r->in.qs)
 		return -ENOMEM;
+	err = edpg_seen_init(&r->seen);
+	if (err)
+		return err;
+	err = edpg_seen_load(&r->seen, r->w.state_dir);
+	if (err && err != -ENOENT)
+		edpg_warn("%s/" EDPG_STATE_DNS_SEEN " unreadable (%s); learn starts afresh",
+			  r->w.state_dir, strerror(-err));
+	r->in.seen = &r->seen;
 	err = open_snooper(r);
 	if (!r->in.match)
 		edpg_warn("the DNS snooper sees no questions (attached by an older edpgate?): every snooped answer is taken; `edpgate detach --all` and `attach` again");
@@ -344,6 +353,9 @@ int edpg_daemon_setup(struct edpg_daemon *r)
 
 void edpg_daemon_teardown(struct edpg_daemon *r)
 {
+	if (r->seen.dirty)
+		edpg_seen_save(&r->seen, r->w.state_dir);
+	edpg_seen_free(&r->seen);
 	edpg_cache_writer_stop(r->writer);
 	edpg_snoop_close(r->snoop);
 	edpg_keeper_free(&r->keeper);
@@ -407,6 +419,16 @@ void edpg_daemon_tick(struct edpg_daemon *r, bool links)
 	c = edpg_names_expire(&r->n, mono_s(), log_change, r);
 	if ((ch > 0 || c > 0) && push(r, false))
 		edpg_daemon_reload(r, "push failed");
+	/* The answers learn joins with: a few seconds late at most, and
+	 * never more than once a second however many answers arrive. */
+	if (r->seen.dirty && mono_s() - r->last_seen_save >= SEEN_SAVE_EVERY) {
+		int e = edpg_seen_save(&r->seen, r->w.state_dir);
+
+		if (e)
+			edpg_warn("cannot write %s/" EDPG_STATE_DNS_SEEN ": %s", r->w.state_dir,
+				  strerror(-e));
+		r->last_seen_save = mono_s();
+	}
 	/* At most once a second: formatting the table is not free. */
 	if ((r->dirty && mono_s() != r->last_persist) ||
 	    mono_s() - r->last_persist >= PERSIST_EVERY)

@@ -45,6 +45,8 @@ struct edpg_daemon {
 	uint64_t last_persist;
 	uint64_t last_used_poll;
 	bool push_again;		/* the push after a restore failed */
+	struct edpg_seen seen;		/* answers the gateways got (learn) */
+	uint64_t last_seen_save;
 };
 
 /* Before setup: nothing open (fds -1), @w and the schedule's floor set. */

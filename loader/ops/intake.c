@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 #include "intake.h"
@@ -21,6 +22,13 @@ int edpg_intake_event(void *ctx, const struct edpg_snoop_event *ev)
 		if (c < 0)
 			edpg_debug("snooped DNS question ignored: %s", strerror(-c));
 		return 0;
+	}
+	/* Before the rules filter: what learn needs is exactly the names
+	 * the rules do not have. */
+	if (in->seen) {
+		c = edpg_seen_answer(in->seen, ev->mac, ev->data, len, ev->tcp, time(NULL));
+		if (c < 0)
+			edpg_debug("snooped DNS answer not kept for learn: %s", strerror(-c));
 	}
 	c = edpg_names_snooped(in->n, in->match ? in->qs : NULL, ev->mac, ev->port, ev->data,
 			       len, ev->tcp, in->clock(), in->log, in->log_ctx);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "names.h"
+#include "seen.h"
 #include "snoop.h"
 
 #define EDPG_INTAKE_PENDING	64
@@ -24,6 +25,9 @@ struct edpg_intake {
 	uint64_t pending_ts[EDPG_INTAKE_PENDING];
 	size_t npending;
 	uint64_t (*clock)(void);	/* table seconds */
+	/* Every answer's addresses under the name asked (edpgate learn);
+	 * NULL: not kept. */
+	struct edpg_seen *seen;
 	edpg_names_log_fn log;
 	void *log_ctx;
 };

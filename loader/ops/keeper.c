@@ -141,6 +141,16 @@ static int repair_locked(struct edpg_keeper *k, struct edpg_bpf *b, struct edpg_
 	return err;
 }
 
+static bool ifaces_differ(const struct edpg_ifaces *a, const struct edpg_ifaces *b)
+{
+	if (a->n != b->n)
+		return true;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, b->v[i].name) || strcmp(a->v[i].enforce, b->v[i].enforce))
+			return true;
+	return false;
+}
+
 int edpg_keeper_check(struct edpg_keeper *k, uint64_t now, struct edpg_bpf *b,
 		      struct edpg_ifaces *ifs, bool *reloaded)
 {
@@ -153,6 +163,14 @@ int edpg_keeper_check(struct edpg_keeper *k, uint64_t now, struct edpg_bpf *b,
 	*reloaded = false;
 	if (edpg_ifaces_load(k->w->state_dir, &nifs))
 		return 0;
+	/* attach, detach and `enforce` change the file under the lock and
+	 * push themselves; the daemon's own later full pushes must build
+	 * from the same interfaces and mode, or they would undo them. */
+	if (ifaces_differ(ifs, &nifs)) {
+		edpg_info("the attached interfaces or their mode changed: now %s%s",
+			  nifs.n ? nifs.v[0].enforce : "none", nifs.n ? "" : " attached");
+		*ifs = nifs;
+	}
 	edpg_health_check(k->w->pin_dir, &nifs, &h);
 	log_health(k, &h);
 	if (!edpg_health_needs_repair(&h, NULL) || now < k->repair_after)

@@ -663,3 +663,31 @@ bool edpg_bpf_has_prog(const struct edpg_bpf *b)
 {
 	return b->prog_fd >= 0;
 }
+
+/* ---- learn ---------------------------------------------------------------- */
+
+int edpg_bpf_learn_list(const struct edpg_bpf *b, struct edpg_learn_ent **out, size_t *n)
+{
+	struct edpg_learn_key k, next;
+	struct edpg_learn_ent *v;
+	int fd = b->map_fd[EDPG_M_LEARN];
+	size_t cnt = 0;
+	bool first = true;
+
+	/* The map is small (EDPG_MAX_LEARN) and read on demand: one walk
+	 * of its keys.  An entry evicted during the walk is simply absent. */
+	v = calloc(EDPG_MAX_LEARN, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	while (cnt < EDPG_MAX_LEARN && !bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
+		first = false;
+		k = next;
+		if (bpf_map_lookup_elem(fd, &k, &v[cnt].l))
+			continue;
+		v[cnt].k = k;
+		cnt++;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}

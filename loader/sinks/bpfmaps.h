@@ -193,6 +193,14 @@ int edpg_bpf_pending_del(const struct edpg_bpf *b, const uint8_t mac[6]);
  * its XDP return code in *retval. */
 int edpg_bpf_test_run(const struct edpg_bpf *b, const void *frame, size_t len, uint32_t *retval);
 
+struct edpg_learn_ent {
+	struct edpg_learn_key k;
+	struct edpg_learn l;
+};
+
+/* Every record of edpg_learn (at most EDPG_MAX_LEARN); caller frees *out. */
+int edpg_bpf_learn_list(const struct edpg_bpf *b, struct edpg_learn_ent **out, size_t *n);
+
 /* The drop events ring: @fn is called with each record from
  * edpg_bpf_events_poll(); a non-zero return stops that poll. */
 struct edpg_bpf_events;

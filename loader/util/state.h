@@ -18,6 +18,7 @@
 #define EDPG_RETIRED_SUFFIX	".retired"
 #define EDPG_STATE_RETIRED	EDPG_STATE_ADDRESSES EDPG_RETIRED_SUFFIX
 #define EDPG_STATE_INTERFACES	"interfaces"		/* the attached interfaces */
+#define EDPG_STATE_DNS_SEEN	"dns.seen"		/* answers gateways got (learn) */
 #define EDPG_STATE_LOCK		"lock"			/* serialises edpgate invocations */
 
 /* @state_dir/@file into @buf; -ENAMETOOLONG when it does not fit. */
