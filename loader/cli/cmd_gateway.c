@@ -69,7 +69,7 @@ static bool gw_equal(const struct edpg_gateway *a, const struct edpg_gateway *b)
 	       a->has_ip6 == b->has_ip6 && a->has_vlan == b->has_vlan &&
 	       (!a->has_ip4 || !memcmp(a->ip4, b->ip4, 4)) &&
 	       (!a->has_ip6 || !memcmp(a->ip6, b->ip6, 16)) &&
-	       (!a->has_vlan || a->vlan == b->vlan);
+	       (!a->has_vlan || a->vlan == b->vlan) && a->audit == b->audit;
 }
 
 static bool same_origin(const struct edpg_gateway *a, const struct edpg_gateway *b)

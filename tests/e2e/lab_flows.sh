@@ -8,7 +8,7 @@
 # (the lab prefix) defaults to a fresh one.  Then:
 #
 #   lf_up                    scripts/lab.sh up, a private bpffs, a state dir
-#   lf_attach MODE           native | generic | nft (detaches first)
+#   lf_attach MODE           native | generic | nft | audit (detaches first)
 #   lf_enroll                gw1 (defaults) and gw2 (bound to 10.99.0.12,
 #                            with plain EDP too) through the CLI
 #   lf_run_flow I MODE       run flow I of LAB_FLOWS with its real client;
@@ -145,6 +145,7 @@ lf_attach() {
 	generic) lab_edp attach lan0 --mode generic ;;
 	nft) lab_edp attach lan0 --enforce nft &&
 		lab_edp attach lan0.42 --enforce nft ;;
+	audit) lab_edp attach lan0 --enforce audit ;;
 	*) lf_say "unknown mode '$1'"; return 1 ;;
 	esac
 }
@@ -215,7 +216,8 @@ lf_ping() {
 }
 
 # lf_counters MODE: "key packets" lines.  With XDP, from `edpgate -j
-# stats`: GW.allow.SERVICE, GW.drop.REASON, global.REASON (drops).  With
+# stats`: GW.allow.SERVICE, GW.drop.REASON, global.REASON (drops), and
+# audit's GW.would_drop.REASON and global_would.REASON.  With
 # --enforce nft the BPF program sees nothing, so the counters come from the
 # nft rules, whose comments name the same reasons: nft.drop.REASON (every
 # dropping rule with that comment) and nft.allow.SERVICE (the accepting
@@ -235,8 +237,10 @@ lf_counters() {
 		lab_edp -j stats | jq -r '
 		  (.gateways[] | .name as $n |
 		   (.allowed[] | "\($n).allow.\(.service) \(.packets)"),
-		   (.drops | to_entries[] | "\($n).drop.\(.key) \(.value)")),
-		  (.global | to_entries[] | "global.\(.key) \(.value.drop_packets)")'
+		   (.drops | to_entries[] | "\($n).drop.\(.key) \(.value)"),
+		   (.would_drop | to_entries[] | "\($n).would_drop.\(.key) \(.value)")),
+		  (.global | to_entries[] | "global.\(.key) \(.value.drop_packets)",
+		   "global_would.\(.key) \(.value.would_drop_packets)")'
 	fi
 }
 
@@ -246,9 +250,18 @@ _lf_get() {
 }
 
 # The key a flow's counter has in MODE's snapshot: with nft, per reason
-# or service only (nft counts per rule, not per gateway).
+# or service only (nft counts per rule, not per gateway); in audit, a drop
+# is counted as would_drop under the same reason.
 _lf_key() {
 	local key=$1 mode=$2
+	if [ "$mode" = audit ]; then
+		case $key in
+		global.*) echo "global_would.${key#global.}" ;;
+		*.drop.*) echo "${key%%.drop.*}.would_drop.${key#*.drop.}" ;;
+		*) echo "$key" ;;
+		esac
+		return
+	fi
 	[ "$mode" = nft ] || { echo "$key"; return; }
 	case $key in
 	global.*) echo "nft.drop.${key#global.}" ;;
