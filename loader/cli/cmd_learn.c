@@ -62,6 +62,25 @@ static const char *wall_str(int64_t t, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Whether the live policy allows the attempt now (the rules changed since
+ * it was refused): the gateway has the port's service and the service
+ * reaches the address, exactly or by prefix.  Read from the maps, so it is
+ * what the data path would do, not what the rules file says.
+ */
+static bool allowed_now(const struct edpg_bpf *b, const struct edpg_learned *e)
+{
+	uint64_t groups, exact = 0, cidr = 0;
+	struct edpg_gw rec;
+	int sid = -1;
+
+	if (edpg_bpf_gw_get(b, e->mac, &rec) || edpg_bpf_port_service(b, e->proto, e->port, &sid) ||
+	    sid < 0 || !(rec.services & (1U << sid)) || edpg_bpf_service_groups(b, sid, &groups) ||
+	    edpg_bpf_dst_groups(b, &e->addr, &exact, &cidr))
+		return false;
+	return (exact | cidr) & groups;
+}
+
 /* The records of edpg_learn, named and filtered, into *out. */
 static int collect(const struct edpg_bpf *b, const struct edpg_seen *seen, const uint8_t *only,
 		   int64_t since, struct edpg_learned **out, size_t *n)
@@ -104,6 +123,7 @@ static int collect(const struct edpg_bpf *b, const struct edpg_seen *seen, const
 		s = edpg_seen_find(seen, e->mac, &e->addr);
 		if (s)
 			snprintf(e->name, sizeof(e->name), "%s", s->name);
+		e->allowed_now = allowed_now(b, e);
 		(*n)++;
 	}
 	free(raw);
@@ -147,9 +167,10 @@ static void print_list(const struct edpg_policy *p, const struct edpg_learned *v
 		out_uint("count", ", %llu attempts", e->count);
 		out_str("first", NULL, wall_str(e->first, ts, sizeof(ts)));
 		out_str("last", ", last %s", wall_str(e->last, ts, sizeof(ts)));
-		out_str("verdict", e->would ? " (%s: audit passed it)\n" : NULL,
+		out_str("verdict", e->would ? " (%s: audit passed it)" : NULL,
 			e->would ? "would_drop" : "drop");
-		out_text(e->would ? "" : "\n");
+		out_bool("allowed_now", e->allowed_now ? " (allowed now%.0s)" : NULL, e->allowed_now);
+		out_text("\n");
 		out_obj_close();
 	}
 	out_arr_close();

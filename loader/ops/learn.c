@@ -166,7 +166,7 @@ static void gateway_notes(const struct edpg_policy *p, const struct edpg_learned
 			const struct edpg_gateway *g = gw_of(p, v[i].mac);
 			char mac[EDPG_MAC_STRLEN];
 
-			if (!g || (nd->sid >= 0 ? service_of(p, v[i].proto, v[i].port) != nd->sid :
+			if (!g || v[i].allowed_now || (nd->sid >= 0 ? service_of(p, v[i].proto, v[i].port) != nd->sid :
 					  v[i].proto != nd->proto || v[i].port != nd->port))
 				continue;
 			if (nd->sid >= 0 && (g->services & (1U << nd->sid)))
@@ -198,9 +198,12 @@ int edpg_learn_rules(const struct edpg_policy *p, const struct edpg_learned *v, 
 	int err = 0;
 
 	for (size_t i = 0; i < n && !err; i++) {
-		struct need *nd = need_for(p, needs, &nn, &v[i]);
+		struct need *nd;
 		char a[EDPG_ADDR_STRLEN];
 
+		if (v[i].allowed_now)
+			continue;
+		nd = need_for(p, needs, &nn, &v[i]);
 		if (!nd) {
 			err = -ENOSPC;
 			break;

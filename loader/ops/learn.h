@@ -28,6 +28,7 @@ struct edpg_learned {
 	int64_t first, last;		/* wall-clock seconds */
 	uint8_t reason;			/* port, service or destination */
 	bool would;			/* the last one was audited (passed) */
+	bool allowed_now;		/* the live policy allows it since */
 };
 
 /* By name (those without one last), then protocol, port, address, MAC. */
@@ -38,7 +39,8 @@ void edpg_learned_sort(struct edpg_learned *v, size_t n);
  * for a port no service has, a `group learned-SERVICE` of the names (or
  * bare addresses, said to be hard-coded) and an `allow`, plus comments for
  * what lives outside the rules file (a gateway's own services list, the
- * defaults line to extend).  Never touches a file.  0 or -ENOMEM/-ENOSPC.
+ * defaults line to extend).  Attempts the live policy allows since are
+ * left out.  Never touches a file.  0 or -ENOMEM/-ENOSPC.
  */
 int edpg_learn_rules(const struct edpg_policy *p, const struct edpg_learned *v, size_t n,
 		     FILE *f);
