@@ -181,6 +181,7 @@ extern const size_t nr_rows;
 void test_audit_rows(void **state);
 void test_audit_gateway(void **state);
 void test_learn(void **state);
+void test_learn_bounded(void **state);
 
 /* datapath_diag.c */
 void test_dry_run(void **state);

@@ -175,3 +175,40 @@ void test_learn(void **state)
 	}
 	ring_buffer__free(rb);
 }
+
+/*
+ * Bounded: 5,000 distinct refused destinations, each granted an event (the
+ * bucket is refilled before every frame, as if they came slowly), leave at
+ * most EDPG_MAX_LEARN records, and the latest is among them (least
+ * recently used first out).
+ */
+void test_learn_bounded(void **state)
+{
+	static const struct row r = { "learn bounded", GW_A, .d = "198.51.0.0", .dport = 3199 };
+	int fd = bpf_map__fd(skel->maps.edpg_learn);
+	struct edpg_learn_key k, next;
+	struct edpg_learn l;
+	char daddr[32];
+	struct pkt p;
+	uint32_t rc;
+	int i, n = 0;
+
+	(void)state;
+	for (i = 0; i < 5000; i++) {
+		struct row x = r;
+
+		snprintf(daddr, sizeof(daddr), "198.51.%d.%d", i >> 8, i & 255);
+		x.d = daddr;
+		build(&x, &p);
+		bucket_reset();
+		assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+		assert_int_equal(rc, XDP_DROP);
+	}
+	while (!bpf_map_get_next_key(fd, n ? &k : NULL, &next)) {
+		k = next;
+		n++;
+	}
+	assert_true(n > 0 && n <= EDPG_MAX_LEARN);
+	assert_int_equal(learn_get(daddr, 3199, &l), 0);
+	assert_int_equal(l.count, 1);
+}

@@ -344,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_audit_rows),
 		cmocka_unit_test(test_audit_gateway),
 		cmocka_unit_test(test_learn),
+		cmocka_unit_test(test_learn_bounded),
 	};
 	size_t n = nr_rows + ARRAY_SIZE(fixed), i;
 	struct CMUnitTest *tests;
