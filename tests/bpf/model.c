@@ -28,6 +28,16 @@ static struct model_result drop(int reason)
 	return verdict(false, reason);
 }
 
+/* Once the gateway is known its own `audit` decides: judged the same,
+ * but a drop passes. */
+static struct model_result gw_drop(const struct model_gw *gw, int reason)
+{
+	struct model_result r = drop(reason);
+
+	r.would = gw->audit;
+	return r;
+}
+
 static unsigned int be16(const uint8_t *p)
 {
 	return (unsigned int)p[0] << 8 | p[1];
@@ -194,25 +204,25 @@ struct model_result model_decide(const struct model_policy *p, const uint8_t *f,
 		return verdict(p->unknown_mac_pass, EDPG_R_UNKNOWN_MAC);
 
 	if (!binding_ok(gw, family, src, vlan))
-		return drop(EDPG_R_BINDING);
+		return gw_drop(gw, EDPG_R_BINDING);
 
 	if (nonfirst)
-		return drop(EDPG_R_FRAGMENT);
+		return gw_drop(gw, EDPG_R_FRAGMENT);
 	if (proto != 6 && proto != 17)
-		return drop(EDPG_R_PROTOCOL);
+		return gw_drop(gw, EDPG_R_PROTOCOL);
 
 	for (size_t i = 0; i < p->nsvcs && svc < 0; i++)
 		if (p->svcs[i].proto == proto && dport >= p->svcs[i].lo && dport <= p->svcs[i].hi)
 			svc = (int)i;
 	if (svc < 0)
-		return drop(EDPG_R_PORT);
+		return gw_drop(gw, EDPG_R_PORT);
 	if (!(gw->services & (1U << svc)))
-		return drop(EDPG_R_SERVICE);
+		return gw_drop(gw, EDPG_R_SERVICE);
 
 	/* Allowed when any group the service may reach holds the address,
 	 * as one address or inside a prefix. */
 	for (size_t i = 0; i < p->nnets; i++)
 		if ((p->svcs[svc].groups >> p->nets[i].group & 1) && in_net(&p->nets[i], family, dst))
 			return verdict(true, EDPG_R_ALLOW);
-	return drop(EDPG_R_DESTINATION);
+	return gw_drop(gw, EDPG_R_DESTINATION);
 }

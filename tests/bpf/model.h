@@ -23,6 +23,7 @@ struct model_gw {
 	bool bind4, bind6, bindvlan;
 	uint8_t ip4[4], ip6[16];
 	uint16_t vlan;
+	bool audit;		/* `audit`: its drops are counted, the frame passed */
 };
 
 struct model_svc {
@@ -53,6 +54,7 @@ struct model_policy {
 struct model_result {
 	bool pass;
 	int reason;	/* enum edpg_reason */
+	bool would;	/* a drop of an audited gateway: the frame passes */
 };
 
 struct model_result model_decide(const struct model_policy *p, const uint8_t *f, size_t len);

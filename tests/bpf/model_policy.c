@@ -281,6 +281,7 @@ void gen_policy(void)
 			g->bindvlan = true;
 			g->vlan = 1 + below(4094);
 		}
+		g->audit = chance(20);
 	}
 }
 
@@ -344,6 +345,8 @@ void rules_text(char *out, size_t len, char *gws, size_t glen)
 			go += snprintf(gws + go, glen - go, " ip %s", inet_ntop(AF_INET6, g->ip6, a, sizeof(a)));
 		if (g->bindvlan)
 			go += snprintf(gws + go, glen - go, " vlan %u", g->vlan);
+		if (g->audit)
+			go += snprintf(gws + go, glen - go, " audit");
 		go += snprintf(gws + go, glen - go, "\n");
 	}
 }

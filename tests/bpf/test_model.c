@@ -116,6 +116,7 @@ static int short_run(struct run *r, const uint8_t *f, size_t len, struct edpg_ou
 	if (err)
 		return err;
 	o->sid = -1;
+	o->would = false;	/* too short to reach a gateway's own verdict */
 	err = -EPROTO;
 	for (int i = 0; i < EDPG_R_MAX && err; i++) {
 		if (now[i].pass.packets != r->snap[i].pass.packets ||
@@ -160,12 +161,14 @@ static int judge(struct run *r, const uint8_t *f, size_t len, const char *what)
 	r->short_ran += len < 14;
 	r->per_reason[o.reason]++;
 	r->pass += o.verdict == EDPG_V_PASS;
-	if ((o.verdict == EDPG_V_PASS) != m.pass || o.reason != m.reason) {
+	if ((o.verdict == EDPG_V_PASS) != m.pass || o.reason != m.reason || o.would != m.would) {
 		if (r->disagree++ < 5) {
 			print_policy(r);
-			fprintf(stderr, "DISAGREE (%s frame, %zu bytes): program %s/%s, model %s/%s\n", what,
-				len, o.verdict == EDPG_V_PASS ? "pass" : "drop", edpg_reason_names[o.reason],
-				m.pass ? "pass" : "drop", edpg_reason_names[m.reason]);
+			fprintf(stderr, "DISAGREE (%s frame, %zu bytes): program %s/%s%s, model %s/%s%s\n",
+				what, len, o.verdict == EDPG_V_PASS ? "pass" : "drop",
+				edpg_reason_names[o.reason], o.would ? " (audit)" : "",
+				m.pass ? "pass" : "drop", edpg_reason_names[m.reason],
+				m.would ? " (audit)" : "");
 			hexdump(f, len);
 		}
 	}
