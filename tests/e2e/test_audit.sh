@@ -118,6 +118,13 @@ for i in "${!LAB_FLOWS[@]}"; do
 		ok "both: $name: blocked, $LF_COUNTER moved by $LF_DELTA (audit: ${audit_delta[$i]})"
 	fi
 done
+# ... and what both allows still reaches (the switch kept every address).
+for i in "${!LAB_FLOWS[@]}"; do
+	[ "$(lf_flow_field "$i" 2)" = reached ] || continue
+	lf_run_flow "$i" native
+	[ "$LF_OK" = 0 ] && ok "both: $LF_NAME: reached, $LF_COUNTER moved by $LF_DELTA" ||
+		bad "both: $LF_NAME: $LF_OBS (want reached), $LF_COUNTER moved by $LF_DELTA"
+done
 if lab_edp verify >/dev/null; then ok "both: verify passes"; else bad "both: verify"; fi
 lab_edp enforce audit >/dev/null || bad "enforce audit"
 if probe_tcp gw1 198.51.100.10 443; then ok "enforce audit again: tcp/443 reaches"; else

@@ -95,7 +95,7 @@ live_sets() {	# one "SET<TAB>" line per set and one "SET<TAB>ELEMENT" per elemen
 expected_sets() {
 	local g mac svcs ip4 ip6 s a
 	{
-		for s in gateways bound4 bound6 bind4 bind6 g_local_v4 g_local_v6 g_cloud_v4 g_cloud_v6; do
+		for s in gateways bound4 bound6 bind4 bind6 audit g_local_v4 g_local_v6 g_cloud_v4 g_cloud_v6; do
 			printf '%s\t\n' "$s"
 		done
 		for s in "${SERVICES[@]}"; do printf 'svc_%s\t\n' "${s%% *}"; done
