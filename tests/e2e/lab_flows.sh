@@ -73,6 +73,18 @@ LAB_FLOWS=(
 
 lf_say() { echo "lab_flows: $*" >&2; }
 
+# lf_preflight: root, the lab's tools and the binary, before anything is
+# built: a missing tool is a skip (exit 77) that names it, a missing
+# binary a failure.
+lf_preflight() {
+	local c
+	[ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }
+	for c in ip nsenter setsid ss dnsmasq chronyd openssl socat jq nft; do
+		command -v "$c" >/dev/null || { echo "skip: no $c"; exit 77; }
+	done
+	[ -x "$EDPGATE" ] || { echo "FAIL: $EDPGATE not built"; exit 1; }
+}
+
 # lab_edp ARGS...: the CLI as the router runs it.  Its stderr (the rules'
 # deprecation warnings on every command) goes to $LF_LOG, and is shown when
 # the command fails.

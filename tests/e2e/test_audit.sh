@@ -20,15 +20,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 EDPGATE=${EDPGATE:-$ROOT/build/edpgate}
 export TMPDIR=${TMPDIR:-/tmp}
 
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }
-for c in ip nsenter setsid ss dnsmasq chronyd openssl socat jq nft; do
-	command -v "$c" >/dev/null || { echo "skip: no $c"; exit 77; }
-done
-[ -x "$EDPGATE" ] || { echo "FAIL: $EDPGATE not built"; exit 1; }
-
 LAB=lau$$
 # shellcheck source=tests/e2e/lab_flows.sh
 . "$ROOT/tests/e2e/lab_flows.sh"
+lf_preflight
 
 fails=0
 ok() { echo "ok   $*"; }
