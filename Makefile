@@ -1,11 +1,35 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # edpgate: everything builds into build/.  `make V=1` shows the commands.
 
-BUILD     ?= build
+# ARCH=arm64 (or CROSS_COMPILE=aarch64-linux-gnu-) cross-builds the loader
+# against Debian's multiarch libraries (scripts/deps.sh installs the :arm64
+# ones) into build/arm64.  The BPF objects do not depend on ARCH: they are
+# built with the build host's UAPI headers, so both builds carry the same
+# bytes (scripts/cross-test.sh compares them).
+HOST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || uname -m)
+ifneq ($(filter aarch64-%,$(CROSS_COMPILE)),)
+ARCH      ?= arm64
+endif
+ARCH      ?= $(HOST_ARCH)
+ifneq ($(ARCH),$(HOST_ARCH))
+ifeq ($(ARCH),arm64)
+CROSS_COMPILE ?= aarch64-linux-gnu-
+else
+$(error ARCH=$(ARCH): only arm64 can be cross-built (or set CROSS_COMPILE))
+endif
+endif
+ifneq ($(CROSS_COMPILE),)
+CC        := $(CROSS_COMPILE)gcc
+BUILD     ?= build/$(ARCH)
+QEMU      ?= qemu-aarch64-static
+else
 CC        ?= gcc
+BUILD     ?= build
+endif
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
-ARCH_INC  := /usr/include/$(shell $(CC) -dumpmachine)
+AR        := $(CROSS_COMPILE)ar
+ARCH_INC  := /usr/include/$(shell gcc -dumpmachine)
 
 CFLAGS    ?= -O2 -g
 # EXTRA_DEFS reach both sides of the ABI, BPF_EXTRA_CFLAGS the BPF side only
@@ -103,7 +127,7 @@ $(BUILD)/loader/%.o: loader/%.c | $(SKELS)
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/edpgate: $(BUILD)/loader/cli/main.o $(LIB)
 	$(call msg,LINK,$@)
