@@ -58,7 +58,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps layers test test-reset test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
+.PHONY: all deps layers floor test test-reset test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -174,6 +174,12 @@ fuzz: fuzz-targets $(BPFT_BINS)
 layers: all
 	$(Q)bash scripts/check-layers.sh $(BUILD)
 
+# The kernel floor: what each shipped BPF program needs, against the README
+# (the table and its sources: docs/kernel-floor.md).
+SHIPPED_BPF := $(BUILD)/bpf/edpgate.bpf.o $(BUILD)/bpf/snoop.bpf.o
+floor: $(SHIPPED_BPF)
+	$(Q)bash tests/run.sh floor tests/floor/test_floor.sh $(SUITE_RC)
+
 # One entry point: install what is missing, build, run every suite, in
 # this order (the suites are its prerequisites; do not run it with -j).
 # A skipped test fails it (tests/run.sh, tests/skip-allowlist); every suite
@@ -181,7 +187,7 @@ layers: all
 test: export EDPG_STRICT_SKIPS := 1
 test: FUZZ_TIME = 15
 test: SUITE_RC = || true
-test: deps test-reset layers unit unit-asan bpftest fuzz-targets e2e
+test: deps test-reset layers floor unit unit-asan bpftest fuzz-targets e2e
 	$(Q)bash tests/run.sh summary
 
 test-reset:
