@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "dptime.h"
 #include "json.h"
+#include "kernel_report.h"
 #include "log.h"
 #include "lookup.h"
 #include "rules.h"
@@ -349,6 +350,7 @@ int do_doctor(int argc, char **argv)
 	nfindings = 0;
 	out_begin();
 	out_obj_open(NULL);
+	cli_kernel_report();
 	out_arr_open("findings");
 	for (size_t i = 0; i < p.ngateways; i++)
 		if (!one || one == &p.gateways[i])
