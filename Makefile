@@ -58,7 +58,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps layers floor test test-reset test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
+.PHONY: all deps deb layers floor test test-reset test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -131,7 +131,7 @@ $(LIB): $(LIB_OBJS)
 
 $(BUILD)/edpgate: $(BUILD)/loader/cli/main.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h) $(SKELS)
 	$(call msg,TEST,$@)
@@ -230,6 +230,20 @@ install: $(BUILD)/edpgate $(BUILD)/edpgate.service
 	else \
 		install -m 0644 rules/devicecloud.rules "$$r"; \
 	fi
+
+# The Debian package (debian/, debhelper): built from a copy of the tree's
+# files (tracked and new, not ignored) under $(BUILD)/deb, where
+# dpkg-buildpackage leaves edpgate_VERSION_ARCH.deb.  ARCH=arm64 builds the
+# arm64 package on an amd64 host.
+DEB_DIR := $(BUILD)/deb
+DEB_CROSS := $(if $(filter $(HOST_ARCH),$(ARCH)),,-a$(ARCH))
+deb: deps
+	$(call msg,DEB,$(DEB_DIR))
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	$(Q)git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src
+	$(Q)cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc $(DEB_CROSS) >../build.log 2>&1 || \
+		{ tail -40 ../build.log; false; }
+	$(Q)ls $(DEB_DIR)/*.deb
 
 # Removes what install added, except the configuration in $(SYSCONFDIR)/edpgate.
 uninstall:
