@@ -58,7 +58,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps deb layers floor test test-reset test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
+.PHONY: all deps deb cross layers floor unit-bins test test-reset test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -101,6 +101,8 @@ ASAN_UNIT_BINS := $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(UNIT_BINS))
 
 # The binary and the BPF objects; the suites build their own binaries.
 all: $(BUILD)/edpgate $(BPF_OBJS)
+
+unit-bins: $(UNIT_BINS)
 
 test-bins: $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) $(FUZZ_BINS)
 
@@ -180,6 +182,11 @@ SHIPPED_BPF := $(BUILD)/bpf/edpgate.bpf.o $(BUILD)/bpf/snoop.bpf.o
 floor: $(SHIPPED_BPF)
 	$(Q)bash tests/run.sh floor tests/floor/test_floor.sh $(SUITE_RC)
 
+# arm64: the cross-build, its unit tests and `edpgate check` under
+# qemu-user, the BPF objects compared with the native build's.
+cross: deps
+	$(Q)BUILD=$(BUILD) bash tests/run.sh cross tests/cross/test_arm64.sh $(SUITE_RC)
+
 # One entry point: install what is missing, build, run every suite, in
 # this order (the suites are its prerequisites; do not run it with -j).
 # A skipped test fails it (tests/run.sh, tests/skip-allowlist); every suite
@@ -187,7 +194,7 @@ floor: $(SHIPPED_BPF)
 test: export EDPG_STRICT_SKIPS := 1
 test: FUZZ_TIME = 15
 test: SUITE_RC = || true
-test: deps test-reset layers floor unit unit-asan bpftest fuzz-targets e2e
+test: deps test-reset layers floor unit unit-asan cross bpftest fuzz-targets e2e
 	$(Q)bash tests/run.sh summary
 
 test-reset:
