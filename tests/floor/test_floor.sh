@@ -45,3 +45,17 @@ grep -q 'coarse calls bpf_ktime_get_coarse_ns (5.11) without its fallback helper
 grep -q "coarse calls bpf_ktime_get_coarse_ns (5.11) but has no .rodata switch 'coarse_clock'" <<<"$out" ||
 	fail "no switch: $out"
 ok "a helper the table lacks, and a fallback helper without its alternative, fail"
+
+# The run-time probes (loader/sinks/bpf_features.c) ask for every required
+# row of the table: each helper (but the optional one, probed for the
+# clock switch), map type and program type, and the XDP link.
+src=$ROOT/loader/sinks/bpf_features.c
+missing=$(awk -F'|' '$2 ~ /^ *(helper|map|prog) *$/ {
+	k = $2; n = $4; f = $6; gsub(/ /, "", k); gsub(/ /, "", n); gsub(/ /, "", f)
+	if (k == "helper") { sub(/^bpf_/, "", n); n = "BPF_FUNC_" n }
+	print n }' "$ROOT/docs/kernel-floor.md" | while read -r sym; do
+		grep -q "\b$sym\b" "$src" || echo "$sym"
+	done)
+[ -z "$missing" ] || fail "bpf_features.c does not probe: $(xargs <<<"$missing")"
+grep -q 'K_XDP_LINK, 0, 0, "XDP bpf_link' "$src" || fail "bpf_features.c does not probe the XDP link"
+ok "the run-time probes ask for every feature of the table"
