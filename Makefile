@@ -14,8 +14,9 @@ ARCH      ?= $(HOST_ARCH)
 ifneq ($(ARCH),$(HOST_ARCH))
 ifeq ($(ARCH),arm64)
 CROSS_COMPILE ?= aarch64-linux-gnu-
-else
-$(error ARCH=$(ARCH): only arm64 can be cross-built (or set CROSS_COMPILE))
+endif
+ifeq ($(CROSS_COMPILE),)
+$(error ARCH=$(ARCH): set CROSS_COMPILE to its toolchain prefix (arm64 has a default))
 endif
 endif
 ifneq ($(CROSS_COMPILE),)
