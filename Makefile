@@ -248,7 +248,8 @@ DEB_CROSS := $(if $(filter $(HOST_ARCH),$(ARCH)),,-a$(ARCH))
 deb: deps
 	$(call msg,DEB,$(DEB_DIR))
 	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
-	$(Q)git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src
+	$(Q)git ls-files -z -co --exclude-standard | \
+		tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(DEB_DIR)/src
 	$(Q)cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc $(DEB_CROSS) >../build.log 2>&1 || \
 		{ tail -40 ../build.log; false; }
 	$(Q)ls $(DEB_DIR)/*.deb
