@@ -12,8 +12,9 @@
 #  - the installed binary checks the shipped rules and runs a lab flow set
 #    (scripts/lab.sh, native XDP): every flow as expected, `doctor` reports
 #    the kernel with nothing missing;
-#  - an edited rules file survives a reinstall; `dpkg -r` removes the
-#    program and keeps the configuration and the state; `dpkg -P` removes
+#  - an edited rules file survives a reinstall; `dpkg -r` takes down an
+#    attached filter (in a namespace of its own), removes the program and
+#    keeps the configuration and the state; `dpkg -P` removes
 #    those too; afterwards no file of the package is left on the machine.
 # It refuses to run (fails) where edpgate is already installed, rather than
 # overwrite it.  The lab runs in its own namespaces and bpffs, so the
@@ -209,7 +210,26 @@ fi
 echo 'lan0 mode native' >/etc/edpgate/interfaces
 echo state >/var/lib/edpgate/marker
 
-dpkg_locked -r edpgate || bad "dpkg -r"
+# dpkg -r with a filter attached: prerm takes it down, since the command
+# that manages it goes.  In a mount and network namespace of its own, with
+# its own bpffs on /sys/fs/bpf, so the host's are never touched.
+export -f wait_lock dpkg_locked
+export LAB TMPDIR
+# shellcheck disable=SC2016 # expanded by the inner shell
+out=$(unshare --mount --net --propagation private bash -c '
+	mount -t bpf bpf /sys/fs/bpf && ip link set lo up || exit 1
+	err=$(/usr/sbin/edpgate attach lo --mode generic 2>&1 >/dev/null) || { echo "attach lo: $err"; exit 1; }
+	if [ ! -s /var/lib/edpgate/interfaces ] || [ ! -e /sys/fs/bpf/edpgate/prog ] ||
+		! ip -d link show lo | grep -q "prog/xdp"; then
+		echo "attach lo did not take"; exit 1
+	fi
+	dpkg_locked -r edpgate || { echo "dpkg -r failed"; exit 1; }
+	[ ! -e /sys/fs/bpf/edpgate ] || { echo "pins left: $(ls /sys/fs/bpf/edpgate | xargs)"; exit 1; }
+	! ip -d link show lo | grep -q "prog/xdp" || { echo "XDP left on lo"; exit 1; }
+	! nft list table inet edpgate >/dev/null 2>&1 || { echo "nft table left"; exit 1; }
+	[ ! -e /var/lib/edpgate/interfaces ] || { echo "the record of attached interfaces left"; exit 1; }
+	echo detached' 2>&1)
+[ "$out" = detached ] || bad "dpkg -r with a filter attached: $out"
 [ "$(dpkg-query -W -f='${Status}' edpgate 2>/dev/null)" = "deinstall ok config-files" ] ||
 	bad "after dpkg -r the status is '$(dpkg-query -W -f='${Status}' edpgate 2>/dev/null)'"
 for p in /usr/sbin/edpgate /lib/systemd/system/edpgate.service /usr/share/man/man8/edpgate.8.gz; do
@@ -221,7 +241,7 @@ if [ ! -f /var/lib/edpgate/marker ] || [ "$(stat -c %a /var/lib/edpgate)" != 700
 	bad "dpkg -r did not keep /var/lib/edpgate"
 fi
 rm -f "$TMPDIR/$LAB.edited"
-[ $fails -eq 0 ] && ok "dpkg -r: program gone; rules, interfaces and state kept"
+[ $fails -eq 0 ] && ok "dpkg -r: filter taken down; program gone; rules, interfaces and state kept"
 
 dpkg_locked -P edpgate || bad "dpkg -P"
 dpkg-query -W edpgate >/dev/null 2>&1 && bad "dpkg -P: the package is still known to dpkg"
