@@ -1,11 +1,36 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # edpgate: everything builds into build/.  `make V=1` shows the commands.
 
-BUILD     ?= build
+# ARCH=arm64 (or CROSS_COMPILE=aarch64-linux-gnu-) cross-builds the loader
+# against Debian's multiarch libraries (scripts/deps.sh installs the :arm64
+# ones) into build/arm64.  The BPF objects do not depend on ARCH: they are
+# built with the build host's UAPI headers, so both builds carry the same
+# bytes (scripts/cross-test.sh compares them).
+HOST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || uname -m)
+ifneq ($(filter aarch64-%,$(CROSS_COMPILE)),)
+ARCH      ?= arm64
+endif
+ARCH      ?= $(HOST_ARCH)
+ifneq ($(ARCH),$(HOST_ARCH))
+ifeq ($(ARCH),arm64)
+CROSS_COMPILE ?= aarch64-linux-gnu-
+endif
+ifeq ($(CROSS_COMPILE),)
+$(error ARCH=$(ARCH): set CROSS_COMPILE to its toolchain prefix (arm64 has a default))
+endif
+endif
+ifneq ($(CROSS_COMPILE),)
+CC        := $(CROSS_COMPILE)gcc
+BUILD     ?= build/$(ARCH)
+QEMU      ?= qemu-aarch64-static
+else
 CC        ?= gcc
+BUILD     ?= build
+endif
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
-ARCH_INC  := /usr/include/$(shell $(CC) -dumpmachine)
+AR        := $(CROSS_COMPILE)ar
+ARCH_INC  := /usr/include/$(shell gcc -dumpmachine)
 
 CFLAGS    ?= -O2 -g
 # EXTRA_DEFS reach both sides of the ABI, BPF_EXTRA_CFLAGS the BPF side only
@@ -34,7 +59,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps layers test test-reset test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
+.PHONY: all deps deb cross layers floor unit-bins test test-reset test-bins unit unit-asan bpftest e2e fuzz fuzz-targets bench demo install uninstall clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -78,6 +103,8 @@ ASAN_UNIT_BINS := $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(UNIT_BINS))
 # The binary and the BPF objects; the suites build their own binaries.
 all: $(BUILD)/edpgate $(BPF_OBJS)
 
+unit-bins: $(UNIT_BINS)
+
 test-bins: $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) $(FUZZ_BINS)
 
 deps:
@@ -103,11 +130,11 @@ $(BUILD)/loader/%.o: loader/%.c | $(SKELS)
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/edpgate: $(BUILD)/loader/cli/main.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/*/*.h) $(SKELS)
 	$(call msg,TEST,$@)
@@ -150,6 +177,17 @@ fuzz: fuzz-targets $(BPFT_BINS)
 layers: all
 	$(Q)bash scripts/check-layers.sh $(BUILD)
 
+# The kernel floor: what each shipped BPF program needs, against the README
+# (the table and its sources: docs/kernel-floor.md).
+SHIPPED_BPF := $(BUILD)/bpf/edpgate.bpf.o $(BUILD)/bpf/snoop.bpf.o
+floor: $(SHIPPED_BPF)
+	$(Q)bash tests/run.sh floor tests/floor/test_floor.sh $(SUITE_RC)
+
+# arm64: the cross-build, its unit tests and `edpgate check` under
+# qemu-user, the BPF objects compared with the native build's.
+cross: deps
+	$(Q)BUILD=$(BUILD) bash tests/run.sh cross tests/cross/test_arm64.sh $(SUITE_RC)
+
 # One entry point: install what is missing, build, run every suite, in
 # this order (the suites are its prerequisites; do not run it with -j).
 # A skipped test fails it (tests/run.sh, tests/skip-allowlist); every suite
@@ -157,7 +195,7 @@ layers: all
 test: export EDPG_STRICT_SKIPS := 1
 test: FUZZ_TIME = 15
 test: SUITE_RC = || true
-test: deps test-reset layers unit unit-asan bpftest fuzz-targets e2e
+test: deps test-reset layers floor unit unit-asan cross bpftest fuzz-targets e2e
 	$(Q)bash tests/run.sh summary
 
 test-reset:
@@ -200,6 +238,21 @@ install: $(BUILD)/edpgate $(BUILD)/edpgate.service
 	else \
 		install -m 0644 rules/devicecloud.rules "$$r"; \
 	fi
+
+# The Debian package (debian/, debhelper): built from a copy of the tree's
+# files (tracked and new, not ignored) under $(BUILD)/deb, where
+# dpkg-buildpackage leaves edpgate_VERSION_ARCH.deb.  ARCH=arm64 builds the
+# arm64 package on an amd64 host.
+DEB_DIR := $(BUILD)/deb
+DEB_CROSS := $(if $(filter $(HOST_ARCH),$(ARCH)),,-a$(ARCH))
+deb: deps
+	$(call msg,DEB,$(DEB_DIR))
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	$(Q)git ls-files -z -co --exclude-standard | \
+		tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(DEB_DIR)/src
+	$(Q)cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc $(DEB_CROSS) >../build.log 2>&1 || \
+		{ tail -40 ../build.log; false; }
+	$(Q)ls $(DEB_DIR)/*.deb
 
 # Removes what install added, except the configuration in $(SYSCONFDIR)/edpgate.
 uninstall:

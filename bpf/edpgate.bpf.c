@@ -40,6 +40,19 @@ const volatile __u64 last_used_granularity_ns = 1000000000ULL;
 const volatile __u32 dry_run = 0;
 
 /*
+ * coarse_clock: the loader clears it on kernels without
+ * bpf_ktime_get_coarse_ns() (before 5.11; docs/kernel-floor.md).  The
+ * verifier reads the frozen value and never walks the other call, so the
+ * program loads on either, and the branch costs nothing at run time.
+ */
+const volatile __u32 coarse_clock = 1;
+
+static __always_inline __u64 edpg_now(void)
+{
+	return coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+}
+
+/*
  * Mutants: deliberate bugs, compiled in only with -DEDPG_MUTANT_...
  * (BPF_EXTRA_CFLAGS), so that tests/bpf/test_mutants.sh can show the
  * differential test catches them.  The normal build has none of it.
@@ -375,7 +388,7 @@ static __always_inline void unknown_note(struct dinfo *di, __u8 nonfirst)
 
 	if (dry_run)
 		return;
-	di->now = bpf_ktime_get_coarse_ns();
+	di->now = edpg_now();
 	/* The ports of the article, not of the rules (DNS or DHCP from any
 	 * PC must not make it a pending gateway), and DNS from a Digi OUI
 	 * (a Cloud Connector resolves the cloud name first; see edpgate.h). */
@@ -674,7 +687,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 	 * allowed path together, and a tick of resolution is plenty for
 	 * "last seen" and grace periods.
 	 */
-	now = bpf_ktime_get_coarse_ns();
+	now = edpg_now();
 	idx = gw->slot;
 	di.slot = idx;
 	di.now = now;

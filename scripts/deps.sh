@@ -16,7 +16,18 @@ pkgs=(
 	libssl-dev patch
 	# bench (ethtool: GRO for the live generator) and its report
 	ethtool gnuplot-nox
+	# the Debian package (make deb) and its test
+	debhelper dpkg-dev fakeroot lintian file
 )
+# The arm64 cross-build (make ARCH=arm64) links against Debian's arm64
+# libraries (multiarch) and runs its unit tests under qemu-user.
+cross=()
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+	cross=(crossbuild-essential-arm64 qemu-user-static libc6:arm64
+		libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libnftnl-dev:arm64
+		libmnl-dev:arm64 libc-ares-dev:arm64 libcmocka-dev:arm64)
+	pkgs+=("${cross[@]}")
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -31,6 +42,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The :arm64 packages need arm64 among dpkg's architectures (then the
+# package lists must be read again).
+if [ ${#cross[@]} -ne 0 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	dpkg --add-architecture arm64
+fi
 # A fresh machine has no package lists yet; update once, quietly.
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "dptime.h"
 #include "json.h"
+#include "kernel_report.h"
 #include "log.h"
 #include "lookup.h"
 #include "rules.h"
@@ -375,6 +376,7 @@ int do_doctor(int argc, char **argv)
 	audit = !cli_ifaces(&ifs) && edpg_enforce_of(&ifs) == EDPG_ENFORCE_AUDIT;
 	out_begin();
 	out_obj_open(NULL);
+	cli_kernel_report();
 	out_arr_open("findings");
 	/* Before anything else: nothing here is enforced. */
 	for (size_t i = 0; audit && i < ifs.n; i++) {

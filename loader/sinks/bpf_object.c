@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf_features.h"
 #include "bpf_internal.h"
 #include "bpfmaps.h"
 #include "log.h"
@@ -222,6 +223,8 @@ static int edpg_skel_open(struct edpgate **out, const struct edpg_load_opts *o)
 	s = edpgate__open();
 	if (!s)
 		return -errno;
+	/* The clock the kernel has (bpf_features.c; edpgate.bpf.c). */
+	s->rodata->coarse_clock = edpg_kfeat_coarse_clock();
 	err = bpf_map__set_max_entries(s->maps.edpg_gateways, EDPG_NR_GENS * gws);
 	err = err ?: bpf_map__set_max_entries(s->maps.edpg_gw_stats, gws);
 	err = err ?: bpf_map__set_max_entries(s->maps.edpg_gw_diag, gws);
@@ -250,7 +253,8 @@ int edpg_bpf_load_and_pin(struct edpg_bpf *b, const char *pin_dir, const struct 
 	int err;
 
 	edpg_bpf_reset(b);
-	err = ensure_bpffs(pin_dir);
+	err = edpg_kfeat_require();
+	err = err ?: ensure_bpffs(pin_dir);
 	if (err)
 		return err;
 	err = edpg_skel_open(&s, o);
@@ -297,6 +301,9 @@ int edpg_bpf_load_private(struct edpg_bpf *out, const struct edpg_bpf *share,
 		lo = *o;
 	if (share)
 		lo.max_gateways = share->max_gateways;
+	err = edpg_kfeat_require();
+	if (err)
+		return err;
 	err = edpg_skel_open(&s, &lo);
 	if (err)
 		return edpg_err(err, "cannot open the BPF object");

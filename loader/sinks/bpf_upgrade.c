@@ -14,6 +14,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf_features.h"
 #include "bpf_internal.h"
 #include "bpfmaps.h"
 #include "log.h"
@@ -291,11 +292,15 @@ int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u)
 	err = edpg_bpf_prog_ident(old.prog_fd, &u->old_id, u->old_tag);
 	if (err)
 		goto out;
+	err = edpg_kfeat_require();
+	if (err)
+		goto out;
 	s = edpgate__open();
 	if (!s) {
 		err = edpg_err(-errno, "cannot open the BPF object");
 		goto out;
 	}
+	s->rodata->coarse_clock = edpg_kfeat_coarse_clock();
 	err = edpg_layout_check(s, &old, true);
 	if (err) {
 		edpg_err(err, "this build changed the layout of the pinned maps, so it cannot take over their entries; nothing was changed. Keep the running build, or start afresh with `edpgate detach --all` and `edpgate attach IFACE` (gateways and addresses come back from the state directory; counters restart from zero)");
