@@ -157,6 +157,49 @@ struct {
 	__type(value, struct edpg_learn);
 } edpg_learn SEC(".maps");
 
+/*
+ * The data path's clock: CLOCK_MONOTONIC_COARSE, read through a per-CPU
+ * cache keyed by jiffies.  The coarse clock moves only on a tick, so within
+ * one jiffy its value is known; bpf_jiffies64() is inlined by the verifier
+ * (one load) while the helper call costs more than a hash lookup on a
+ * paravirtual machine.  Not pinned, not part of the ABI: each program
+ * instance keeps its own.
+ */
+struct clock_cache {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct clock_cache);
+} edpg_clock SEC(".maps");
+
+static __always_inline __u64 clock_now(void)
+{
+	struct clock_cache *c;
+	__u32 zero = 0;
+	__u64 j, ns;
+
+	c = bpf_map_lookup_elem(&edpg_clock, &zero);
+	if (!c)
+		return bpf_ktime_get_coarse_ns();
+	j = bpf_jiffies64();
+	if (c->jiffies == j)
+		return c->ns;
+	ns = bpf_ktime_get_coarse_ns();
+	/* The tick bumps jiffies before it advances the clock: a value
+	 * that has not moved yet is not cached for the new jiffy, so the
+	 * next packet reads the clock again. */
+	if (ns != c->ns) {
+		c->ns = ns;
+		c->jiffies = j;
+	}
+	return ns;
+}
+
 /* What the parser learnt about a frame; judged after parsing is complete. */
 struct pkt {
 	void *data_end;
@@ -375,7 +418,7 @@ static __always_inline void unknown_note(struct dinfo *di, __u8 nonfirst)
 
 	if (dry_run)
 		return;
-	di->now = bpf_ktime_get_coarse_ns();
+	di->now = clock_now();
 	/* The ports of the article, not of the rules (DNS or DHCP from any
 	 * PC must not make it a pending gateway), and DNS from a Digi OUI
 	 * (a Cloud Connector resolves the cloud name first; see edpgate.h). */
@@ -669,12 +712,11 @@ int edpgate_xdp(struct xdp_md *ctx)
 	}
 	di.would |= !!(gw->flags & EDPG_GW_AUDIT);
 	/*
-	 * One clock read per packet, and the coarse clock: on a paravirtual
-	 * clocksource bpf_ktime_get_*_ns() costs more than the rest of the
-	 * allowed path together, and a tick of resolution is plenty for
+	 * One clock read per packet, and the coarse clock through the
+	 * per-jiffy cache (clock_now): a tick of resolution is plenty for
 	 * "last seen" and grace periods.
 	 */
-	now = bpf_ktime_get_coarse_ns();
+	now = clock_now();
 	idx = gw->slot;
 	di.slot = idx;
 	di.now = now;
