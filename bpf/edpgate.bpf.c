@@ -83,6 +83,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_DST);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory for the addresses there are */
 	__type(key, struct edpg_dst4_key);
 	__type(value, struct edpg_dst);
 } edpg_dst4 SEC(".maps");
@@ -90,6 +91,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_DST);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory for the addresses there are */
 	__type(key, struct edpg_dst6_key);
 	__type(value, struct edpg_dst);
 } edpg_dst6 SEC(".maps");
