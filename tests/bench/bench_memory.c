@@ -212,6 +212,86 @@ static const char *verdict(double v, double limit)
 	return v <= limit ? "PASS" : "MISS";
 }
 
+/* The report section: one row per sample, its three largest maps. */
+static void write_md(FILE *md, const struct sample *ss, int ns)
+{
+	fprintf(md, "## Kernel memory of the maps\n\n");
+	fprintf(md, "The program loaded and pinned as `edpgate attach` does it, the site written into the live generation (N gateways, 4 x N exact addresses half IPv4 half IPv6, at most %u per family), then the kernel's own accounting of every map of the program (fdinfo `memlock`).  "
+		"This machine has %d possible CPUs; the columns for 2, 4 and 16 CPUs replace the per-CPU arrays' share (max_entries x value size x CPUs) by that CPU count's.  "
+		"*default* is the capacity `attach` gives without `--max-gateways` (%u); *sized* is `--max-gateways N`.\n\n",
+		EDPG_MAX_DST, possible_cpus, EDPG_MAX_GATEWAYS);
+	fprintf(md, "| gateways | addresses | capacity | MiB here | 2 CPUs | 4 CPUs | 16 CPUs | largest maps here (MiB) |\n");
+	fprintf(md, "|---:|---:|---|---:|---:|---:|---:|---|\n");
+	for (int i = 0; i < ns; i++) {
+		const struct sample *s = &ss[i];
+		int top[3] = { -1, -1, -1 };
+
+		for (int m = 0; m < s->nmaps; m++)
+			for (int t = 0; t < 3; t++)
+				if (top[t] < 0 || s->maps[m].memlock > s->maps[top[t]].memlock) {
+					memmove(&top[t + 1], &top[t], (2 - t) * sizeof(int));
+					top[t] = m;
+					break;
+				}
+		fprintf(md, "| %u | %u | %s %u | %.1f | %.1f | %.1f | %.1f |", s->gateways, s->addrs,
+			s->capacity ? "sized" : "default", s->capacity ? s->capacity : EDPG_MAX_GATEWAYS,
+			mib(s->total), mib(at_cpus(s, 2)), mib(at_cpus(s, 4)), mib(at_cpus(s, 16)));
+		for (int t = 0; t < 3; t++)
+			if (top[t] >= 0)
+				fprintf(md, " %s %.1f%s", s->maps[top[t]].name, mib(s->maps[top[t]].memlock),
+					t < 2 ? "," : "");
+		fprintf(md, " |\n");
+	}
+	fprintf(md, "\n");
+}
+
+/* The goal rows of issue 18, at the default capacity. */
+static void write_summary(FILE *sum, const struct sample *ss, int ns)
+{
+	for (int i = 0; i < ns; i++) {
+		const struct sample *s = &ss[i];
+
+		if (s->capacity)
+			continue;
+		if (s->gateways == 256) {
+			fprintf(sum, "memory\tkernel memory, default capacity, %u gateways / %u addresses, this machine (%d CPUs)\t%.1f MiB\t<= 8 MiB\t%s\n",
+				s->gateways, s->addrs, possible_cpus, mib(s->total),
+				verdict(mib(s->total), 8));
+			fprintf(sum, "memory\tsame, computed for 16 CPUs\t%.1f MiB\t<= 16 MiB\t%s\n",
+				mib(at_cpus(s, 16)), verdict(mib(at_cpus(s, 16)), 16));
+		} else if (s->gateways == 65536) {
+			fprintf(sum, "memory\tkernel memory, %u gateways, this machine (%d CPUs)\t%.1f MiB\t<= 64 MiB\t%s\n",
+				s->gateways, possible_cpus, mib(s->total),
+				verdict(mib(s->total), 64));
+		}
+	}
+	for (int i = 0; i < ns; i++)
+		if (ss[i].capacity == 256)
+			fprintf(sum, "memory\t256 gateways with --max-gateways 256, this machine / 16 CPUs\t%.1f / %.1f MiB\t-\t-\n",
+				mib(ss[i].total), mib(at_cpus(&ss[i], 16)));
+}
+
+static void write_json(FILE *js, const struct sample *ss, int ns)
+{
+	fprintf(js, "{\"possible_cpus\": %d, \"samples\": [", possible_cpus);
+	for (int i = 0; i < ns; i++) {
+		const struct sample *s = &ss[i];
+
+		fprintf(js, "%s{\"gateways\": %u, \"addresses\": %u, \"capacity\": %u, \"bytes\": %llu, \"bytes_at_cpus\": {",
+			i ? ", " : "", s->gateways, s->addrs,
+			s->capacity ? s->capacity : EDPG_MAX_GATEWAYS, (unsigned long long)s->total);
+		for (size_t c = 0; c < NR_CPU_COUNTS; c++)
+			fprintf(js, "%s\"%d\": %llu", c ? ", " : "", cpu_counts[c],
+				(unsigned long long)at_cpus(s, cpu_counts[c]));
+		fprintf(js, "}, \"maps\": {");
+		for (int m = 0; m < s->nmaps; m++)
+			fprintf(js, "%s\"%s\": %llu", m ? ", " : "", s->maps[m].name,
+				(unsigned long long)s->maps[m].memlock);
+		fprintf(js, "}}");
+	}
+	fprintf(js, "]}\n");
+}
+
 int main(int argc, char **argv)
 {
 	uint32_t scales[MAX_SCALES] = { 16, 256, 4096, 65536 };
@@ -285,76 +365,13 @@ int main(int argc, char **argv)
 	}
 	if (md_path && !(md = fopen(md_path, "w")))
 		md = stdout;
-	fprintf(md, "## Kernel memory of the maps\n\n");
-	fprintf(md, "The program loaded and pinned as `edpgate attach` does it, the site written into the live generation (N gateways, 4 x N exact addresses half IPv4 half IPv6, at most %u per family), then the kernel's own accounting of every map of the program (fdinfo `memlock`).  "
-		"This machine has %d possible CPUs; the columns for 2, 4 and 16 CPUs replace the per-CPU arrays' share (max_entries x value size x CPUs) by that CPU count's.  "
-		"*default* is the capacity `attach` gives without `--max-gateways` (%u); *sized* is `--max-gateways N`.\n\n",
-		EDPG_MAX_DST, possible_cpus, EDPG_MAX_GATEWAYS);
-	fprintf(md, "| gateways | addresses | capacity | MiB here | 2 CPUs | 4 CPUs | 16 CPUs | largest maps here (MiB) |\n");
-	fprintf(md, "|---:|---:|---|---:|---:|---:|---:|---|\n");
-	for (int i = 0; i < ns; i++) {
-		struct sample *s = &ss[i];
-		int top[3] = { -1, -1, -1 };
-
-		for (int m = 0; m < s->nmaps; m++)
-			for (int t = 0; t < 3; t++)
-				if (top[t] < 0 || s->maps[m].memlock > s->maps[top[t]].memlock) {
-					memmove(&top[t + 1], &top[t], (2 - t) * sizeof(int));
-					top[t] = m;
-					break;
-				}
-		fprintf(md, "| %u | %u | %s %u | %.1f | %.1f | %.1f | %.1f |", s->gateways, s->addrs,
-			s->capacity ? "sized" : "default", s->capacity ? s->capacity : EDPG_MAX_GATEWAYS,
-			mib(s->total), mib(at_cpus(s, 2)), mib(at_cpus(s, 4)), mib(at_cpus(s, 16)));
-		for (int t = 0; t < 3; t++)
-			if (top[t] >= 0)
-				fprintf(md, " %s %.1f%s", s->maps[top[t]].name, mib(s->maps[top[t]].memlock),
-					t < 2 ? "," : "");
-		fprintf(md, " |\n");
-	}
-	fprintf(md, "\n");
+	write_md(md, ss, ns);
 	if (sum_path && (sum = fopen(sum_path, "w"))) {
-		for (int i = 0; i < ns; i++) {
-			struct sample *s = &ss[i];
-
-			if (s->capacity)
-				continue;
-			if (s->gateways == 256) {
-				fprintf(sum, "memory\tkernel memory, default capacity, %u gateways / %u addresses, this machine (%d CPUs)\t%.1f MiB\t<= 8 MiB\t%s\n",
-					s->gateways, s->addrs, possible_cpus, mib(s->total),
-					verdict(mib(s->total), 8));
-				fprintf(sum, "memory\tsame, computed for 16 CPUs\t%.1f MiB\t<= 16 MiB\t%s\n",
-					mib(at_cpus(s, 16)), verdict(mib(at_cpus(s, 16)), 16));
-			} else if (s->gateways == 65536) {
-				fprintf(sum, "memory\tkernel memory, %u gateways, this machine (%d CPUs)\t%.1f MiB\t<= 64 MiB\t%s\n",
-					s->gateways, possible_cpus, mib(s->total),
-					verdict(mib(s->total), 64));
-			}
-		}
-		for (int i = 0; i < ns; i++)
-			if (ss[i].capacity == 256)
-				fprintf(sum, "memory\t256 gateways with --max-gateways 256, this machine / 16 CPUs\t%.1f / %.1f MiB\t-\t-\n",
-					mib(ss[i].total), mib(at_cpus(&ss[i], 16)));
+		write_summary(sum, ss, ns);
 		fclose(sum);
 	}
 	if (json_path && (js = fopen(json_path, "w"))) {
-		fprintf(js, "{\"possible_cpus\": %d, \"samples\": [", possible_cpus);
-		for (int i = 0; i < ns; i++) {
-			struct sample *s = &ss[i];
-
-			fprintf(js, "%s{\"gateways\": %u, \"addresses\": %u, \"capacity\": %u, \"bytes\": %llu, \"bytes_at_cpus\": {",
-				i ? ", " : "", s->gateways, s->addrs,
-				s->capacity ? s->capacity : EDPG_MAX_GATEWAYS, (unsigned long long)s->total);
-			for (size_t c = 0; c < NR_CPU_COUNTS; c++)
-				fprintf(js, "%s\"%d\": %llu", c ? ", " : "", cpu_counts[c],
-					(unsigned long long)at_cpus(s, cpu_counts[c]));
-			fprintf(js, "}, \"maps\": {");
-			for (int m = 0; m < s->nmaps; m++)
-				fprintf(js, "%s\"%s\": %llu", m ? ", " : "", s->maps[m].name,
-					(unsigned long long)s->maps[m].memlock);
-			fprintf(js, "}}");
-		}
-		fprintf(js, "]}\n");
+		write_json(js, ss, ns);
 		fclose(js);
 	}
 	if (md != stdout)
