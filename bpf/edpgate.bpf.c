@@ -598,8 +598,10 @@ static __always_inline int exact_hit(struct edpg_dst *d, __u64 groups, __u64 now
 	return 1;
 }
 
-/* Destination: exact addresses first, then static prefixes. */
-static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 groups, __u64 now)
+/* Destination: exact addresses first, then static prefixes (when the
+ * generation has any of that family: EDPG_F_NO_CIDR4/6). */
+static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 groups, __u64 now,
+				       __u32 flags)
 {
 	struct edpg_cidr *c;
 	struct edpg_dst *d;
@@ -617,6 +619,8 @@ static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 gr
 		if (d)
 			return 0;
 #endif
+		if (flags & EDPG_F_NO_CIDR4)
+			return 0;
 		__builtin_memcpy(ck.addr, &ip->daddr, 4);
 		c = bpf_map_lookup_elem(&edpg_cidr4, &ck);
 	} else {
@@ -632,6 +636,8 @@ static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 gr
 		if (d)
 			return 0;
 #endif
+		if (flags & EDPG_F_NO_CIDR6)
+			return 0;
 		__builtin_memcpy(ck.addr, &ip6->daddr, 16);
 		c = bpf_map_lookup_elem(&edpg_cidr6, &ck);
 	}
@@ -747,7 +753,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 		return gw_drop(st, &di, EDPG_R_SERVICE, len);
 	idx = gen * EDPG_MAX_SERVICES + sid;
 	svc = bpf_map_lookup_elem(&edpg_services, &idx);
-	if (!svc || !dst_allowed(&h, gen, svc->groups, now))
+	if (!svc || !dst_allowed(&h, gen, svc->groups, now, cfg->flags))
 		return gw_drop(st, &di, EDPG_R_DESTINATION, len);
 
 	if (st) {

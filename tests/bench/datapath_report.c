@@ -104,6 +104,9 @@ static void report_table(const struct rep *r)
 			"- Every hash is sized for full capacity (2 generations x 65,536); "
 			"only its population changes. Each round uses a different enrolled "
 			"MAC and address from the middle of the insertion order.\n"
+			"- The policy has exact addresses and no static prefix, so a "
+			"destination miss makes no LPM lookup (EDPG_F_NO_CIDR4/6, as the "
+			"loader sets them); with prefixes it costs one more.\n"
 			"- A test run repeats one frame, so its lookups hit a warm cache: "
 			"the cost of cold hash buckets belongs to the live-traffic benchmark.\n\n",
 			rounds, repeat, r->kernel, r->cpu, nr_floor, scales[0], scales[0]);
