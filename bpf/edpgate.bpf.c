@@ -96,6 +96,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_DST);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory for the addresses there are */
 	__type(key, struct edpg_dst4_key);
 	__type(value, struct edpg_dst);
 } edpg_dst4 SEC(".maps");
@@ -103,6 +104,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_DST);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory for the addresses there are */
 	__type(key, struct edpg_dst6_key);
 	__type(value, struct edpg_dst);
 } edpg_dst6 SEC(".maps");
@@ -169,6 +171,50 @@ struct {
 	__type(key, struct edpg_learn_key);
 	__type(value, struct edpg_learn);
 } edpg_learn SEC(".maps");
+
+/*
+ * The data path's clock: CLOCK_MONOTONIC_COARSE (CLOCK_MONOTONIC where
+ * the kernel lacks the coarse helper, edpg_now()), read through a per-CPU
+ * cache keyed by jiffies.  The coarse clock moves only on a tick, so within
+ * one jiffy its value is known; bpf_jiffies64() is inlined by the verifier
+ * (one load) while the helper call costs more than a hash lookup on a
+ * paravirtual machine.  Not pinned, not part of the ABI: each program
+ * instance keeps its own.
+ */
+struct clock_cache {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct clock_cache);
+} edpg_clock SEC(".maps");
+
+static __always_inline __u64 clock_now(void)
+{
+	struct clock_cache *c;
+	__u32 zero = 0;
+	__u64 j, ns;
+
+	c = bpf_map_lookup_elem(&edpg_clock, &zero);
+	if (!c)
+		return edpg_now();
+	j = bpf_jiffies64();
+	if (c->jiffies == j)
+		return c->ns;
+	ns = edpg_now();
+	/* The tick bumps jiffies before it advances the clock: a value
+	 * that has not moved yet is not cached for the new jiffy, so the
+	 * next packet reads the clock again. */
+	if (ns != c->ns) {
+		c->ns = ns;
+		c->jiffies = j;
+	}
+	return ns;
+}
 
 /* What the parser learnt about a frame; judged after parsing is complete. */
 struct pkt {
@@ -388,7 +434,7 @@ static __always_inline void unknown_note(struct dinfo *di, __u8 nonfirst)
 
 	if (dry_run)
 		return;
-	di->now = edpg_now();
+	di->now = clock_now();
 	/* The ports of the article, not of the rules (DNS or DHCP from any
 	 * PC must not make it a pending gateway), and DNS from a Digi OUI
 	 * (a Cloud Connector resolves the cloud name first; see edpgate.h). */
@@ -566,8 +612,10 @@ static __always_inline int exact_hit(struct edpg_dst *d, __u64 groups, __u64 now
 	return 1;
 }
 
-/* Destination: exact addresses first, then static prefixes. */
-static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 groups, __u64 now)
+/* Destination: exact addresses first, then static prefixes (when the
+ * generation has any of that family: EDPG_F_NO_CIDR4/6). */
+static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 groups, __u64 now,
+				       __u32 flags)
 {
 	struct edpg_cidr *c;
 	struct edpg_dst *d;
@@ -585,6 +633,8 @@ static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 gr
 		if (d)
 			return 0;
 #endif
+		if (flags & EDPG_F_NO_CIDR4)
+			return 0;
 		__builtin_memcpy(ck.addr, &ip->daddr, 4);
 		c = bpf_map_lookup_elem(&edpg_cidr4, &ck);
 	} else {
@@ -600,6 +650,8 @@ static __always_inline int dst_allowed(const struct hdrs *h, __u32 gen, __u64 gr
 		if (d)
 			return 0;
 #endif
+		if (flags & EDPG_F_NO_CIDR6)
+			return 0;
 		__builtin_memcpy(ck.addr, &ip6->daddr, 16);
 		c = bpf_map_lookup_elem(&edpg_cidr6, &ck);
 	}
@@ -682,12 +734,11 @@ int edpgate_xdp(struct xdp_md *ctx)
 	}
 	di.would |= !!(gw->flags & EDPG_GW_AUDIT);
 	/*
-	 * One clock read per packet, and the coarse clock: on a paravirtual
-	 * clocksource bpf_ktime_get_*_ns() costs more than the rest of the
-	 * allowed path together, and a tick of resolution is plenty for
+	 * One clock read per packet, and the coarse clock through the
+	 * per-jiffy cache (clock_now): a tick of resolution is plenty for
 	 * "last seen" and grace periods.
 	 */
-	now = edpg_now();
+	now = clock_now();
 	idx = gw->slot;
 	di.slot = idx;
 	di.now = now;
@@ -716,7 +767,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 		return gw_drop(st, &di, EDPG_R_SERVICE, len);
 	idx = gen * EDPG_MAX_SERVICES + sid;
 	svc = bpf_map_lookup_elem(&edpg_services, &idx);
-	if (!svc || !dst_allowed(&h, gen, svc->groups, now))
+	if (!svc || !dst_allowed(&h, gen, svc->groups, now, cfg->flags))
 		return gw_drop(st, &di, EDPG_R_DESTINATION, len);
 
 	if (st) {

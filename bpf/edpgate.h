@@ -62,6 +62,14 @@ enum edpg_verdict {
  * reason, and a frame that would be dropped is counted as would_drop and
  * passed.  Set by the loader from the enforcement mode, not the rules. */
 #define EDPG_F_AUDIT		(1U << 2)
+/* The generation has no static prefix of that family (edpg_cidr4/6): the
+ * data path skips the LPM lookup on a destination miss.  Set by the
+ * loader when it writes a generation (prefixes are only ever written
+ * there), never shown as policy.  Negative on purpose: a config written
+ * without them means "look", which is always right. */
+#define EDPG_F_NO_CIDR4		(1U << 3)
+#define EDPG_F_NO_CIDR6		(1U << 4)
+#define EDPG_F_LOADER_ONLY	(EDPG_F_NO_CIDR4 | EDPG_F_NO_CIDR6)
 
 /* edpg_gw.flags */
 #define EDPG_GW_BIND_V4		(1U << 0)

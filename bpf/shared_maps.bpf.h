@@ -20,6 +20,9 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, EDPG_NR_GENS * EDPG_MAX_GATEWAYS);
+	/* Elements allocated as gateways are enrolled: preallocated, the
+	 * capacity of two generations cost memory whether used or not. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct edpg_gw_key);
 	__type(value, struct edpg_gw);
 } edpg_gateways SEC(".maps");

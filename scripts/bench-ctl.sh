@@ -254,9 +254,9 @@ jq -r '
 	def f2: . * 100 | round / 100;
 	def pf(c): if c then "PASS" else "MISS" end;
 	.times_ms as $t |
-	(if $t.import then "ctl\tgateway import of \(.gateways) (incl. nft)\t\($t.import.median | f2) ms\t< 1000 ms\t\(pf($t.import.median < 1000))"
-	 else "ctl\tgateway import of \(.gateways)\tn/a (no gateway import)\t< 1000 ms\tn/a" end),
-	"ctl\tgateway add, process start to maps+nft (median of \($t.gateway_add.n))\t\($t.gateway_add.median | f2) ms (bin/true: \($t.process_start_bin_true.median | f2) ms)\t<= 20 ms\t\(pf($t.gateway_add.median <= 20))",
+	(if $t.import then "ctl\tgateway import of \(.gateways) (incl. nft)\t\($t.import.median | f2) ms\t<= 100 ms\t\(pf($t.import.median <= 100))"
+	 else "ctl\tgateway import of \(.gateways)\tn/a (no gateway import)\t<= 100 ms\tn/a" end),
+	"ctl\tgateway add, process start to maps+nft (median of \($t.gateway_add.n))\t\($t.gateway_add.median | f2) ms (bin/true: \($t.process_start_bin_true.median | f2) ms)\t<= 12 ms\t\(pf($t.gateway_add.median <= 12))",
 	"ctl\tapply with \(.addresses) addresses\t\($t.apply_addresses.median | f2) ms\t< 1000 ms\t\(pf($t.apply_addresses.median < 1000))",
 	"ctl\tapply, \(.gateways) gateways + \(.addresses) addresses\t\($t.apply_site.median | f2) ms\t-\t-",
 	"ctl\tnft push (\(.nft_elements) elements): edpgate / nft -f\t\($t.nft_push_edpgate.median | f2) vs \($t.nft_f.median | f2) ms: \(.nft_push_ratio.median | f2)x\t<= 1.0x\t\(pf(.nft_push_ratio.median <= 1.0))",

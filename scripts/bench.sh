@@ -29,7 +29,7 @@ BUILD=${1:-build}
 [ $# -gt 0 ] && shift
 OUT=$BUILD/bench
 
-BENCHES=(datapath live ctl snoop)
+BENCHES=(datapath memory live ctl snoop)
 [ $# -gt 0 ] && BENCHES=("$@")
 
 SECTIONS=()
@@ -91,6 +91,28 @@ bench_datapath() {
 	section_add "$OUT/datapath.md"
 	results_add datapath "$OUT/datapath.json"
 	summary_add "$OUT/datapath.tsv"
+}
+
+# Kernel memory of the maps at 16..65,536 gateways, with the default
+# capacity and with --max-gateways sized to the site, measured here and
+# computed for 2, 4 and 16 CPUs.  Loads and pins in a private bpffs.
+bench_memory() {
+	local bin=$BUILD/tests/bench/bench_memory tmp rc
+
+	[ "$(id -u)" -eq 0 ] || { echo "bench memory: needs root" >&2; return 77; }
+	if [ ! -x "$bin" ]; then
+		echo "bench: $bin is missing; run 'make $bin'" >&2
+		return 1
+	fi
+	tmp=$(mktemp -d) || return 1
+	mount -t bpf bpf "$tmp" || { rmdir "$tmp"; return 1; }
+	"$bin" -p "$tmp" -j "$OUT/memory.json" -m "$OUT/memory.md" -S "$OUT/memory.tsv"
+	rc=$?
+	umount "$tmp" && rmdir "$tmp"
+	[ "$rc" -eq 0 ] || return "$rc"
+	section_add "$OUT/memory.md"
+	results_add memory "$OUT/memory.json"
+	summary_add "$OUT/memory.tsv"
 }
 
 # ns/packet against N gateways = N destinations, one line per case.

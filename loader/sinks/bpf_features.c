@@ -43,6 +43,7 @@ static const struct need needs[] = {
 	{ K_HELPER, BPF_PROG_TYPE_XDP, BPF_FUNC_map_lookup_elem, "bpf_map_lookup_elem (3.19)" },
 	{ K_HELPER, BPF_PROG_TYPE_XDP, BPF_FUNC_map_update_elem, "bpf_map_update_elem (3.19)" },
 	{ K_HELPER, BPF_PROG_TYPE_XDP, BPF_FUNC_ktime_get_ns, "bpf_ktime_get_ns (4.1)" },
+	{ K_HELPER, BPF_PROG_TYPE_XDP, BPF_FUNC_jiffies64, "bpf_jiffies64 (5.5)" },
 	{ K_HELPER, BPF_PROG_TYPE_XDP, BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve (5.8)" },
 	{ K_HELPER, BPF_PROG_TYPE_XDP, BPF_FUNC_ringbuf_submit, "bpf_ringbuf_submit (5.8)" },
 	{ K_HELPER, BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_ringbuf_discard, "bpf_ringbuf_discard (5.8)" },

@@ -218,7 +218,8 @@ int edpg_bpf_read_live(const struct edpg_bpf *b, struct edpg_desired *out)
 
 		if (bpf_map_lookup_elem(b->map_fd[EDPG_M_CONFIG], &gen, &cfg))
 			return -errno;
-		out->flags = cfg.flags;
+		/* What the loader adds for the data path is no policy. */
+		out->flags = cfg.flags & ~EDPG_F_LOADER_ONLY;
 	}
 	{
 		struct edpg_gw_key k, cur, *prev = NULL;

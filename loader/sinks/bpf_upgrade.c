@@ -85,8 +85,10 @@ static int btf_diff(const char *map, const char *what, const struct btf *ob, __u
  * expects?  Type, key and value size and flags always; with @deep also
  * the BTF of keys and values, member by member (needs the kernel's BTF of
  * the pinned program: CAP_SYS_ADMIN).  max_entries may differ: it is the
- * site's sizing, kept across an upgrade.  Prints each difference;
- * -EPROTO when there is any.
+ * site's sizing, kept across an upgrade; so may BPF_F_NO_PREALLOC: how
+ * the kernel allocates a hash's elements, not what they hold (older builds
+ * preallocated the gateway and destination hashes).  Prints each
+ * difference; -EPROTO when there is any.
  */
 int edpg_layout_check(struct edpgate *s, const struct edpg_bpf *b, bool deep)
 {
@@ -103,7 +105,8 @@ int edpg_layout_check(struct edpgate *s, const struct edpg_bpf *b, bool deep)
 		if (bpf_obj_get_info_by_fd(b->map_fd[i], &info, &len))
 			return edpg_err(-errno, "cannot read the pinned map %s", name);
 		if (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
-		    info.value_size != bpf_map__value_size(m) || info.map_flags != bpf_map__map_flags(m)) {
+		    info.value_size != bpf_map__value_size(m) ||
+		    (info.map_flags ^ bpf_map__map_flags(m)) & ~BPF_F_NO_PREALLOC) {
 			edpg_err(-EPROTO, "%s: pinned as type %u, key %u, value %u bytes, flags %#x; this build has type %u, key %u, value %u bytes, flags %#x",
 				 name, info.type, info.key_size, info.value_size, info.map_flags,
 				 bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),

@@ -278,7 +278,7 @@ int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d)
 {
 	struct slots sl = {};
 	uint32_t gen = 0, ng, zero = 0;
-	struct edpg_config cfg = { .flags = d->flags };
+	struct edpg_config cfg = { .flags = d->flags | EDPG_F_LOADER_ONLY };
 	struct edpg_ctl ctl;
 	int err;
 
@@ -325,8 +325,16 @@ int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d)
 			err = -errno;
 	}
 	err = err ?: write_ports(b, d, ng);
-	for (size_t i = 0; i < d->ndsts && !err; i++)
+	for (size_t i = 0; i < d->ndsts && !err; i++) {
+		const struct edpg_addr *a = &d->dsts[i].addr;
+
 		err = write_dst(b, &d->dsts[i], ng, gen);
+		/* A prefix of a family: the data path must look in its trie. */
+		if (a->family == AF_INET && a->plen < 32)
+			cfg.flags &= ~EDPG_F_NO_CIDR4;
+		else if (a->family == AF_INET6 && a->plen < 128)
+			cfg.flags &= ~EDPG_F_NO_CIDR6;
+	}
 	if (!err && bpf_map_update_elem(b->map_fd[EDPG_M_CONFIG], &ng, &cfg, BPF_ANY))
 		err = -errno;
 	if (err) {

@@ -258,7 +258,8 @@ static int update(int fd, const void *k, const void *v, const char *what)
 static int fill_policy(struct inst *in)
 {
 	struct edpg_ctl ctl = { .gen = 0 };
-	struct edpg_config cfg = { .flags = 0 };
+	/* As the loader writes it for this policy: no static prefixes. */
+	struct edpg_config cfg = { .flags = EDPG_F_NO_CIDR4 | EDPG_F_NO_CIDR6 };
 	static const struct { uint32_t proto, port, sid; uint64_t groups; } svc[] = {
 		{ EDPG_PROTO_TCP, 3199, SID_EDP_TLS, GROUP_DC },
 		{ EDPG_PROTO_TCP, 3197, SID_EDP, GROUP_DC },
