@@ -12,6 +12,7 @@
 #include "pipeline.h"
 #include "policy.h"
 #include "state.h"
+#include "storeconf.h"
 #include "sync.h"
 
 #define EDPG_EXIT_OK	0
@@ -25,6 +26,7 @@ struct edpg_cli {
 	const char *resolvers[8];	/* --resolver ADDR[:PORT], repeatable */
 	size_t nresolvers;
 	int lock_fd;
+	struct edpg_store_conf store;	/* edpgate.conf, --store, --site */
 };
 
 extern struct edpg_cli cli;
@@ -81,5 +83,20 @@ int edpg_open_live(struct edpg_bpf *b);
 int cli_lock(void);
 /* The interfaces file of --state-dir; 0 or -errno after saying why. */
 int cli_ifaces(struct edpg_ifaces *ifs);
+
+/* ---- the shared store (fleet.c) ---------------------------------------- */
+
+/* The `store` lines of @conf (absent and not @conf_given: none), then
+ * the --store @words and the --site override; 0 or -errno after saying. */
+int cli_store_configure(const char *conf, bool conf_given, const char *words, const char *site);
+/* Before an enrolment: the site's gateways from etcd become the local
+ * file (no store: nothing); 0 or -errno after saying why. */
+int cli_store_pull(void);
+/* The local file was behind the store: push the change in full. */
+bool cli_store_resynced(void);
+/* The new gateways-file @text to etcd before anything local; 0 or -errno
+ * after saying why (nothing changed). */
+int cli_store_commit(const char *text, size_t len);
+void cli_store_close(void);
 
 #endif
