@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# A fleet on a real 3-member etcd cluster (Debian etcd-server, in its own
+# namespace, stopped by PID): site plant-a has an HA pair of routers (ra,
+# rb, each with its LAN and a gateway host), site plant-b has only an admin
+# host.  Checks: `gateway add` on ra is enforced by ra and rb (real TCP
+# from each LAN), and written to each router's local gateways file (the
+# last-known-good copy); a 10,000-gateway import is published by one
+# pointer flip and arrives whole; RBAC: plant-a's router credentials
+# cannot write plant-b's gateways (refused, nothing changes) nor enrol at
+# their own site; the etcd leader killed and rb cut off from etcd for
+# PARTITION_S seconds (default 60): rb keeps enforcing and says it is
+# unreachable, the change made meanwhile arrives after, verify passes on
+# both; a compaction past rb's watch revision makes it read everything
+# again.
+. "$(dirname "$0")/lib.sh"
+require_root
+for t in etcd etcdctl; do command -v $t >/dev/null || fail "$t missing (scripts/deps.sh)"; done
+
+PARTITION_S=${PARTITION_S:-60}
+GW1=00:40:9d:00:00:01
+GW2=00:40:9d:00:00:02
+P=/edpgate-e2e
+bpffs_private
+PIN_ROOT=$PIN_DIR
+mkdir -p "$PIN_ROOT"
+RULES=$E2E_TMP/edpgate.rules
+pair_rules "$RULES"
+
+# ---- etcd: three members on the store namespace's loopback -------------
+netns_add E_NS store
+CLUSTER=""
+for i in 1 2 3; do
+	ip -n "$E_NS" addr add 10.88.0.$i/32 dev lo
+	CLUSTER+="${CLUSTER:+,}m$i=http://10.88.0.$i:2380"
+done
+URLS=http://10.88.0.1:2379,http://10.88.0.2:2379,http://10.88.0.3:2379
+declare -A ETCD_PID
+start_member() {
+	local i=$1 state=$2
+	bg in_ns "$E_NS" etcd --name m$i --data-dir "$E2E_TMP/etcd$i" \
+		--listen-client-urls http://10.88.0.$i:2379 --advertise-client-urls http://10.88.0.$i:2379 \
+		--listen-peer-urls http://10.88.0.$i:2380 --initial-advertise-peer-urls http://10.88.0.$i:2380 \
+		--initial-cluster "$CLUSTER" --initial-cluster-state "$state" \
+		--initial-cluster-token "$E2E_ID" --logger zap --log-outputs "$E2E_TMP/etcd$i.log"
+	ETCD_PID[$i]=$BG_PID
+}
+for i in 1 2 3; do start_member $i new; done
+ectl() { in_ns "$E_NS" env ETCDCTL_API=3 etcdctl --dial-timeout=1s --command-timeout=5s --endpoints "$URLS" "$@"; }
+root_ectl() { ectl --user root:rootpw "$@"; }
+wait_for 30 ectl endpoint health >/dev/null 2>&1 || fail "etcd cluster not healthy: $(tail -5 "$E2E_TMP/etcd1.log")"
+ok "3-member etcd cluster up"
+
+# ---- RBAC: admin of plant-a, router role of plant-a, admin of plant-b ----
+ectl user add root:rootpw >/dev/null
+ectl role add root >/dev/null 2>&1 || true
+ectl user grant-role root root >/dev/null
+for s in a b; do
+	ectl role add admin-$s >/dev/null
+	ectl role grant-permission admin-$s --prefix=true readwrite "$P/sites/plant-$s/" >/dev/null
+	ectl user add admin-$s:adminpw-$s >/dev/null
+	ectl user grant-role admin-$s admin-$s >/dev/null
+done
+# A router reads its site and the fleet rules, writes only learned/.
+ectl role add router-a >/dev/null
+ectl role grant-permission router-a --prefix=true read "$P/sites/plant-a/" >/dev/null
+ectl role grant-permission router-a --prefix=true read "$P/fleet/" >/dev/null
+ectl role grant-permission router-a --prefix=true readwrite "$P/sites/plant-a/learned/" >/dev/null
+for r in ra rb; do
+	ectl user add $r:pw-$r >/dev/null
+	ectl user grant-role $r router-a >/dev/null
+done
+ectl auth enable >/dev/null
+for u in admin-a admin-b ra rb; do
+	pw=$(case $u in admin-*) echo "adminpw-${u#admin-}" ;; *) echo "pw-$u" ;; esac)
+	printf '%s\n' "$pw" >"$E2E_TMP/$u.pw"
+	chmod 600 "$E2E_TMP/$u.pw"
+done
+ok "auth on: roles admin-a, admin-b, router-a"
+
+# ---- two routers of plant-a, each with a LAN and a gateway host ---------
+declare -A RNS HNS
+for r in ra rb; do
+	n=$([ $r = ra ] && echo 1 || echo 2)
+	netns_add rns $r
+	netns_add hns h$r
+	RNS[$r]=$rns
+	HNS[$r]=$hns
+	ip link add "${E2E_ID}${r}l" netns "$rns" type veth peer name "${E2E_ID}${r}h" netns "$hns"
+	ip -n "$rns" link set "${E2E_ID}${r}l" name lan0
+	ip -n "$hns" link set "${E2E_ID}${r}h" name eth0
+	ip -n "$hns" link set eth0 address $GW1
+	ip -n "$rns" addr add 10.77.0.1/24 dev lan0
+	ip -n "$hns" addr add 10.77.0.2/24 dev eth0
+	ip -n "$rns" link set lan0 up
+	ip -n "$hns" link set eth0 up
+	# The router's link towards etcd.
+	ip link add "${E2E_ID}${r}s" netns "$rns" type veth peer name "${E2E_ID}${r}e" netns "$E_NS"
+	ip -n "$rns" link set "${E2E_ID}${r}s" name st0
+	ip -n "$rns" addr add 10.88.$n.2/24 dev st0
+	ip -n "$E_NS" addr add 10.88.$n.1/24 dev "${E2E_ID}${r}e"
+	ip -n "$rns" link set st0 up
+	ip -n "$E_NS" link set "${E2E_ID}${r}e" up
+	ip -n "$rns" route add 10.88.0.0/24 via 10.88.$n.1
+	mkdir -p "$E2E_TMP/$r"
+	cat >"$E2E_TMP/$r/edpgate.conf" <<CONF_EOF
+# the shared store of this router
+store etcd $URLS prefix $P site plant-a router $r
+store user $r password-file $E2E_TMP/$r.pw
+CONF_EOF
+	bg in_ns "$rns" socat TCP-LISTEN:3199,reuseaddr,fork,bind=10.77.0.1 SYSTEM:true
+done
+# r ROUTER ARGS...: edpgate on ROUTER with its own dirs and configuration
+r() {
+	local r=$1
+	shift
+	in_ns "${RNS[$r]}" "$EDPGATE" --pin-dir "$PIN_ROOT/$r" --state-dir "$E2E_TMP/$r/state" \
+		--rules "$RULES" --conf "$E2E_TMP/$r/edpgate.conf" "$@"
+}
+# admin SITE ARGS...: the CLI on an admin host (the store namespace), no filter
+admin() {
+	local s=$1
+	shift
+	in_ns "$E_NS" "$EDPGATE" --pin-dir "$PIN_ROOT/admin-$s" --state-dir "$E2E_TMP/admin-$s" \
+		--rules "$RULES" --conf /dev/null \
+		--store "etcd $URLS prefix $P site plant-$s user admin-$s password-file $E2E_TMP/admin-$s.pw" "$@"
+}
+reaches() { tcp_ok "${HNS[$1]}" 10.77.0.1 3199; }
+declare -A RUN_PID
+start_run() {
+	bg in_ns "${RNS[$1]}" "$EDPGATE" --pin-dir "$PIN_ROOT/$1" --state-dir "$E2E_TMP/$1/state" \
+		--rules "$RULES" --conf "$E2E_TMP/$1/edpgate.conf" run
+	RUN_PID[$1]=$BG_PID
+}
+store_state() { sed -n 's/^state //p' "$E2E_TMP/$1/state/store-status" 2>/dev/null; }
+
+for r in ra rb; do
+	r $r attach lan0 --mode native >/dev/null || fail "attach on $r"
+	start_run $r
+done
+for r in ra rb; do
+	wait_for 20 test "$(store_state $r)" = connected || fail "$r not connected: $(cat "$E2E_TMP/$r/state/store-status" 2>&1; tail -5 "$E2E_TMP/bg.log")"
+	wait_for 5 bash -c "! $(declare -f tcp_ok in_ns); ! tcp_ok ${HNS[$r]} 10.77.0.1 3199" ||
+		fail "unenrolled gateway reaches 3199 through $r"
+done
+ok "ra and rb run, connected to etcd; the unenrolled gateway is dropped on both"
+
+# ---- enrolment on ra (with the site admin's credentials) -----------------
+r ra --store "user admin-a password-file $E2E_TMP/admin-a.pw" gateway add $GW1 --name gw1 >/dev/null ||
+	fail "gateway add on ra"
+wait_for 10 reaches ra || fail "gw1 not enforced on ra"
+wait_for 10 reaches rb || fail "gw1 enrolled on ra not enforced on rb: $(tail -5 "$E2E_TMP/bg.log")"
+grep -q "^gateway $GW1 name gw1" "$E2E_TMP/rb/state/gateways" || fail "rb's local copy lacks gw1"
+ok "gateway add on ra: enforced by ra and rb, rb's last-known-good file has it"
+
+# ---- RBAC ---------------------------------------------------------------
+before=$(root_ectl get --prefix "$P/sites/plant-b/" -w json | jq -c '[.kvs[]?.mod_revision]')
+set +e
+out=$(r ra --site plant-b gateway add $GW2 2>&1); rc=$?
+set -e
+[ $rc -ne 0 ] || fail "router credentials of plant-a wrote plant-b's gateways"
+grep -qi "refused\|permission" <<<"$out" || fail "no clear refusal: $out"
+after=$(root_ectl get --prefix "$P/sites/plant-b/" -w json | jq -c '[.kvs[]?.mod_revision]')
+[ "$before" = "$after" ] || fail "plant-b changed: $before -> $after"
+set +e
+out=$(r ra gateway add $GW2 2>&1); rc=$?
+set -e
+[ $rc -ne 0 ] || fail "a router's own credentials enrolled a gateway"
+admin b gateway add $GW2 --name other-site >/dev/null || fail "admin of plant-b cannot enrol at plant-b"
+set +e
+admin b --site plant-a gateway add 00:40:9d:00:00:09 >/dev/null 2>&1 && fail "admin of plant-b enrolled at plant-a"
+set -e
+grep -q "$GW2" "$E2E_TMP/ra/state/gateways" && fail "plant-b's gateway reached plant-a"
+ok "RBAC: plant-a's router cannot write plant-b (nothing changed) nor enrol; plant-b's admin only plant-b"
+
+# ---- a 10,000-gateway import: one flip, the whole list arrives -----------
+python3 - "$E2E_TMP/big.gw" <<'PY_EOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(10000):
+        f.write("gateway 00:04:f3:%02x:%02x:%02x name big-%05d\n" % (i >> 16 & 255, i >> 8 & 255, i & 255, i))
+PY_EOF
+admin a gateway import "$E2E_TMP/big.gw" >/dev/null || fail "import of 10,000 gateways"
+ptr=$(root_ectl get "$P/sites/plant-a/gateways" --print-value-only)
+nch=$(awk '{ print $4 }' <<<"$ptr")
+[ "$nch" -ge 2 ] || fail "10,000 gateways in $nch chunk(s): '$ptr'"
+for r in ra rb; do
+	wait_for 30 bash -c "[ \$(grep -c '^gateway ' '$E2E_TMP/$r/state/gateways') -eq 10001 ]" ||
+		fail "$r did not get the whole import: $(grep -c '^gateway ' "$E2E_TMP/$r/state/gateways")"
+	wait_for 60 bash -c "$(declare -f in_ns r); RNS[$r]=${RNS[$r]}; EDPGATE=$EDPGATE PIN_ROOT=$PIN_ROOT E2E_TMP=$E2E_TMP RULES=$RULES; r $r verify >/dev/null 2>&1" ||
+		fail "verify on $r after the import: $(r $r verify 2>&1 | tail -3)"
+done
+ok "10,000 gateways imported as $nch chunks and one pointer flip; both routers hold 10,001"
