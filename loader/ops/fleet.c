@@ -206,7 +206,14 @@ static int on_events(void *ctx, int64_t rev, const enum edpg_etcd_ev *types,
 	}
 	if (learned)
 		notify(w->f);
-	if (rev > w->f->st.revision)
+	/*
+	 * Only events move the watch revision: the header of "created" or
+	 * of a progress message is the store's, including changes of other
+	 * sites this watch was never sent.  A quiet site's router thus
+	 * watches from an older revision and, after a compaction, reads
+	 * everything again once; never does it skip an event.
+	 */
+	if (nev && rev > w->f->st.revision)
 		w->f->st.revision = rev;
 	/* A new gateways list: leave the watch, fetch it, watch again. */
 	return w->ptr_changed;

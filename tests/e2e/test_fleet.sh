@@ -132,13 +132,14 @@ start_run() {
 	RUN_PID[$1]=$BG_PID
 }
 store_state() { sed -n 's/^state //p' "$E2E_TMP/$1/state/store-status" 2>/dev/null; }
+state_is() { [ "$(store_state "$1")" = "$2" ]; }
 
 for r in ra rb; do
 	r $r attach lan0 --mode native >/dev/null || fail "attach on $r"
 	start_run $r
 done
 for r in ra rb; do
-	wait_for 20 test "$(store_state $r)" = connected || fail "$r not connected: $(cat "$E2E_TMP/$r/state/store-status" 2>&1; tail -5 "$E2E_TMP/bg.log")"
+	wait_for 20 state_is $r connected || fail "$r not connected: $(cat "$E2E_TMP/$r/state/store-status" 2>&1; tail -5 "$E2E_TMP/bg.log")"
 	wait_for 5 bash -c "! $(declare -f tcp_ok in_ns); ! tcp_ok ${HNS[$r]} 10.77.0.1 3199" ||
 		fail "unenrolled gateway reaches 3199 through $r"
 done
@@ -190,3 +191,60 @@ for r in ra rb; do
 		fail "verify on $r after the import: $(r $r verify 2>&1 | tail -3)"
 done
 ok "10,000 gateways imported as $nch chunks and one pointer flip; both routers hold 10,001"
+
+# ---- the etcd leader killed ----------------------------------------------
+leader=$(root_ectl endpoint status -w json |
+	jq -r '.[] | select(.Status.leader == .Status.header.member_id) | .Endpoint')
+li=$(sed -E 's|http://10\.88\.0\.([0-9]+):2379|\1|' <<<"$leader")
+[ -n "${ETCD_PID[$li]:-}" ] || fail "no leader found ($leader)"
+kill -9 "${ETCD_PID[$li]}"
+wait_for 20 bash -c "$(declare -f in_ns ectl root_ectl); E_NS=$E_NS URLS=$URLS; root_ectl endpoint status -w json 2>/dev/null | jq -e '[.[] | select(.Status.leader == .Status.header.member_id)] | length == 1' >/dev/null" ||
+	fail "no new leader after killing member $li"
+reaches ra && reaches rb || fail "enforcement stopped when the etcd leader died"
+ok "etcd leader (member $li) killed: a new one elected, both routers enforce"
+
+# ---- rb cut off from etcd for PARTITION_S seconds -------------------------
+in_ns "${RNS[rb]}" nft -f - <<'NFT_EOF'
+table inet e2e_partition {
+	chain out { type filter hook output priority 0; ip daddr 10.88.0.0/24 drop; }
+}
+NFT_EOF
+t0=$(date +%s)
+wait_for 40 state_is rb unreachable || fail "rb does not say etcd is unreachable: t0 $t0 now $(date +%s) $(cat "$E2E_TMP/rb/state/store-status"; tail -5 "$E2E_TMP/bg.log")"
+reaches rb || fail "rb stopped enforcing gw1 while cut off from etcd"
+# Meanwhile the site changes: gw1 deleted (on ra), and a compaction.
+r ra --store "user admin-a password-file $E2E_TMP/admin-a.pw" gateway del gw1 >/dev/null ||
+	fail "gateway del on ra with the leader dead"
+wait_for 10 bash -c "! $(declare -f tcp_ok in_ns); ! tcp_ok ${HNS[ra]} 10.77.0.1 3199" || fail "ra still passes the deleted gw1"
+rev=$(root_ectl get "$P/none" -w json | jq -r .header.revision)
+root_ectl compact "$rev" >/dev/null || fail "compaction at $rev"
+while [ $(($(date +%s) - t0)) -lt "$PARTITION_S" ]; do
+	reaches rb || fail "rb stopped enforcing its last-known-good state during the partition"
+	sleep 5
+done
+grep -q "^gateway $GW1" "$E2E_TMP/rb/state/gateways" || fail "rb's last-known-good lost gw1 during the partition"
+ok "rb cut off ${PARTITION_S}s: said unreachable, kept enforcing its last-known-good (gw1 passes), ra applied the delete"
+resyncs=$(sed -n 's/^resyncs //p' "$E2E_TMP/rb/state/store-status")
+in_ns "${RNS[rb]}" nft delete table inet e2e_partition
+wait_for 30 state_is rb connected || fail "rb does not reconnect"
+wait_for 20 bash -c "! $(declare -f tcp_ok in_ns); ! tcp_ok ${HNS[rb]} 10.77.0.1 3199" || fail "the delete made during the partition never reached rb"
+grep -q "^gateway $GW1" "$E2E_TMP/rb/state/gateways" && fail "rb's file still has gw1"
+[ "$(sed -n 's/^resyncs //p' "$E2E_TMP/rb/state/store-status")" -gt "$resyncs" ] || fail "rb did not read everything again"
+for r in ra rb; do
+	r $r verify >/dev/null || fail "verify on $r after the partition: $(r $r verify 2>&1 | tail -3)"
+done
+ok "healed: rb read the site again past the compaction, gw1 is dropped on rb too, verify passes on both"
+
+# ---- compaction past a connected router's watch revision ------------------
+resyncs=$(sed -n 's/^resyncs //p' "$E2E_TMP/ra/state/store-status")
+for i in 1 2 3; do admin b gateway add 00:40:9d:00:01:0$i >/dev/null || fail "plant-b change $i"; done
+rev=$(root_ectl get "$P/none" -w json | jq -r .header.revision)
+root_ectl compact "$rev" >/dev/null || fail "compaction at $rev"
+# ra's next watch (within 10 s) starts before the compacted revision.
+wait_for 30 bash -c "[ \$(sed -n 's/^resyncs //p' '$E2E_TMP/ra/state/store-status') -gt $resyncs ]" ||
+	fail "ra did not resynchronise after its watch revision was compacted"
+admin a gateway add $GW1 --name gw1 >/dev/null || fail "gw1 enrolled again"
+grep -q "was compacted; resynchronising in full" "$E2E_TMP/bg.log" || fail "the compaction is not logged"
+wait_for 20 reaches ra || fail "gw1 enrolled after the compaction not enforced on ra"
+wait_for 20 reaches rb || fail "gw1 enrolled after the compaction not enforced on rb"
+ok "a compaction past the watch revision: a full read, logged, and the next enrolment arrives"
