@@ -97,6 +97,10 @@ bool cli_store_resynced(void);
 /* The new gateways-file @text to etcd before anything local; 0 or -errno
  * after saying why (nothing changed). */
 int cli_store_commit(const char *text, size_t len);
+/* The daemon's store state for `status` (nothing without a store). */
+void cli_store_print_status(void);
+/* The store's gauges in the Prometheus text format (nothing without one). */
+void cli_store_print_prometheus(void);
 void cli_store_close(void);
 
 #endif

@@ -260,6 +260,11 @@ static void prom_gw(const char *metric, const struct gw_reading *w, const char *
 	prom_label("gateway", mac, true);
 	prom_label("device_id", devid, false);
 	prom_label("name", w->g->name, false);
+	/* A fleet's series apart: which site and router counted them. */
+	if (cli.store.configured) {
+		prom_label("site", cli.store.site, false);
+		prom_label("router", cli.store.router, false);
+	}
 	if (k2)
 		prom_label(k2, v2, false);
 	printf("} %llu\n", v);
@@ -322,6 +327,7 @@ static void print_prometheus(const struct edpg_policy *p, const struct reading *
 	prom_head("edpgate_pending_macs", "gauge",
 		  "Unknown MACs that tried Device Cloud or NTP ports (edpgate gateway pending).");
 	printf("edpgate_pending_macs %zu\n", npend);
+	cli_store_print_prometheus();
 }
 
 int do_stats(int argc, char **argv)

@@ -23,6 +23,8 @@
 
 #include "cli.h"
 #include "etcd.h"
+#include "fleet.h"
+#include "json.h"
 #include "log.h"
 #include "site.h"
 #include "state.h"
@@ -145,4 +147,54 @@ void cli_store_close(void)
 	edpg_site_doc_free(&st.base);
 	edpg_etcd_close(st.e);
 	st.e = NULL;
+}
+
+void cli_store_print_status(void)
+{
+	struct edpg_fleet_status st;
+
+	if (edpg_fleet_status_read(cli.state_dir, &st)) {
+		if (cli.store.configured)
+			out_str("store", "store: %s (`edpgate run` has not reported yet)\n", "configured");
+		return;
+	}
+	out_obj_open("store");
+	out_str("site", "store: site %s", st.site);
+	out_str("router", ", router %s: ", st.router);
+	out_str("state", "%s", st.connected ? "connected" : "unreachable");
+	out_int("since", " since %lld", st.since);
+	out_int("revision", ", revision %lld", st.revision);
+	out_str("generation", ", gateways generation %s", st.gen);
+	out_uint("resyncs", ", %llu full reads", st.resyncs);
+	out_str("error", st.error[0] ? " (%s)" : NULL, st.error[0] ? st.error : NULL);
+	out_text("\n");
+	out_obj_close();
+}
+
+/* The store's gauges for `stats --format prometheus` (none without a store). */
+void cli_store_print_prometheus(void)
+{
+	struct edpg_fleet_status st;
+	const char *site = cli.store.site, *router = cli.store.router;
+
+	if (!cli.store.configured)
+		return;
+	if (edpg_fleet_status_read(cli.state_dir, &st))
+		st = (struct edpg_fleet_status){};
+	/* Names are [A-Za-z0-9._-] (storeconf.c): no escaping needed. */
+	printf("# HELP edpgate_store_up 1 if `edpgate run` reaches etcd, 0 if not (or not running).\n"
+	       "# TYPE edpgate_store_up gauge\n"
+	       "edpgate_store_up{site=\"%s\",router=\"%s\"} %d\n", site, router, st.connected);
+	printf("# HELP edpgate_store_revision The etcd revision of the site the router has applied.\n"
+	       "# TYPE edpgate_store_revision gauge\n"
+	       "edpgate_store_revision{site=\"%s\",router=\"%s\"} %lld\n", site, router,
+	       (long long)st.revision);
+	printf("# HELP edpgate_store_resyncs_total Full reads of the site (start, reconnect, compaction).\n"
+	       "# TYPE edpgate_store_resyncs_total counter\n"
+	       "edpgate_store_resyncs_total{site=\"%s\",router=\"%s\"} %llu\n", site, router,
+	       (unsigned long long)st.resyncs);
+	printf("# HELP edpgate_gateways_generation_info The site's gateways generation the router enforces.\n"
+	       "# TYPE edpgate_gateways_generation_info gauge\n"
+	       "edpgate_gateways_generation_info{site=\"%s\",router=\"%s\",generation=\"%s\"} 1\n",
+	       site, router, st.gen[0] ? st.gen : "none");
 }

@@ -153,6 +153,59 @@ wait_for 10 reaches rb || fail "gw1 enrolled on ra not enforced on rb: $(tail -5
 grep -q "^gateway $GW1 name gw1" "$E2E_TMP/rb/state/gateways" || fail "rb's local copy lacks gw1"
 ok "gateway add on ra: enforced by ra and rb, rb's last-known-good file has it"
 
+# ---- a real Prometheus scrapes both routers ------------------------------
+SCRAPE_PIDS=()
+promtool check rules "$ROOT/docs/fleet/edpgate-alerts.yml" >/dev/null || fail "promtool rejects the alert rules"
+for r in ra rb; do
+	n=$([ $r = ra ] && echo 1 || echo 2)
+	# The textfile output served over HTTP (what node_exporter's textfile
+	# collector or a metrics proxy would do); the request is read first.
+	cat >"$E2E_TMP/$r/metrics.sh" <<SH_EOF
+while IFS= read -r l && [ -n "\${l%\$'\\r'}" ]; do :; done
+printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain; version=0.0.4\\r\\n\\r\\n'
+exec $EDPGATE --pin-dir $PIN_ROOT/$r --state-dir $E2E_TMP/$r/state --rules $RULES --conf $E2E_TMP/$r/edpgate.conf stats --format prometheus
+SH_EOF
+	bg in_ns "${RNS[$r]}" socat TCP-LISTEN:9101,reuseaddr,fork,bind=10.88.$n.2 EXEC:"bash $E2E_TMP/$r/metrics.sh"
+	SCRAPE_PIDS+=("$BG_PID")
+done
+ip -n "$E_NS" addr add 10.88.0.100/32 dev lo
+cat >"$E2E_TMP/prometheus.yml" <<PROM_EOF
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+rule_files: [ "$ROOT/docs/fleet/edpgate-alerts.yml" ]
+scrape_configs:
+  - job_name: edpgate
+    honor_labels: true
+    static_configs:
+      - { targets: [ "10.88.1.2:9101" ], labels: { site: plant-a, router: ra } }
+      - { targets: [ "10.88.2.2:9101" ], labels: { site: plant-a, router: rb } }
+PROM_EOF
+bg in_ns "$E_NS" prometheus --config.file="$E2E_TMP/prometheus.yml" --storage.tsdb.path="$E2E_TMP/tsdb" \
+	--web.listen-address=10.88.0.100:9090
+SCRAPE_PIDS+=("$BG_PID")
+promq() {
+	in_ns "$E_NS" curl -sf --max-time 5 http://10.88.0.100:9090/api/v1/query --data-urlencode "query=$1"
+}
+# Lab counters: a few more connections of gw1 through each router, then quiet.
+for i in 1 2 3; do reaches ra; reaches rb; done
+cli_allowed() {
+	r "$1" stats --format prometheus |
+		awk '/^edpgate_allowed_packets_total/ && /service="edp-ssl"/ && /site="plant-a"/ { s += $NF } END { print s + 0 }'
+}
+for r in ra rb; do
+	want=$(cli_allowed $r)
+	[ "$want" -gt 0 ] || fail "no allowed packets counted on $r"
+	q="sum(edpgate_allowed_packets_total{site=\"plant-a\",router=\"$r\",service=\"edp-ssl\"})"
+	wait_for 60 bash -c "$(declare -f in_ns promq); E_NS=$E_NS; [ \"\$(promq '$q' | jq -r '.data.result[0].value[1] // empty')\" = $want ]" ||
+		fail "Prometheus has $(promq "$q" | jq -c .data.result) for $r, the router counts $want"
+done
+nrules=$(in_ns "$E_NS" curl -sf http://10.88.0.100:9090/api/v1/rules | jq '[.data.groups[].rules[]] | length')
+[ "$nrules" -eq 6 ] || fail "Prometheus loaded $nrules alert rules, want 6"
+up=$(promq 'sum(edpgate_store_up{site="plant-a"})' | jq -r '.data.result[0].value[1]')
+[ "$up" = 2 ] || fail "edpgate_store_up of plant-a sums to $up"
+# Not during the 10,000-gateway part: every scrape formats them all.
+for pid in "${SCRAPE_PIDS[@]}"; do kill -- -"$pid" 2>/dev/null || true; done
+ok "Prometheus scrapes ra and rb: edpgate_allowed_packets_total{site=\"plant-a\"} is each router's count, 6 alert rules loaded, store up on both"
+
 # ---- RBAC ---------------------------------------------------------------
 before=$(root_ectl get --prefix "$P/sites/plant-b/" -w json | jq -c '[.kvs[]?.mod_revision]')
 set +e
@@ -212,6 +265,11 @@ NFT_EOF
 t0=$(date +%s)
 wait_for 40 state_is rb unreachable || fail "rb does not say etcd is unreachable: t0 $t0 now $(date +%s) $(cat "$E2E_TMP/rb/state/store-status"; tail -5 "$E2E_TMP/bg.log")"
 reaches rb || fail "rb stopped enforcing gw1 while cut off from etcd"
+r rb status | grep -q "store: site plant-a, router rb: unreachable" || fail "status on rb: $(r rb status)"
+r rb -j doctor | jq -e '.findings[] | select(.finding == "store_unreachable")' >/dev/null ||
+	fail "doctor on rb does not say the store is unreachable"
+r rb stats --format prometheus | grep -qx 'edpgate_store_up{site="plant-a",router="rb"} 0' ||
+	fail "rb's metrics do not say the store is down"
 # Meanwhile the site changes: gw1 deleted (on ra), and a compaction.
 r ra --store "user admin-a password-file $E2E_TMP/admin-a.pw" gateway del gw1 >/dev/null ||
 	fail "gateway del on ra with the leader dead"
