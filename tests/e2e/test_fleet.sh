@@ -24,7 +24,21 @@ bpffs_private
 PIN_ROOT=$PIN_DIR
 mkdir -p "$PIN_ROOT"
 RULES=$E2E_TMP/edpgate.rules
-pair_rules "$RULES"
+# The pair's rules, and a pool name the gateways resolve through the router.
+cat >"$RULES" <<'RULES_EOF'
+service edp-ssl tcp 3199
+service ntp     udp 123
+service dns     udp 53
+group local 10.77.0.1
+group ntp 0.idigi.pool.ntp.org
+allow edp-ssl,ntp to local
+allow ntp to ntp
+allow dns to local
+defaults edp-ssl,ntp,dns
+unknown-mac drop
+non-ip drop
+RULES_EOF
+POOL_ADDR=10.66.0.5
 
 # ---- etcd: three members on the store namespace's loopback -------------
 netns_add E_NS store
@@ -108,6 +122,19 @@ store etcd $URLS prefix $P site plant-a router $r
 store user $r password-file $E2E_TMP/$r.pw
 CONF_EOF
 	bg in_ns "$rns" socat TCP-LISTEN:3199,reuseaddr,fork,bind=10.77.0.1 SYSTEM:true
+	# The pool's NTP server, reached through either router (a real chronyd).
+	ip -n "$rns" addr add $POOL_ADDR/32 dev lo
+	ip -n "$hns" route add default via 10.77.0.1
+	cat >"$E2E_TMP/$r/chrony.conf" <<CHRONY_EOF
+pidfile $E2E_TMP/$r/chronyd.pid
+driftfile $E2E_TMP/$r/chrony.drift
+cmdport 0
+bindcmdaddress /
+bindaddress $POOL_ADDR
+local stratum 8
+allow all
+CHRONY_EOF
+	bg in_ns "$rns" chronyd -x -d -u root -f "$E2E_TMP/$r/chrony.conf"
 done
 # r ROUTER ARGS...: edpgate on ROUTER with its own dirs and configuration
 r() {
@@ -128,7 +155,7 @@ reaches() { tcp_ok "${HNS[$1]}" 10.77.0.1 3199; }
 declare -A RUN_PID
 start_run() {
 	bg in_ns "${RNS[$1]}" "$EDPGATE" --pin-dir "$PIN_ROOT/$1" --state-dir "$E2E_TMP/$1/state" \
-		--rules "$RULES" --conf "$E2E_TMP/$1/edpgate.conf" run
+		--rules "$RULES" --conf "$E2E_TMP/$1/edpgate.conf" --resolver 10.77.0.9 run
 	RUN_PID[$1]=$BG_PID
 }
 store_state() { sed -n 's/^state //p' "$E2E_TMP/$1/state/store-status" 2>/dev/null; }
@@ -152,6 +179,46 @@ wait_for 10 reaches ra || fail "gw1 not enforced on ra"
 wait_for 10 reaches rb || fail "gw1 enrolled on ra not enforced on rb: $(tail -5 "$E2E_TMP/bg.log")"
 grep -q "^gateway $GW1 name gw1" "$E2E_TMP/rb/state/gateways" || fail "rb's local copy lacks gw1"
 ok "gateway add on ra: enforced by ra and rb, rb's last-known-good file has it"
+
+# ---- an NTP pool address snooped on ra is allowed on rb -----------------
+# ra's dnsmasq answers the gateways; the daemons' own resolver is dead, so
+# the address can only be learned from the gateway's answer on ra.
+bg in_ns "${RNS[ra]}" dnsmasq -k --no-resolv --no-hosts --bind-interfaces --listen-address=10.77.0.1 \
+	--port 53 --address=/0.idigi.pool.ntp.org/$POOL_ADDR --pid-file="$E2E_TMP/ra/dnsmasq.pid" \
+	--user=root --conf-file=/dev/null
+# ntp_ok ROUTER: a real NTP measurement (chronyd -Q) from the gateway behind ROUTER
+ntp_ok() {
+	in_ns "${HNS[$1]}" timeout 6 chronyd -Q -t 5 "server $POOL_ADDR iburst minpoll -6 maxpoll -6" \
+		"pidfile $E2E_TMP/$1/probe.pid" "cmdport 0" "bindcmdaddress /" >/dev/null 2>&1
+}
+ntp_ok rb && fail "NTP to the pool address passes rb before anyone learned it"
+lookup() {
+	in_ns "${HNS[$1]}" /usr/bin/python3 - "$2" <<'PY_EOF'
+import socket, struct, sys
+name = sys.argv[1]
+q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(q, ("10.77.0.1", 53))
+a = s.recv(512)
+sys.exit(0 if struct.unpack(">H", a[6:8])[0] > 0 else 1)
+PY_EOF
+}
+wait_for 10 lookup ra 0.idigi.pool.ntp.org || fail "the gateway behind ra cannot resolve the pool name"
+wait_for 10 ntp_ok ra || fail "NTP to the snooped pool address blocked on ra"
+k=$(root_ectl get "$P/sites/plant-a/learned/ra/$POOL_ADDR" -w json | jq -r '.kvs[0].lease // empty')
+[ -n "$k" ] && [ "$k" != 0 ] || fail "ra did not publish $POOL_ADDR under a lease"
+wait_for 20 ntp_ok rb || fail "the address snooped on ra is not allowed on rb"
+ok "$POOL_ADDR snooped on ra: published under ra's lease, a real NTP exchange passes rb"
+kill -9 "${RUN_PID[ra]}"
+wait_for 40 bash -c "[ -z \"\$($(declare -f in_ns ectl root_ectl); E_NS=$E_NS URLS=$URLS; root_ectl get --prefix '$P/sites/plant-a/learned/ra/' --keys-only)\" ]" ||
+	fail "ra's learned addresses outlived its lease"
+ntp_ok rb || fail "rb dropped the pool address when ra died"
+reaches rb || fail "rb stopped carrying gw1's 3199 when ra died"
+ok "ra killed: its lease expired, rb still carries gw1's NTP and 3199 without re-enrolment"
+start_run ra
+wait_for 20 state_is ra connected || fail "ra not connected again"
 
 # ---- a real Prometheus scrapes both routers ------------------------------
 SCRAPE_PIDS=()
