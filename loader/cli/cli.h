@@ -27,6 +27,7 @@ struct edpg_cli {
 	size_t nresolvers;
 	int lock_fd;
 	struct edpg_store_conf store;	/* edpgate.conf, --store, --site */
+	const char *local_rules;	/* --rules or its default: what the store's replace */
 };
 
 extern struct edpg_cli cli;
@@ -89,6 +90,10 @@ int cli_ifaces(struct edpg_ifaces *ifs);
 /* The `store` lines of @conf (absent and not @conf_given: none), then
  * the --store @words and the --site override; 0 or -errno after saying. */
 int cli_store_configure(const char *conf, bool conf_given, const char *words, const char *site);
+/* With a store, its rules (STATE/rules.store, written by `edpgate run`)
+ * in place of --rules when there are some: the local file is what a
+ * router starts from before it ever reached etcd. */
+void cli_store_rules(void);
 /* Before an enrolment: the site's gateways from etcd become the local
  * file (no store: nothing); 0 or -errno after saying why. */
 int cli_store_pull(void);

@@ -112,6 +112,7 @@ int do_run(int argc, char **argv)
 	if (optind != argc)
 		return usage_err(synopsis, "run takes no arguments");
 	edpg_daemon_init(&r, &w, floor);
+	r.local_rules = cli.local_rules;
 	/* Logs go to the journal as they happen. */
 	setvbuf(stderr, NULL, _IOLBF, 0);
 

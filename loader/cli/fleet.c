@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "etcd.h"
@@ -68,6 +69,18 @@ int cli_store_configure(const char *conf, bool conf_given, const char *words, co
 		strcpy(c->site, site);
 	}
 	return edpg_store_conf_finish(c, conf);
+}
+
+void cli_store_rules(void)
+{
+	static char path[PATH_MAX];
+
+	cli.local_rules = cli.rules;
+	if (!cli.store.configured)
+		return;
+	edpg_state_path(path, sizeof(path), cli.state_dir, EDPG_STATE_STORE_RULES);
+	if (!access(path, R_OK))
+		cli.rules = path;
 }
 
 static int store_open(void)

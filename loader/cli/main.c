@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 	edpg_bpf_set_log(edpg_verbose);
 	if (cli_store_configure(conf, conf_given, store, site))
 		return EDPG_EXIT_USAGE;
+	cli_store_rules();
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[optind], cmds[i].name))
 			continue;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "daemon.h"
@@ -249,8 +250,14 @@ void edpg_daemon_fleet(struct edpg_daemon *r)
 
 	if (!r->fleet || edpg_fleet_take(r->fleet, &gateways, &v, &n))
 		return;
+	if (gateways && r->local_rules) {
+		/* The store's rules when it has some (fleet.c checked them). */
+		edpg_state_path(r->store_rules, sizeof(r->store_rules), r->w.state_dir,
+				EDPG_STATE_STORE_RULES);
+		r->w.rules = access(r->store_rules, R_OK) ? r->local_rules : r->store_rules;
+	}
 	if (gateways)
-		edpg_daemon_reload(r, "the site's gateways changed in the store");
+		edpg_daemon_reload(r, "the site's gateways or rules changed in the store");
 	r->from_peer = true;
 	for (size_t i = 0; i < n; i++) {
 		int c = edpg_names_answer(&r->n, v[i].name, &v[i].addr, &v[i].ttl, 1,

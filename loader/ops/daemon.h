@@ -48,6 +48,8 @@ struct edpg_daemon {
 	bool push_again;		/* the push after a restore failed */
 	struct edpg_fleet *fleet;	/* the shared store; NULL: none */
 	bool from_peer;			/* applying another router's addresses */
+	const char *local_rules;	/* the rules file when the store has none */
+	char store_rules[PATH_MAX];
 };
 
 /* Before setup: nothing open (fds -1), @w and the schedule's floor set. */

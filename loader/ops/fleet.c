@@ -16,6 +16,7 @@
 #include "etcd.h"
 #include "fleet.h"
 #include "log.h"
+#include "rules.h"
 #include "site.h"
 #include "state.h"
 
@@ -43,6 +44,8 @@ struct edpg_fleet {
 	/* the watcher's own */
 	struct edpg_fleet_status st;
 	char learned_prefix[512], own_prefix[700], ptr_key[512];
+	char fleet_rules_key[512], site_rules_key[512];
+	int64_t rules_rev[2];		/* mod revisions of the two rules keys seen */
 };
 
 static void msleep_stop(struct edpg_fleet *f, long ms)
@@ -158,6 +161,83 @@ static void take_learned(struct edpg_fleet *f, const struct edpg_kv *kv)
 	pthread_mutex_unlock(&f->mu);
 }
 
+/*
+ * The rules data of the store: the site's override, else the fleet's.
+ * Parsed first (a broken one is refused and logged, the old rules stay),
+ * then written to STATE/rules.store under the lock; none at all leaves
+ * the local rules file in charge.  The daemon reloads either way.
+ */
+static int sync_rules(struct edpg_fleet *f, struct edpg_etcd *e)
+{
+	struct edpg_kvs site = {}, fleet = {};
+	const struct edpg_kv *kv;
+	char path[PATH_MAX], *cur = NULL;
+	bool changed = false;
+	int64_t revs[2];
+	size_t clen = 0;
+	int err, fd;
+
+	err = edpg_etcd_range(e, f->site_rules_key, false, 0, &site);
+	err = err ?: edpg_etcd_range(e, f->fleet_rules_key, false, 0, &fleet);
+	if (err)
+		goto out;
+	revs[0] = site.n ? site.v[0].mod_rev : 0;
+	revs[1] = fleet.n ? fleet.v[0].mod_rev : 0;
+	if (revs[0] == f->rules_rev[0] && revs[1] == f->rules_rev[1])
+		goto out;
+	kv = site.n ? &site.v[0] : fleet.n ? &fleet.v[0] : NULL;
+	edpg_state_path(path, sizeof(path), f->state_dir, EDPG_STATE_STORE_RULES);
+	if (kv) {
+		struct edpg_policy p = {};
+		struct edpg_diags d = {};
+		int perr = edpg_rules_parse(&p, kv->key, kv->val, kv->len, &d);
+
+		if (perr || d.nerrors) {
+			char line[1024];
+
+			for (size_t i = 0; i < d.n; i++) {
+				edpg_diags_format(&d.v[i], line, sizeof(line));
+				edpg_warn("%s", line);
+			}
+			edpg_warn("store: the rules in %s are invalid; keeping the rules in force", kv->key);
+		}
+		edpg_diags_free(&d);
+		edpg_policy_free(&p);
+		if (perr || d.nerrors) {
+			memcpy(f->rules_rev, revs, sizeof(revs));	/* said once */
+			goto out;
+		}
+	}
+	fd = edpg_lock(f->state_dir);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	edpg_read_file(path, &cur, &clen);	/* absent: NULL */
+	if (kv && (!cur || clen != kv->len || memcmp(cur, kv->val, clen))) {
+		err = edpg_write_atomic(path, kv->val, kv->len);
+		changed = !err;
+	} else if (!kv && cur) {
+		err = unlink(path) ? -errno : 0;
+		changed = !err;
+	}
+	edpg_unlock(fd);
+	if (changed) {
+		edpg_info("store: rules from %s", kv ? kv->key : "the local file (none in the store)");
+		pthread_mutex_lock(&f->mu);
+		f->gw_changed = true;
+		pthread_mutex_unlock(&f->mu);
+		notify(f);
+	}
+	if (!err)
+		memcpy(f->rules_rev, revs, sizeof(revs));
+out:
+	free(cur);
+	edpg_kvs_free(&site);
+	edpg_kvs_free(&fleet);
+	return err;
+}
+
 /* Everything again: the gateways and the other routers' addresses. */
 static int resync(struct edpg_fleet *f, struct edpg_etcd *e)
 {
@@ -165,7 +245,9 @@ static int resync(struct edpg_fleet *f, struct edpg_etcd *e)
 	struct edpg_kvs kvs;
 	int err;
 
-	err = edpg_site_gateways_get(e, &f->c, 0, &d);
+	/* The rules first: the gateways are parsed against them. */
+	err = sync_rules(f, e);
+	err = err ?: edpg_site_gateways_get(e, &f->c, 0, &d);
 	if (err)
 		return err;
 	f->st.revision = d.rev;
@@ -197,7 +279,7 @@ static int on_events(void *ctx, int64_t rev, const enum edpg_etcd_ev *types,
 	bool learned = false;
 
 	for (size_t i = 0; i < nev; i++) {
-		if (!strcmp(kvs[i].key, w->f->ptr_key))
+		if (!strcmp(kvs[i].key, w->f->ptr_key) || !strcmp(kvs[i].key, w->f->site_rules_key))
 			w->ptr_changed = true;
 		else if (types[i] == EDPG_ETCD_PUT) {
 			take_learned(w->f, &kvs[i]);
@@ -261,6 +343,8 @@ static void *watcher(void *arg)
 
 			edpg_etcd_set_timeout(e, 2000);
 			err = edpg_etcd_range(e, f->ptr_key, false, 0, &k);
+			/* The fleet's rules are outside the site's watch. */
+			err = err ?: sync_rules(f, e);
 			edpg_etcd_set_timeout(e, 5000);
 			if (!err) {
 				char gen[40] = "";
@@ -276,7 +360,8 @@ static void *watcher(void *arg)
 		if (!err && w.ptr_changed) {
 			struct edpg_site_doc d;
 
-			err = edpg_site_gateways_get(e, &f->c, 0, &d);
+			err = sync_rules(f, e);
+			err = err ?: edpg_site_gateways_get(e, &f->c, 0, &d);
 			if (!err) {
 				if (d.rev > f->st.revision)
 					f->st.revision = d.rev;
@@ -370,6 +455,9 @@ int edpg_fleet_start(struct edpg_fleet **out, const struct edpg_store_conf *c,
 	err = err ?: edpg_site_key(f->ptr_key, sizeof(f->ptr_key), c, c->site, "gateways");
 	err = err ?: edpg_site_key(f->learned_prefix, sizeof(f->learned_prefix), c, c->site,
 				   "learned/");
+	err = err ?: edpg_site_key(f->site_rules_key, sizeof(f->site_rules_key), c, c->site, "rules");
+	err = err ?: edpg_site_key(f->fleet_rules_key, sizeof(f->fleet_rules_key), c, NULL,
+				   "fleet/rules");
 	if (!err) {
 		snprintf(f->own_prefix, sizeof(f->own_prefix), "%s%s/", f->learned_prefix, c->router);
 		f->st.since = 0;

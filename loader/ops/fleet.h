@@ -29,6 +29,9 @@
 #include "storeconf.h"
 
 #define EDPG_STATE_STORE	"store-status"
+/* The rules data from the store (P/sites/S/rules, else P/fleet/rules),
+ * checked before it is written: used instead of --rules' default. */
+#define EDPG_STATE_STORE_RULES	"rules.store"
 #define EDPG_FLEET_LEASE	30	/* s */
 
 struct edpg_fleet;
@@ -45,8 +48,9 @@ int edpg_fleet_start(struct edpg_fleet **f, const struct edpg_store_conf *c,
 void edpg_fleet_stop(struct edpg_fleet *f);
 /* Readable when there is news for edpg_fleet_take(). */
 int edpg_fleet_fd(const struct edpg_fleet *f);
-/* The news: @gateways set when the local gateways file changed; learned
- * addresses of the other routers in @v (malloc'd, @n of them). */
+/* The news: @gateways set when the local gateways file (or the store's
+ * rules file) changed; learned addresses of the other routers in @v
+ * (malloc'd, @n of them). */
 int edpg_fleet_take(struct edpg_fleet *f, bool *gateways, struct edpg_learned **v, size_t *n);
 /* This router learned (or refreshed) @name -> @a: to etcd, in the background. */
 void edpg_fleet_publish(struct edpg_fleet *f, const char *name, const struct edpg_addr *a,

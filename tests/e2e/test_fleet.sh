@@ -122,6 +122,7 @@ store etcd $URLS prefix $P site plant-a router $r
 store user $r password-file $E2E_TMP/$r.pw
 CONF_EOF
 	bg in_ns "$rns" socat TCP-LISTEN:3199,reuseaddr,fork,bind=10.77.0.1 SYSTEM:true
+	bg in_ns "$rns" socat TCP-LISTEN:3197,reuseaddr,fork,bind=10.77.0.1 SYSTEM:true
 	# The pool's NTP server, reached through either router (a real chronyd).
 	ip -n "$rns" addr add $POOL_ADDR/32 dev lo
 	ip -n "$hns" route add default via 10.77.0.1
@@ -272,6 +273,35 @@ up=$(promq 'sum(edpgate_store_up{site="plant-a"})' | jq -r '.data.result[0].valu
 # Not during the 10,000-gateway part: every scrape formats them all.
 for pid in "${SCRAPE_PIDS[@]}"; do kill -- -"$pid" 2>/dev/null || true; done
 ok "Prometheus scrapes ra and rb: edpgate_allowed_packets_total{site=\"plant-a\"} is each router's count, 6 alert rules loaded, store up on both"
+
+# ---- the fleet's rules, a site's override, a broken one -------------------
+# The same rules, plus plain EDP (3197) for every gateway by default.
+sed 's/^defaults .*/defaults edp-ssl,edp,ntp,dns/; s/^allow edp-ssl,ntp to local/allow edp-ssl,edp,ntp to local/' "$RULES" |
+	sed '1i service edp     tcp 3197' >"$E2E_TMP/fleet.rules"
+edp_ok() { in_ns "${HNS[$1]}" timeout 3 bash -c "exec 3<>/dev/tcp/10.77.0.1/3197" 2>/dev/null; }
+edp_blocked() { ! edp_ok "$1"; }
+edp_ok ra && fail "3197 passes ra under the local rules"
+root_ectl put "$P/fleet/rules" <"$E2E_TMP/fleet.rules" >/dev/null || fail "put of the fleet rules"
+for r in ra rb; do
+	wait_for 30 edp_ok $r || fail "the fleet's rules (3197 for all) not in force on $r: $(tail -3 "$E2E_TMP/bg.log")"
+	cmp -s "$E2E_TMP/fleet.rules" "$E2E_TMP/$r/state/rules.store" || fail "$r's rules.store is not the fleet's rules"
+done
+ok "rules put at $P/fleet/rules: in force on ra and rb (3197 passes), kept locally as rules.store"
+in_ns "$E_NS" env ETCDCTL_API=3 etcdctl --endpoints "$URLS" --user admin-a:adminpw-a put "$P/sites/plant-a/rules" <"$RULES" >/dev/null ||
+	fail "the site admin cannot put the site's rules"
+for r in ra rb; do wait_for 30 edp_blocked $r || fail "the site's override not in force on $r"; done
+ok "a site override at $P/sites/plant-a/rules (by the site admin) wins: 3197 dropped again on both"
+printf 'service edp-ssl tcp 3199\nallow edp-ssl to nowhere\n' |
+	root_ectl put "$P/sites/plant-a/rules" >/dev/null || fail "put of broken rules"
+wait_for 30 grep -q "are invalid; keeping the rules in force" "$E2E_TMP/bg.log" || fail "broken rules not refused"
+reaches ra && reaches rb && edp_blocked ra || fail "broken rules changed what is enforced"
+cmp -s "$RULES" "$E2E_TMP/rb/state/rules.store" || fail "broken rules reached rb's rules.store"
+root_ectl del "$P/sites/plant-a/rules" >/dev/null
+for r in ra rb; do
+	wait_for 30 edp_ok $r || fail "back to the fleet's rules on $r"
+	r $r verify >/dev/null || fail "verify on $r under the fleet's rules: $(r $r verify 2>&1 | tail -3)"
+done
+ok "broken rules refused (logged, nothing changed); override deleted: the fleet's rules again, verify passes"
 
 # ---- RBAC ---------------------------------------------------------------
 before=$(root_ectl get --prefix "$P/sites/plant-b/" -w json | jq -c '[.kvs[]?.mod_revision]')
