@@ -403,3 +403,46 @@ grep -q "was compacted; resynchronising in full" "$E2E_TMP/bg.log" || fail "the 
 wait_for 20 reaches ra || fail "gw1 enrolled after the compaction not enforced on ra"
 wait_for 20 reaches rb || fail "gw1 enrolled after the compaction not enforced on rb"
 ok "a compaction past the watch revision: a full read, logged, and the next enrolment arrives"
+
+# ---- TLS: client certificates towards an etcd that requires them ----------
+T=$E2E_TMP/tls
+mkdir -p "$T"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj /CN=e2e-etcd-ca -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null || fail "CA"
+cert() {	# cert NAME EXT
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
+		-keyout "$T/$1.key" -out "$T/$1.csr" 2>/dev/null &&
+	openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
+		-extfile <(printf '%s\n' "$2") -out "$T/$1.pem" 2>/dev/null
+}
+cert server "subjectAltName=IP:10.88.0.50" || fail "server certificate"
+cert client "extendedKeyUsage=clientAuth" || fail "client certificate"
+chmod 600 "$T"/*.key
+ip -n "$E_NS" addr add 10.88.0.50/32 dev lo
+bg in_ns "$E_NS" etcd --name tls --data-dir "$E2E_TMP/etcd-tls" \
+	--listen-client-urls https://10.88.0.50:2379 --advertise-client-urls https://10.88.0.50:2379 \
+	--listen-peer-urls http://10.88.0.50:2380 --initial-advertise-peer-urls http://10.88.0.50:2380 \
+	--initial-cluster tls=http://10.88.0.50:2380 --cert-file "$T/server.pem" --key-file "$T/server.key" \
+	--client-cert-auth --trusted-ca-file "$T/ca.pem" --logger zap --log-outputs "$E2E_TMP/etcd-tls.log"
+tls_ectl() {
+	in_ns "$E_NS" env ETCDCTL_API=3 etcdctl --dial-timeout=1s --endpoints https://10.88.0.50:2379 \
+		--cacert "$T/ca.pem" --cert "$T/client.pem" --key "$T/client.key" "$@"
+}
+wait_for 30 tls_ectl endpoint health >/dev/null 2>&1 || fail "TLS etcd not healthy: $(tail -3 "$E2E_TMP/etcd-tls.log")"
+# tls_admin "MORE STORE WORDS" ARGS...: the admin CLI towards the TLS etcd
+tls_admin() {
+	local more=$1
+	shift
+	in_ns "$E_NS" "$EDPGATE" --pin-dir "$PIN_ROOT/admin-t" --state-dir "$E2E_TMP/admin-t" \
+		--rules "$RULES" --conf /dev/null --store "etcd https://10.88.0.50:2379 prefix $P site plant-t ca $T/ca.pem $more" "$@"
+}
+set +e
+out=$(tls_admin "" gateway add $GW2 2>&1); rc=$?
+set -e
+[ $rc -ne 0 ] || fail "enrolment without a client certificate accepted"
+[ -z "$(tls_ectl get --prefix "$P/sites/plant-t/" --keys-only)" ] || fail "something was written without a certificate"
+tls_admin "cert $T/client.pem key $T/client.key" gateway add $GW2 --name tls-gw >/dev/null ||
+	fail "enrolment with the client certificate: $(tls_admin "cert $T/client.pem key $T/client.key" gateway add $GW2 2>&1)"
+tls_ectl get --prefix "$P/sites/plant-t/gwdoc/" --print-value-only | grep -q "^gateway $GW2 name tls-gw" ||
+	fail "the enrolment is not in the TLS etcd"
+ok "TLS: an etcd requiring client certificates refuses the CLI without one (nothing written) and takes its enrolment with one"
