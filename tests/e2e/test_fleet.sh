@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # A fleet on a real 3-member etcd cluster (Debian etcd-server, in its own
 # namespace, stopped by PID): site plant-a has an HA pair of routers (ra,
-# rb, each with its LAN and a gateway host), site plant-b has only an admin
-# host.  Checks: `gateway add` on ra is enforced by ra and rb (real TCP
-# from each LAN), and written to each router's local gateways file (the
-# last-known-good copy); a 10,000-gateway import is published by one
-# pointer flip and arrives whole; RBAC: plant-a's router credentials
-# cannot write plant-b's gateways (refused, nothing changes) nor enrol at
-# their own site; the etcd leader killed and rb cut off from etcd for
-# PARTITION_S seconds (default 60): rb keeps enforcing and says it is
-# unreachable, the change made meanwhile arrives after, verify passes on
-# both; a compaction past rb's watch revision makes it read everything
-# again.
+# rb, each with its LAN, a gateway host gw1, a TLS "cloud" on 3199 and a
+# chronyd on the pool address), site plant-b has only an admin host.
+# Checks, in order:
+#  - `gateway add` on ra is enforced by ra and rb (TCP and a real TLS
+#    handshake from each LAN) and is in rb's local gateways file (the
+#    last-known-good copy);
+#  - an NTP pool address snooped on ra (the daemons' own resolver is dead)
+#    is published under ra's lease and a real NTP exchange passes rb; ra's
+#    daemon killed: the lease expires and rb still carries NTP and TLS;
+#  - a real Prometheus scrapes both routers: edpgate_allowed_packets_total
+#    {site=...} equals each router's counters, the alert rules load;
+#  - the fleet's rules from etcd in force on both, a site admin's override
+#    wins, broken rules are refused and change nothing;
+#  - RBAC: plant-a's router credentials cannot write plant-b's gateways
+#    (refused, nothing changes) nor enrol at their own site;
+#  - a 10,000-gateway import arrives whole (2 chunks, one pointer flip);
+#  - the etcd leader killed, rb cut off from etcd for PARTITION_S seconds
+#    (default 60): enforcement never stops, status/doctor/metrics say
+#    unreachable, the change made meanwhile (and a compaction) arrive
+#    after, verify passes on both; a compaction past a connected router's
+#    watch revision makes it read everything again;
+#  - TLS client certificates towards an etcd that requires them.
 . "$(dirname "$0")/lib.sh"
 require_root
 for t in etcd etcdctl; do command -v $t >/dev/null || fail "$t missing (scripts/deps.sh)"; done
@@ -92,6 +103,8 @@ done
 ok "auth on: roles admin-a, admin-b, router-a"
 
 # ---- two routers of plant-a, each with a LAN and a gateway host ---------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=cloud \
+	-keyout "$E2E_TMP/cloud.key" -out "$E2E_TMP/cloud.pem" 2>/dev/null || fail "cloud certificate"
 declare -A RNS HNS
 for r in ra rb; do
 	n=$([ $r = ra ] && echo 1 || echo 2)
@@ -121,7 +134,9 @@ for r in ra rb; do
 store etcd $URLS prefix $P site plant-a router $r
 store user $r password-file $E2E_TMP/$r.pw
 CONF_EOF
-	bg in_ns "$rns" socat TCP-LISTEN:3199,reuseaddr,fork,bind=10.77.0.1 SYSTEM:true
+	# Device Cloud's EDP over TLS, as the lab's cloud serves it.
+	bg in_ns "$rns" openssl s_server -accept 10.77.0.1:3199 -cert "$E2E_TMP/cloud.pem" \
+		-key "$E2E_TMP/cloud.key" -quiet
 	bg in_ns "$rns" socat TCP-LISTEN:3197,reuseaddr,fork,bind=10.77.0.1 SYSTEM:true
 	# The pool's NTP server, reached through either router (a real chronyd).
 	ip -n "$rns" addr add $POOL_ADDR/32 dev lo
@@ -153,6 +168,11 @@ admin() {
 		--store "etcd $URLS prefix $P site plant-$s user admin-$s password-file $E2E_TMP/admin-$s.pw" "$@"
 }
 reaches() { tcp_ok "${HNS[$1]}" 10.77.0.1 3199; }
+# tls_ok ROUTER: a real TLS handshake with the cloud from the gateway behind ROUTER
+tls_ok() {
+	in_ns "${HNS[$1]}" timeout 5 openssl s_client -connect 10.77.0.1:3199 -brief </dev/null 2>&1 |
+		grep -q "CONNECTION ESTABLISHED"
+}
 declare -A RUN_PID
 start_run() {
 	bg in_ns "${RNS[$1]}" "$EDPGATE" --pin-dir "$PIN_ROOT/$1" --state-dir "$E2E_TMP/$1/state" \
@@ -178,6 +198,7 @@ r ra --store "user admin-a password-file $E2E_TMP/admin-a.pw" gateway add $GW1 -
 	fail "gateway add on ra"
 wait_for 10 reaches ra || fail "gw1 not enforced on ra"
 wait_for 10 reaches rb || fail "gw1 enrolled on ra not enforced on rb: $(tail -5 "$E2E_TMP/bg.log")"
+tls_ok ra && tls_ok rb || fail "no TLS handshake of gw1 through ra and rb"
 grep -q "^gateway $GW1 name gw1" "$E2E_TMP/rb/state/gateways" || fail "rb's local copy lacks gw1"
 ok "gateway add on ra: enforced by ra and rb, rb's last-known-good file has it"
 
@@ -216,8 +237,8 @@ kill -9 "${RUN_PID[ra]}"
 wait_for 40 bash -c "[ -z \"\$($(declare -f in_ns ectl root_ectl); E_NS=$E_NS URLS=$URLS; root_ectl get --prefix '$P/sites/plant-a/learned/ra/' --keys-only)\" ]" ||
 	fail "ra's learned addresses outlived its lease"
 ntp_ok rb || fail "rb dropped the pool address when ra died"
-reaches rb || fail "rb stopped carrying gw1's 3199 when ra died"
-ok "ra killed: its lease expired, rb still carries gw1's NTP and 3199 without re-enrolment"
+tls_ok rb || fail "rb stopped carrying gw1's TLS to 3199 when ra died"
+ok "ra killed: its lease expired, rb still carries gw1's real NTP and TLS flows without re-enrolment"
 start_run ra
 wait_for 20 state_is ra connected || fail "ra not connected again"
 
