@@ -14,8 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Only the types and constants: the functions come through lc (below). */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <json-c/json.h>
+#include <pthread.h>
 
 #include "etcd.h"
 
@@ -57,6 +61,48 @@ const char *edpg_etcd_error(const struct edpg_etcd *e)
 void edpg_etcd_set_timeout(struct edpg_etcd *e, long ms)
 {
 	e->timeout_ms = ms;
+}
+
+/*
+ * libcurl, loaded when a store is first used: a router without a store
+ * does not map it and its dependencies (TLS, HTTP/2, LDAP, SSH, ... about
+ * 5 MiB of resident pages in `edpgate run`).
+ */
+static struct {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *h);
+	void (*easy_reset)(CURL *h);
+	CURLcode (*easy_setopt)(CURL *h, CURLoption o, ...);
+	CURLcode (*easy_perform)(CURL *h);
+	CURLcode (*easy_getinfo)(CURL *h, CURLINFO i, ...);
+	const char *(*easy_strerror)(CURLcode c);
+	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+	void (*slist_free_all)(struct curl_slist *l);
+} lc;
+static int lc_err;
+static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
+
+static void lc_load(void)
+{
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h) {
+		lc_err = -ENOENT;
+		return;
+	}
+#define LC_SYM(f) (*(void **)&lc.f = dlsym(h, "curl_" #f))
+	if (!LC_SYM(global_init) || !LC_SYM(easy_init) || !LC_SYM(easy_cleanup) ||
+	    !LC_SYM(easy_reset) || !LC_SYM(easy_setopt) || !LC_SYM(easy_perform) ||
+	    !LC_SYM(easy_getinfo) || !LC_SYM(easy_strerror) || !LC_SYM(slist_append) ||
+	    !LC_SYM(slist_free_all)) {
+		lc_err = -ENOSYS;
+		return;
+	}
+#undef LC_SYM
+	/* Not thread-safe: once, here, for every thread's handle. */
+	if (lc.global_init(CURL_GLOBAL_DEFAULT))
+		lc_err = -ENOMEM;
 }
 
 /* ---- base64 ------------------------------------------------------------- */
@@ -175,22 +221,22 @@ static int read_password(struct edpg_etcd *e)
 
 int edpg_etcd_open(struct edpg_etcd **out, const struct edpg_store_conf *c)
 {
-	static bool global_done;
 	struct edpg_etcd *e;
 	int err;
 
 	*out = NULL;
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT))
-			return -ENOMEM;
-		global_done = true;
+	pthread_once(&lc_once, lc_load);
+	if (lc_err) {
+		fprintf(stderr, "edpgate: error: cannot load libcurl.so.4 for the store (%s); install libcurl4\n",
+			dlerror() ?: strerror(-lc_err));
+		return lc_err;
 	}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	e->c = *c;
 	e->timeout_ms = 5000;
-	e->curl = curl_easy_init();
+	e->curl = lc.easy_init();
 	if (!e->curl) {
 		free(e);
 		return -ENOMEM;
@@ -209,7 +255,7 @@ void edpg_etcd_close(struct edpg_etcd *e)
 {
 	if (!e)
 		return;
-	curl_easy_cleanup(e->curl);
+	lc.easy_cleanup(e->curl);
 	memset(e->password, 0, sizeof(e->password));
 	free(e);
 }
@@ -219,22 +265,22 @@ static void setup_curl(struct edpg_etcd *e, const char *url, const char *body,
 {
 	CURL *h = e->curl;
 
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	lc.easy_reset(h);
+	lc.easy_setopt(h, CURLOPT_URL, url);
+	lc.easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	lc.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	lc.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	lc.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+	lc.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	/* A partitioned peer goes silent: keepalive notices it. */
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 2L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 1L);
+	lc.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	lc.easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 2L);
+	lc.easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 1L);
 	if (e->c.ca[0])
-		curl_easy_setopt(h, CURLOPT_CAINFO, e->c.ca);
+		lc.easy_setopt(h, CURLOPT_CAINFO, e->c.ca);
 	if (e->c.cert[0]) {
-		curl_easy_setopt(h, CURLOPT_SSLCERT, e->c.cert);
-		curl_easy_setopt(h, CURLOPT_SSLKEY, e->c.key);
+		lc.easy_setopt(h, CURLOPT_SSLCERT, e->c.cert);
+		lc.easy_setopt(h, CURLOPT_SSLKEY, e->c.key);
 	}
 }
 
@@ -259,29 +305,29 @@ static int post_raw(struct edpg_etcd *e, const char *path, const char *body, jso
 	int err = 0;
 
 	*out = NULL;
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = lc.slist_append(hdrs, "Content-Type: application/json");
 	if (e->token[0]) {
 		snprintf(auth, sizeof(auth), "Authorization: %s", e->token);
-		hdrs = curl_slist_append(hdrs, auth);
+		hdrs = lc.slist_append(hdrs, auth);
 	}
 	for (size_t tries = 0; tries < e->c.nurls; tries++) {
 		snprintf(url, sizeof(url), "%s%s", e->c.urls[e->cur], path);
 		setup_curl(e, url, body, hdrs, e->timeout_ms);
-		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
-		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &r);
+		lc.easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
+		lc.easy_setopt(e->curl, CURLOPT_WRITEDATA, &r);
 		r.len = 0;
-		rc = curl_easy_perform(e->curl);
+		rc = lc.easy_perform(e->curl);
 		if (rc == CURLE_OK || !unreachable(rc))
 			break;
 		e->cur = (e->cur + 1) % e->c.nurls;
 	}
-	curl_slist_free_all(hdrs);
+	lc.slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
 		err = set_err(e, unreachable(rc) ? -EHOSTUNREACH : -EIO,
-			      "no etcd endpoint answered (last %s: %s)", url, curl_easy_strerror(rc));
+			      "no etcd endpoint answered (last %s: %s)", url, lc.easy_strerror(rc));
 		goto out;
 	}
-	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+	lc.easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
 	*out = r.buf ? json_tokener_parse(r.buf) : NULL;
 	if (!*out) {
 		err = set_err(e, -EPROTO, "%s answered HTTP %ld with no JSON", url, status);
@@ -710,19 +756,19 @@ int edpg_etcd_watch(struct edpg_etcd *e, const char *key, bool prefix, int64_t s
 		err = -ENOMEM;
 		goto out;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = lc.slist_append(hdrs, "Content-Type: application/json");
 	if (e->token[0]) {
 		snprintf(auth, sizeof(auth), "Authorization: %s", e->token);
-		hdrs = curl_slist_append(hdrs, auth);
+		hdrs = lc.slist_append(hdrs, auth);
 	}
 	snprintf(url, sizeof(url), "%s/v3/watch", e->c.urls[e->cur]);
 	setup_curl(e, url, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), hdrs, ms);
-	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, watch_data);
-	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &w);
-	curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, watch_progress);
-	curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, &w);
-	rc = curl_easy_perform(e->curl);
+	lc.easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, watch_data);
+	lc.easy_setopt(e->curl, CURLOPT_WRITEDATA, &w);
+	lc.easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
+	lc.easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, watch_progress);
+	lc.easy_setopt(e->curl, CURLOPT_XFERINFODATA, &w);
+	rc = lc.easy_perform(e->curl);
 	if (w.err)
 		err = w.err;
 	else if (w.stopped || rc == CURLE_OPERATION_TIMEDOUT)
@@ -733,7 +779,7 @@ int edpg_etcd_watch(struct edpg_etcd *e, const char *key, bool prefix, int64_t s
 		if (unreachable(rc))
 			e->cur = (e->cur + 1) % e->c.nurls;
 		err = set_err(e, unreachable(rc) ? -EHOSTUNREACH : -EIO, "watch at %s: %s", url,
-			      curl_easy_strerror(rc));
+			      lc.easy_strerror(rc));
 	}
 	/* A token that expired mid-watch: the next call authenticates. */
 	if (err == -EACCES)
@@ -741,7 +787,7 @@ int edpg_etcd_watch(struct edpg_etcd *e, const char *key, bool prefix, int64_t s
 out:
 	if (w.tok)
 		json_tokener_free(w.tok);
-	curl_slist_free_all(hdrs);
+	lc.slist_free_all(hdrs);
 	json_object_put(req);
 	return err;
 }
