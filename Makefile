@@ -46,7 +46,8 @@ LOADER_INC := $(patsubst %/,-I%,$(sort $(dir $(wildcard loader/*/*.h))))
 # -MMD -MP: each object lists the headers it read, so a header edit rebuilds
 # exactly the objects that include it.
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD)/bpf -Ibpf $(LOADER_INC) $(EXTRA_DEFS) $(SAN) -MMD -MP
-LIBS      := -lbpf -lnftnl -lmnl -lcares -lelf -lz
+# libcurl is not linked: store/etcd.c loads it when a store is used.
+LIBS      := -lbpf -lnftnl -lmnl -lcares -lelf -lz -ljson-c
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf $(EXTRA_DEFS) $(BPF_EXTRA_CFLAGS)
 
 ifeq ($(V),1)

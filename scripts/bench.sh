@@ -29,7 +29,7 @@ BUILD=${1:-build}
 [ $# -gt 0 ] && shift
 OUT=$BUILD/bench
 
-BENCHES=(datapath memory live ctl snoop)
+BENCHES=(datapath memory live ctl snoop fleet)
 [ $# -gt 0 ] && BENCHES=("$@")
 
 SECTIONS=()
@@ -308,6 +308,17 @@ bench_ctl() {
 	section_add "$OUT/ctl.md"
 	results_add ctl "$OUT/ctl.json"
 	summary_add "$OUT/ctl.tsv"
+}
+
+bench_fleet() {
+	local rc
+
+	bash scripts/bench-fleet.sh "$BUILD" "$OUT"
+	rc=$?
+	[ "$rc" -eq 0 ] || return "$rc"
+	section_add "$OUT/fleet.md"
+	results_add fleet "$OUT/fleet.json"
+	summary_add "$OUT/fleet.tsv"
 }
 
 # ---- the run ----

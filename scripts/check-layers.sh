@@ -8,6 +8,7 @@
 #   0     util     log, JSON, state files, privileges, pcap   libc
 #   1     policy   rules/gateways/CSV parsers, compile        libc only (pure, fuzzed)
 #   2     names    resolver, DNS parser, table, cache         libc, c-ares
+#   2     store    etcd client (JSON gateway), key layout     libc, libcurl, json-c
 #   3     sinks    BPF object and maps, nft, snooper, sync    libc, libbpf, libmnl, libnftnl
 #   4     ops      health/keeper, verdict probe, pending      libc, libbpf (no map, ring
 #                                                             buffer or netlink calls)
@@ -15,7 +16,8 @@
 #                                                             through sinks/ and ops/)
 #
 # A layer uses its own folder and those of lower rank; util and policy are
-# both at the bottom (neither uses the other).  Outside sinks/, no code reads
+# both at the bottom (neither uses the other), names and store side by side
+# above them (neither uses the other either).  Outside sinks/, no code reads
 # a field of struct edpg_bpf: callers hold it and pass it to the sink.
 set -euo pipefail
 export LC_ALL=C	# one collation for sort and join
@@ -33,7 +35,7 @@ for c in loader/*/*.c; do
 	objs+=("$o")
 done
 
-declare -A rank=([util]=0 [policy]=0 [names]=2 [sinks]=3 [ops]=4 [cli]=5)
+declare -A rank=([util]=0 [policy]=0 [names]=2 [store]=2 [sinks]=3 [ops]=4 [cli]=5)
 # External symbols each layer must not reference (extended regex).
 ban_kernel='^(bpf_|btf__|ring_buffer__|libbpf_|perf_buffer__|mnl_|nftnl_)'
 ban_maps='^(bpf_map_|bpf_map__|ring_buffer__|perf_buffer__|mnl_|nftnl_)'
@@ -73,7 +75,7 @@ for o in "${objs[@]}"; do
 		while read -r sym; do
 			grep -qx -- "$sym" "$tmp/libc" || report "${o#"$build"/}: policy uses $sym, which is not libc"
 		done <"$tmp/ext" ;;
-	names | cli)
+	names | store | cli)
 		while read -r sym; do
 			report "${o#"$build"/}: $l uses $sym directly (the kernel is reached through sinks/)"
 		done < <(grep -E "$ban_kernel" "$tmp/ext" || true) ;;
@@ -81,6 +83,14 @@ for o in "${objs[@]}"; do
 		while read -r sym; do
 			report "${o#"$build"/}: ops uses $sym (map, ring buffer and netlink calls live in sinks/)"
 		done < <(grep -E "$ban_maps" "$tmp/ext" || true) ;;
+	esac
+	# The store's libraries stay in store/: the layers above call it.
+	case $l in
+	store) ;;
+	*)
+		while read -r sym; do
+			report "${o#"$build"/}: $l uses $sym (etcd is reached through store/)"
+		done < <(grep -E '^(curl_|json_)' "$tmp/ext" || true) ;;
 	esac
 done
 

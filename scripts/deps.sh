@@ -7,10 +7,14 @@ pkgs=(
 	# build
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libnftnl-dev libmnl-dev libc-ares-dev linux-libc-dev
+	# the shared store's client: etcd's JSON gateway over HTTP(S)
+	libcurl4-openssl-dev libjson-c-dev
 	# tests
 	libcmocka-dev libclang-rt-14-dev iproute2 nftables dnsmasq-base chrony
 	openssl socat tcpdump python3-scapy util-linux procps jq
 	mandoc bash-completion systemd
+	# fleet tests: a real etcd cluster and a real Prometheus
+	etcd-server etcd-client prometheus
 	# Digi's Cloud Connector, built from source by test_cloud_connector.sh
 	# and make demo: its TLS transport and the lab patch it is built with
 	libssl-dev patch
@@ -25,7 +29,8 @@ cross=()
 if [ "$(dpkg --print-architecture)" = amd64 ]; then
 	cross=(crossbuild-essential-arm64 qemu-user-static libc6:arm64
 		libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libnftnl-dev:arm64
-		libmnl-dev:arm64 libc-ares-dev:arm64 libcmocka-dev:arm64)
+		libmnl-dev:arm64 libc-ares-dev:arm64 libcmocka-dev:arm64
+		libjson-c-dev:arm64 libcurl4-openssl-dev:arm64)
 	pkgs+=("${cross[@]}")
 fi
 

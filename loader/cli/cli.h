@@ -12,6 +12,7 @@
 #include "pipeline.h"
 #include "policy.h"
 #include "state.h"
+#include "storeconf.h"
 #include "sync.h"
 
 #define EDPG_EXIT_OK	0
@@ -25,6 +26,8 @@ struct edpg_cli {
 	const char *resolvers[8];	/* --resolver ADDR[:PORT], repeatable */
 	size_t nresolvers;
 	int lock_fd;
+	struct edpg_store_conf store;	/* edpgate.conf, --store, --site */
+	const char *local_rules;	/* --rules or its default: what the store's replace */
 };
 
 extern struct edpg_cli cli;
@@ -85,5 +88,28 @@ int edpg_open_live(struct edpg_bpf *b);
 int cli_lock(void);
 /* The interfaces file of --state-dir; 0 or -errno after saying why. */
 int cli_ifaces(struct edpg_ifaces *ifs);
+
+/* ---- the shared store (fleet.c) ---------------------------------------- */
+
+/* The `store` lines of @conf (absent and not @conf_given: none), then
+ * the --store @words and the --site override; 0 or -errno after saying. */
+int cli_store_configure(const char *conf, bool conf_given, const char *words, const char *site);
+/* With a store, its rules (STATE/rules.store, written by `edpgate run`)
+ * in place of --rules when there are some: the local file is what a
+ * router starts from before it ever reached etcd. */
+void cli_store_rules(void);
+/* Before an enrolment: the site's gateways from etcd become the local
+ * file (no store: nothing); 0 or -errno after saying why. */
+int cli_store_pull(void);
+/* The local file was behind the store: push the change in full. */
+bool cli_store_resynced(void);
+/* The new gateways-file @text to etcd before anything local; 0 or -errno
+ * after saying why (nothing changed). */
+int cli_store_commit(const char *text, size_t len);
+/* The daemon's store state for `status` (nothing without a store). */
+void cli_store_print_status(void);
+/* The store's gauges in the Prometheus text format (nothing without one). */
+void cli_store_print_prometheus(void);
+void cli_store_close(void);
 
 #endif

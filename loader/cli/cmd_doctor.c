@@ -21,6 +21,7 @@
 #include "addrcache.h"
 #include "cli.h"
 #include "dptime.h"
+#include "fleet.h"
 #include "json.h"
 #include "kernel_report.h"
 #include "log.h"
@@ -342,6 +343,22 @@ static void check_idigi(const struct edpg_bpf *b)
 	free(v);
 }
 
+/* The daemon's view of the shared store (STATE/store-status, fleet.c). */
+static void check_store(void)
+{
+	struct edpg_fleet_status st;
+	char detail[400];
+
+	if (edpg_fleet_status_read(cli.state_dir, &st) || st.connected)
+		return;
+	snprintf(detail, sizeof(detail), "since %lld (unix time), last revision %lld: %s",
+		 (long long)st.since, (long long)st.revision, st.error[0] ? st.error : "not yet connected");
+	finding("all", NULL, "store_unreachable",
+		"`edpgate run` cannot reach etcd: this router enforces its last-known-good gateways and learns no enrolment",
+		"check the `store` lines of edpgate.conf, the network path and the credentials towards the etcd endpoints; the daemon retries on its own",
+		detail, NULL, 0);
+}
+
 int do_doctor(int argc, char **argv)
 {
 	struct edpg_global glob[EDPG_R_MAX];
@@ -395,8 +412,10 @@ int do_doctor(int argc, char **argv)
 	for (size_t i = 0; i < p.ngateways; i++)
 		if (!one || one == &p.gateways[i])
 			check_gateway(&p, &p.gateways[i], &b, pend, npend, glob, audit);
-	if (!one)
+	if (!one) {
 		check_idigi(&b);
+		check_store();
+	}
 	out_arr_close();
 	if (!one && npend) {
 		out_text("%zu unknown MAC(s) tried Device Cloud or NTP: see `edpgate gateway pending`\n",

@@ -107,6 +107,12 @@ static int save_gateways(const struct edpg_policy *p)
 	err = edpg_gateways_format(p, &text, &len);
 	if (err)
 		return edpg_err(err, "cannot format the gateways file");
+	/* With a store, the site's list in etcd first (fleet.c). */
+	err = cli_store_commit(text, len);
+	if (err) {
+		free(text);
+		return err;
+	}
 	edpg_gateways_path(path, sizeof(path));
 	err = edpg_write_atomic(path, text, len);
 	free(text);
@@ -149,7 +155,9 @@ static int live_usable(size_t ngws)
  */
 static int push_gateways(const struct edpg_policy *old, const struct edpg_policy *new, bool *live)
 {
-	struct edpg_sync_opts so = { .durable = "the gateways file has the change" };
+	/* Full when the pull from the store changed the base (fleet.c). */
+	struct edpg_sync_opts so = { .durable = "the gateways file has the change",
+				     .full = cli_store_resynced() };
 	struct edpg_desired *dold = NULL, *dnew = NULL;
 	struct edpg_where w = edpg_cli_where();
 	struct edpg_resolved *names = NULL;
@@ -712,6 +720,10 @@ int do_gateway(int argc, char **argv)
 	    strcmp(sub, "list") && strcmp(sub, "show"))
 		return usage_err(syn, "unknown gateway subcommand '%s'", sub);
 	if (cli_lock())
+		return EDPG_EXIT_FAIL;
+	/* A change starts from the site's list when a store is configured. */
+	if ((!strcmp(sub, "add") || !strcmp(sub, "del") || !strcmp(sub, "import")) &&
+	    cli_store_pull())
 		return EDPG_EXIT_FAIL;
 	if (edpg_load_policy(&p, cli.rules, true))
 		return EDPG_EXIT_FAIL;

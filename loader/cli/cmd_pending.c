@@ -121,7 +121,7 @@ int gateway_pending_add(int argc, char **argv)
 	}
 	/* The ordinary enrolment with the default services: one code path. */
 	ret = EDPG_EXIT_FAIL;
-	if (cli_lock() || edpg_load_policy(&p, cli.rules, true))
+	if (cli_lock() || cli_store_pull() || edpg_load_policy(&p, cli.rules, true))
 		goto out;
 	memcpy(g.mac, mac, 6);
 	g.services = p.default_services;

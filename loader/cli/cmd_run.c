@@ -62,7 +62,7 @@ static int on_signals(struct edpg_daemon *r, int sfd)
 /* Until SIGTERM/SIGINT (0) or poll fails (-errno). */
 static int loop(struct edpg_daemon *r, int sfd)
 {
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	int n;
 
 	for (;;) {
@@ -72,11 +72,15 @@ static int loop(struct edpg_daemon *r, int sfd)
 		pfd[1].events = POLLIN;
 		pfd[2].fd = edpg_keeper_fd(&r->keeper);
 		pfd[2].events = POLLIN;
-		n = poll(pfd, 3, edpg_daemon_timeout(r));
+		pfd[3].fd = edpg_fleet_fd(r->fleet);
+		pfd[3].events = POLLIN;
+		n = poll(pfd, 4, edpg_daemon_timeout(r));
 		if (n < 0 && errno != EINTR)
 			return edpg_err(-errno, "poll");
 		if (on_signals(r, sfd))
 			return 0;
+		if (n > 0 && pfd[3].fd >= 0 && pfd[3].revents)
+			edpg_daemon_fleet(r);
 		edpg_daemon_tick(r, n > 0 && pfd[2].fd >= 0 && pfd[2].revents);
 	}
 }
@@ -108,6 +112,7 @@ int do_run(int argc, char **argv)
 	if (optind != argc)
 		return usage_err(synopsis, "run takes no arguments");
 	edpg_daemon_init(&r, &w, floor);
+	r.local_rules = cli.local_rules;
 	/* Logs go to the journal as they happen. */
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
@@ -131,6 +136,12 @@ int do_run(int argc, char **argv)
 	if (err) {
 		edpg_err(err, "cannot drop the capabilities the daemon does not need");
 		goto out;
+	}
+	/* After the limit: capabilities are per thread, the store's too. */
+	if (cli.store.configured) {
+		err = edpg_fleet_start(&r.fleet, &cli.store, w.state_dir);
+		if (err)
+			goto out;
 	}
 	if (!loop(&r, sfd))
 		ret = EDPG_EXIT_OK;

@@ -287,8 +287,38 @@ static void prom_gw(const char *metric, const struct gw_reading *w, const char *
 	prom_label("gateway", mac, true);
 	prom_label("device_id", devid, false);
 	prom_label("name", w->g->name, false);
+	/* A fleet's series apart: which site and router counted them. */
+	if (cli.store.configured) {
+		prom_label("site", cli.store.site, false);
+		prom_label("router", cli.store.router, false);
+	}
 	if (k2)
 		prom_label(k2, v2, false);
+	printf("} %llu\n", v);
+}
+
+/* A series of the whole router (verdict and reason, or none), with the
+ * fleet's site and router labels when there is a store, as prom_gw's. */
+static void prom_router(const char *metric, const char *verdict, const char *reason,
+			unsigned long long v)
+{
+	bool first = true;
+
+	printf("%s", metric);
+	if (!verdict && !cli.store.configured) {
+		printf(" %llu\n", v);
+		return;
+	}
+	putchar('{');
+	if (verdict) {
+		prom_label("verdict", verdict, true);
+		prom_label("reason", reason, false);
+		first = false;
+	}
+	if (cli.store.configured) {
+		prom_label("site", cli.store.site, first);
+		prom_label("router", cli.store.router, false);
+	}
 	printf("} %llu\n", v);
 }
 
@@ -335,30 +365,31 @@ static void print_prometheus(const struct edpg_policy *p, const struct reading *
 	prom_head("edpgate_packets_total", "counter",
 		  "Every frame edpgate judged, by verdict and reason (unknown MACs are here).");
 	for (int rr = 0; rr < EDPG_R_MAX; rr++) {
-		printf("edpgate_packets_total{verdict=\"pass\",reason=\"%s\"} %llu\n",
-		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].pass.packets);
-		printf("edpgate_packets_total{verdict=\"drop\",reason=\"%s\"} %llu\n",
-		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].drop.packets);
-		printf("edpgate_packets_total{verdict=\"would_drop\",reason=\"%s\"} %llu\n",
-		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].would_drop.packets);
+		prom_router("edpgate_packets_total", "pass", edpg_reason_names[rr],
+			    r->glob[rr].pass.packets);
+		prom_router("edpgate_packets_total", "drop", edpg_reason_names[rr],
+			    r->glob[rr].drop.packets);
+		prom_router("edpgate_packets_total", "would_drop", edpg_reason_names[rr],
+			    r->glob[rr].would_drop.packets);
 	}
 	prom_head("edpgate_bytes_total", "counter",
 		  "Bytes of every frame edpgate judged, by verdict and reason.");
 	for (int rr = 0; rr < EDPG_R_MAX; rr++) {
-		printf("edpgate_bytes_total{verdict=\"pass\",reason=\"%s\"} %llu\n",
-		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].pass.bytes);
-		printf("edpgate_bytes_total{verdict=\"drop\",reason=\"%s\"} %llu\n",
-		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].drop.bytes);
-		printf("edpgate_bytes_total{verdict=\"would_drop\",reason=\"%s\"} %llu\n",
-		       edpg_reason_names[rr], (unsigned long long)r->glob[rr].would_drop.bytes);
+		prom_router("edpgate_bytes_total", "pass", edpg_reason_names[rr],
+			    r->glob[rr].pass.bytes);
+		prom_router("edpgate_bytes_total", "drop", edpg_reason_names[rr],
+			    r->glob[rr].drop.bytes);
+		prom_router("edpgate_bytes_total", "would_drop", edpg_reason_names[rr],
+			    r->glob[rr].would_drop.bytes);
 	}
 	prom_head("edpgate_unknown_mac_events_suppressed_total", "counter",
 		  "Drop events of unknown MACs not sent to `edpgate watch` (rate limit).");
-	printf("edpgate_unknown_mac_events_suppressed_total %llu\n",
-	       (unsigned long long)r->ev_unknown.suppressed);
+	prom_router("edpgate_unknown_mac_events_suppressed_total", NULL, NULL,
+		    r->ev_unknown.suppressed);
 	prom_head("edpgate_pending_macs", "gauge",
 		  "Unknown MACs that tried Device Cloud or NTP ports (edpgate gateway pending).");
-	printf("edpgate_pending_macs %zu\n", npend);
+	prom_router("edpgate_pending_macs", NULL, NULL, npend);
+	cli_store_print_prometheus();
 }
 
 int do_stats(int argc, char **argv)

@@ -124,6 +124,7 @@ int do_status(int argc, char **argv)
 	out_uint("addresses_v4", "%llu IPv4 and ", n4);
 	out_uint("addresses_v6", "%llu IPv6 destinations\n", n6);
 	out_uint("gateway_capacity", "gateway capacity %llu\n", edpg_bpf_capacity(&b));
+	cli_store_print_status();
 	out_obj_close();
 	ret = EDPG_EXIT_OK;
 out:

@@ -104,7 +104,8 @@ static int preflight(const struct cmd *c, int argc, char **argv)
 static void help(FILE *f)
 {
 	fprintf(f, "usage: edpgate [-j|--json] [-v] [--rules FILE] [--state-dir DIR] [--pin-dir DIR]\n"
-		   "               [--resolver ADDR[:PORT]]... COMMAND ...\n\n"
+		   "               [--resolver ADDR[:PORT]]... [--conf FILE] [--store WORDS] [--site S]\n"
+		   "               COMMAND ...\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %s\n", cmds[i].help);
@@ -133,9 +134,14 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "resolver", required_argument, NULL, 'R' },
+		{ "conf", required_argument, NULL, 'C' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "site", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	const char *conf = "/etc/edpgate/edpgate.conf", *store = NULL, *site = NULL;
+	bool conf_given = false;
 	int c, ret;
 
 	/* '+': options after the subcommand belong to the subcommand. */
@@ -154,6 +160,9 @@ int main(int argc, char **argv)
 						 optarg);
 			cli.resolvers[cli.nresolvers++] = optarg;
 			break;
+		case 'C': conf = optarg; conf_given = true; break;
+		case 'S': store = optarg; break;
+		case 'T': site = optarg; break;
 		case 'h': help(stdout); return EDPG_EXIT_OK;
 		default: help(stderr); return EDPG_EXIT_USAGE;
 		}
@@ -163,6 +172,9 @@ int main(int argc, char **argv)
 		return EDPG_EXIT_USAGE;
 	}
 	edpg_bpf_set_log(edpg_verbose);
+	if (cli_store_configure(conf, conf_given, store, site))
+		return EDPG_EXIT_USAGE;
+	cli_store_rules();
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[optind], cmds[i].name))
 			continue;
@@ -176,6 +188,7 @@ int main(int argc, char **argv)
 		optind = 0;
 		ret = cmds[i].fn(sargc, sargv);
 		out_end();
+		cli_store_close();
 		edpg_unlock(cli.lock_fd);
 		return ret;
 	}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "daemon.h"
@@ -58,9 +59,15 @@ static void log_change(void *ctx, enum edpg_names_change ch, const struct edpg_n
 	const char *group = n->p->groups[e->group].name;
 	char a[64];
 
-	(void)ctx;
 	(void)now;
 	edpg_addr_format(&e->addr, a, sizeof(a));
+	/* What this router learned, for its HA peer (fleet.c); not what
+	 * the peer told us, or the two would echo it for ever. */
+	if (ctx && (ch == EDPG_CH_ADDED || ch == EDPG_CH_REFRESHED) &&
+	    !((struct edpg_daemon *)ctx)->from_peer &&
+	    (e->source == SRC_RESOLVED || e->source == SRC_SNOOPED))
+		edpg_fleet_publish(((struct edpg_daemon *)ctx)->fleet, e->name, &e->addr, e->ttl,
+				   e->source);
 	switch (ch) {
 	case EDPG_CH_ADDED:
 		edpg_info("added %s to %s (%s, %s, ttl %us)", a, group, e->name,
@@ -235,6 +242,37 @@ int edpg_daemon_reload(struct edpg_daemon *r, const char *why)
 	return 0;
 }
 
+void edpg_daemon_fleet(struct edpg_daemon *r)
+{
+	struct edpg_learned *v = NULL;
+	bool gateways = false;
+	size_t n = 0;
+	int ch = 0;
+
+	if (!r->fleet || edpg_fleet_take(r->fleet, &gateways, &v, &n))
+		return;
+	if (gateways && r->local_rules) {
+		/* The store's rules when it has some (fleet.c checked them). */
+		edpg_state_path(r->store_rules, sizeof(r->store_rules), r->w.state_dir,
+				EDPG_STATE_STORE_RULES);
+		r->w.rules = access(r->store_rules, R_OK) ? r->local_rules : r->store_rules;
+	}
+	if (gateways)
+		edpg_daemon_reload(r, "the site's gateways or rules changed in the store");
+	r->from_peer = true;
+	for (size_t i = 0; i < n; i++) {
+		int c = edpg_names_answer(&r->n, v[i].name, &v[i].addr, &v[i].ttl, 1,
+					  (enum edpg_dst_source)v[i].source, mono_s(), log_change, r);
+
+		if (c > 0)
+			ch += c;
+	}
+	r->from_peer = false;
+	free(v);
+	if (ch > 0 && push(r, false))
+		edpg_daemon_reload(r, "push failed");
+}
+
 /* ---- the attachment ---------------------------------------------------- */
 
 /* Open (again) the snooper's ring, feeding the intake. */
@@ -353,6 +391,7 @@ int edpg_daemon_setup(struct edpg_daemon *r)
 
 void edpg_daemon_teardown(struct edpg_daemon *r)
 {
+	edpg_fleet_stop(r->fleet);
 	if (r->seen.dirty)
 		edpg_seen_save(&r->seen, r->w.state_dir);
 	edpg_seen_free(&r->seen);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "cachewriter.h"
+#include "fleet.h"
 #include "intake.h"
 #include "keeper.h"
 #include "names.h"
@@ -47,6 +48,10 @@ struct edpg_daemon {
 	bool push_again;		/* the push after a restore failed */
 	struct edpg_seen seen;		/* answers the gateways got (learn) */
 	uint64_t last_seen_save;
+	struct edpg_fleet *fleet;	/* the shared store; NULL: none */
+	bool from_peer;			/* applying another router's addresses */
+	const char *local_rules;	/* the rules file when the store has none */
+	char store_rules[PATH_MAX];
 };
 
 /* Before setup: nothing open (fds -1), @w and the schedule's floor set. */
@@ -63,6 +68,9 @@ int edpg_daemon_snoop_fd(const struct edpg_daemon *r);
 void edpg_daemon_tick(struct edpg_daemon *r, bool links);
 /* SIGHUP (or a failed push): the rules data again, all or nothing. */
 int edpg_daemon_reload(struct edpg_daemon *r, const char *why);
+/* The store's news (its fd was readable): a new gateways list is
+ * reloaded, the other routers' learned addresses join the table. */
+void edpg_daemon_fleet(struct edpg_daemon *r);
 /* The table to the address cache (by the writer thread when there is one). */
 int edpg_daemon_persist(struct edpg_daemon *r);
 

@@ -4,7 +4,8 @@
 # The Debian package, on this machine:
 #  - `make deb` builds edpgate_VERSION_ARCH.deb; lintian reports no error;
 #    Depends names the libraries the binary links (libbpf, libnftnl, libmnl,
-#    c-ares, libc) and Build-Depends the -dev packages the build uses;
+#    c-ares, json-c, libc, and libcurl, loaded for a store) and Build-Depends
+#    the -dev packages the build uses;
 #    /etc/edpgate/edpgate.rules is its one conffile;
 #  - apt installs it: every file with its mode, /var/lib/edpgate 0700, no
 #    /etc/edpgate/interfaces, so the unit's conditions fail (systemd would
@@ -108,7 +109,9 @@ if [ "$rc" -eq 0 ] && ! grep -q '^E:' <<<"$lint"; then ok "lintian: no error${li
 else bad "lintian: $lint"; fi
 
 deps=$(dpkg-deb -f "$DEB" Depends)
-for lib in libbpf1 libnftnl11 libmnl0 libc-ares2 libc6; do
+# libcurl4 is loaded with dlopen when a store is configured (loader/store/
+# etcd.c), so no NEEDED entry brings it: Depends must name it.
+for lib in libbpf1 libnftnl11 libmnl0 libc-ares2 libc6 libjson-c5 libcurl4; do
 	grep -qE "(^|, )$lib( |,|$)" <<<"$deps" || bad "Depends lacks $lib: $deps"
 done
 # Every library the binary links is in Depends, through its package.
@@ -122,7 +125,7 @@ for so in $(objdump -p "$TMPDIR/$LAB.x/usr/sbin/edpgate" | awk '$1 == "NEEDED" {
 done
 rm -rf "$TMPDIR/$LAB.x"
 bdeps=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$ROOT/debian/control")
-for dev in libbpf-dev libnftnl-dev libmnl-dev libc-ares-dev libelf-dev zlib1g-dev clang:native llvm:native bpftool:native; do
+for dev in libbpf-dev libnftnl-dev libmnl-dev libc-ares-dev libelf-dev zlib1g-dev libjson-c-dev libcurl4-openssl-dev clang:native llvm:native bpftool:native; do
 	grep -q "$dev" <<<"$bdeps" || bad "Build-Depends lacks $dev"
 done
 (cd "$ROOT" && dpkg-checkbuilddeps) || bad "dpkg-checkbuilddeps: Build-Depends not met here"
