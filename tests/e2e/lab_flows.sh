@@ -289,6 +289,23 @@ lf_flow_field() {
 	case $2 in 1) echo "$f1" ;; 2) echo "$f2" ;; 3) echo "$f3" ;; 4) echo "$f4" ;; esac
 }
 
+# lf_settle MODE: snapshot into $LF_DIR/before once the counters stand
+# still (two reads 0.2 s apart agree, at most 5 s).  An exact count needs
+# it: the previous flow's last segments (the ACK of a TLS close, sent by
+# the kernel after the client exited) may still be on their way, and in
+# audit they reach the server and come back.
+lf_settle() {
+	local i
+	lf_counters "$1" >"$LF_DIR/before" || return 1
+	for i in $(seq 25); do
+		sleep 0.2
+		lf_counters "$1" >"$LF_DIR/settle" || return 1
+		cmp -s "$LF_DIR/before" "$LF_DIR/settle" && return 0
+		mv "$LF_DIR/settle" "$LF_DIR/before"
+	done
+	return 0
+}
+
 # shellcheck disable=SC2034 # LF_* are read by the sourcing scripts
 # lf_run DESCRIPTION EXPECTED COUNTER MODE CMD...: run one flow (any, not
 # only the table's); sets LF_OBS, LF_COUNTER (the key as MODE names it),
@@ -303,7 +320,11 @@ lf_run() {
 	key=$(_lf_key "${spec%%"$op"*}" "$mode")
 	LF_COUNTER="${key} ${op}${want}"
 
-	lf_counters "$mode" >"$LF_DIR/before" || return 1
+	if [ "$op" = "=" ]; then
+		lf_settle "$mode" || return 1
+	else
+		lf_counters "$mode" >"$LF_DIR/before" || return 1
+	fi
 	if "$@"; then LF_OBS=reached; else LF_OBS=blocked; fi
 	lf_counters "$mode" >"$LF_DIR/after" || return 1
 	before=$(_lf_get "$LF_DIR/before" "$key")
