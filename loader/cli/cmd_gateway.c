@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "compile.h"
 #include "csv.h"
 #include "json.h"
 #include "log.h"
@@ -177,8 +178,16 @@ static int push_gateways(const struct edpg_policy *old, const struct edpg_policy
 	s.bpf = &b;
 	err = edpg_ifaces_load(cli.state_dir, &ifs);
 	err = err ?: edpg_policy_names(new, &w, true, &names, &nnames);
-	err = err ?: edpg_compile_for(old, &ifs, names, nnames, &dold);
 	err = err ?: edpg_compile_for(new, &ifs, names, nnames, &dnew);
+	/* @old differs in gateways alone: its destinations are @new's. */
+	if (!err) {
+		dold = malloc(sizeof(*dold));
+		err = dold ? edpg_compile_gateways_of(dnew, old, dold) : -ENOMEM;
+		if (err) {
+			free(dold);
+			dold = NULL;
+		}
+	}
 	if (err) {
 		edpg_err(err, "cannot compile the policy; the gateways file has the change, `edpgate apply` retries");
 	} else {
@@ -193,7 +202,7 @@ static int push_gateways(const struct edpg_policy *old, const struct edpg_policy
 		err = edpg_sync(&s, dold, dnew, &so, NULL);
 	}
 	edpg_resolved_free(names, nnames);
-	edpg_desired_put(dold);
+	edpg_desired_put(dold);		/* before dnew: it borrows its destinations */
 	edpg_desired_put(dnew);
 	edpg_bpf_close(&b);
 	return err;
@@ -298,6 +307,8 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
  * The gateways @nv (@n of them; freed here) in place of @p's: room checked,
  * the gateways file written, both sinks given the change.  @p keeps its own
  * array (for edpg_policy_free); 0 or -errno, each failure already reported.
+ * An addition may pass @p's own array grown by one (the old list is its
+ * first p->ngateways): a site of 10,000 is then not copied for one more.
  */
 static int commit_gateways(struct edpg_policy *p, struct edpg_gateway *nv, size_t n, bool *live)
 {
@@ -313,7 +324,8 @@ static int commit_gateways(struct edpg_policy *p, struct edpg_gateway *nv, size_
 		err = push_gateways(&old, p, live);
 	p->gateways = old.gateways;
 	p->ngateways = old.ngateways;
-	free(nv);
+	if (nv != old.gateways)
+		free(nv);
 	return err;
 }
 
@@ -344,10 +356,17 @@ int gateway_enrol(struct edpg_policy *p, const struct edpg_gateway *gw, bool rep
 	if (at >= 0 && !replace)
 		return edpg_err(-EEXIST, "%s is already enrolled with other settings; add --replace to change them (see `edpgate gateway show %s`)",
 				mac, mac), EDPG_EXIT_FAIL;
-	nv = malloc((p->ngateways + 1) * sizeof(*nv));
+	if (at < 0) {
+		nv = realloc(p->gateways, (p->ngateways + 1) * sizeof(*nv));
+		if (nv)
+			p->gateways = nv;
+	} else {
+		nv = malloc(p->ngateways * sizeof(*nv));
+		if (nv)
+			memcpy(nv, p->gateways, p->ngateways * sizeof(*nv));
+	}
 	if (!nv)
 		return edpg_err(-ENOMEM, "out of memory"), EDPG_EXIT_FAIL;
-	memcpy(nv, p->gateways, p->ngateways * sizeof(*nv));
 	nv[at >= 0 ? (size_t)at : p->ngateways] = g;
 	err = commit_gateways(p, nv, p->ngateways + (at < 0), &live);
 	if (err)

@@ -161,6 +161,60 @@ static int dsts_finish(struct dst_vec *dv)
 	return 0;
 }
 
+static bool gws_sorted(const struct edpg_want_gw *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (memcmp(v[i - 1].mac, v[i].mac, 6) >= 0)
+			return false;
+	return true;
+}
+
+/* @p's gateways into out->gws, sorted by MAC; -EINVAL on a duplicate MAC
+ * or a service id @p does not define. */
+static int compile_gws(const struct edpg_policy *p, struct edpg_desired *out)
+{
+	size_t i;
+
+	if (p->ngateways) {
+		out->gws = calloc(p->ngateways, sizeof(*out->gws));
+		if (!out->gws)
+			return -ENOMEM;
+	}
+	for (i = 0; i < p->ngateways; i++) {
+		const struct edpg_gateway *g = &p->gateways[i];
+		struct edpg_want_gw *w = &out->gws[i];
+
+		if (p->nservices < 32 && g->services >> p->nservices)
+			return -EINVAL;
+		memcpy(w->mac, g->mac, 6);
+		w->rec.services = g->services;
+		if (g->has_ip4) {
+			w->rec.flags |= EDPG_GW_BIND_V4;
+			memcpy(w->rec.ip4, g->ip4, 4);
+		}
+		if (g->has_ip6) {
+			w->rec.flags |= EDPG_GW_BIND_V6;
+			memcpy(w->rec.ip6, g->ip6, 16);
+		}
+		if (g->has_vlan) {
+			w->rec.flags |= EDPG_GW_BIND_VLAN;
+			w->rec.vlan = g->vlan;
+		}
+		if (g->audit)
+			w->rec.flags |= EDPG_GW_AUDIT;
+	}
+	out->ngws = p->ngateways;
+	/* The gateways file is written sorted: most of the time there is
+	 * nothing to sort (and qsort's scratch copy is not free). */
+	if (gws_sorted(out->gws, out->ngws))
+		return 0;
+	qsort(out->gws, out->ngws, sizeof(*out->gws), gw_cmp);
+	for (i = 1; i < out->ngws; i++)
+		if (!memcmp(out->gws[i - 1].mac, out->gws[i].mac, 6))
+			return -EINVAL;
+	return 0;
+}
+
 int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names, size_t nnames,
 		 const struct edpg_addr *router, size_t nrouter, struct edpg_desired *out)
 {
@@ -213,47 +267,9 @@ int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names,
 	if (err)
 		goto out;
 
-	if (p->ngateways) {
-		out->gws = calloc(p->ngateways, sizeof(*out->gws));
-		if (!out->gws) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
-	for (i = 0; i < p->ngateways; i++) {
-		const struct edpg_gateway *g = &p->gateways[i];
-		struct edpg_want_gw *w = &out->gws[i];
-
-		if (p->nservices < 32 && g->services >> p->nservices) {
-			err = -EINVAL;
-			goto out;
-		}
-		memcpy(w->mac, g->mac, 6);
-		w->rec.services = g->services;
-		if (g->has_ip4) {
-			w->rec.flags |= EDPG_GW_BIND_V4;
-			memcpy(w->rec.ip4, g->ip4, 4);
-		}
-		if (g->has_ip6) {
-			w->rec.flags |= EDPG_GW_BIND_V6;
-			memcpy(w->rec.ip6, g->ip6, 16);
-		}
-		if (g->has_vlan) {
-			w->rec.flags |= EDPG_GW_BIND_VLAN;
-			w->rec.vlan = g->vlan;
-		}
-		if (g->audit)
-			w->rec.flags |= EDPG_GW_AUDIT;
-	}
-	out->ngws = p->ngateways;
-	if (out->ngws)
-		qsort(out->gws, out->ngws, sizeof(*out->gws), gw_cmp);
-	for (i = 1; i < out->ngws; i++) {
-		if (!memcmp(out->gws[i - 1].mac, out->gws[i].mac, 6)) {
-			err = -EINVAL;
-			goto out;
-		}
-	}
+	err = compile_gws(p, out);
+	if (err)
+		goto out;
 	out->dsts = dv.v;
 	out->ndsts = dv.n;
 	dv.v = NULL;
@@ -266,10 +282,28 @@ out:
 	return err;
 }
 
+int edpg_compile_gateways_of(const struct edpg_desired *base, const struct edpg_policy *p,
+			     struct edpg_desired *out)
+{
+	int err;
+
+	*out = *base;
+	out->gws = NULL;
+	out->ngws = 0;
+	out->dsts_borrowed = true;
+	err = compile_gws(p, out);
+	if (err) {
+		edpg_desired_free(out);
+		memset(out, 0, sizeof(*out));
+	}
+	return err;
+}
+
 void edpg_desired_free(struct edpg_desired *d)
 {
 	free(d->gws);
-	free(d->dsts);
+	if (!d->dsts_borrowed)
+		free(d->dsts);
 	d->gws = NULL;
 	d->dsts = NULL;
 	d->ngws = 0;

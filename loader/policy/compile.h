@@ -23,7 +23,15 @@
  */
 int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names, size_t nnames,
 		 const struct edpg_addr *router, size_t nrouter, struct edpg_desired *out);
-/* Frees gws and dsts; leaves them NULL and their counts 0. */
+/*
+ * @base with the gateways of @p in place of its own: what edpg_compile()
+ * gives for @p when @p and @base's policy differ only in gateways (an
+ * enrolment), without compiling and sorting the site's destinations
+ * again.  @out borrows @base's destinations: free it before @base.
+ */
+int edpg_compile_gateways_of(const struct edpg_desired *base, const struct edpg_policy *p,
+			     struct edpg_desired *out);
+/* Frees gws and dsts (unless borrowed); leaves them NULL and their counts 0. */
 void edpg_desired_free(struct edpg_desired *d);
 
 #endif

@@ -49,9 +49,14 @@ enum edpg_member_kind {
 	EDPG_MEMBER_ROUTER,	/* @router: the attached interfaces' addresses */
 };
 
+/*
+ * The name is on the heap (edpg_policy_free frees it): a site's group of
+ * 10,000 literal addresses then costs 10,000 small members, not 2.8 MB of
+ * name buffers that every command parsing the rules had to fault in.
+ */
 struct edpg_member {
 	enum edpg_member_kind kind;
-	char name[EDPG_DNS_MAX];	/* EDPG_MEMBER_NAME */
+	char *name;			/* EDPG_MEMBER_NAME, lower-case */
 	struct edpg_addr addr;		/* EDPG_MEMBER_ADDR */
 };
 
@@ -125,6 +130,9 @@ struct edpg_desired {
 	size_t ngws;
 	struct edpg_want_dst *dsts;	/* sorted: family, addr, plen; unique */
 	size_t ndsts;
+	/* dsts belong to another desired state (edpg_compile_gateways_of):
+	 * edpg_desired_free leaves them to it. */
+	bool dsts_borrowed;
 };
 
 /* A name and the addresses it resolved to (compile input). */

@@ -505,7 +505,7 @@ const char *rp_family_name(int family)
 
 static bool parse_member(struct ctx *c, const struct tok *t, struct edpg_member *m)
 {
-	char buf[EDPG_ADDR_STRLEN], fixed[EDPG_ADDR_STRLEN];
+	char buf[EDPG_ADDR_STRLEN], fixed[EDPG_ADDR_STRLEN], name[EDPG_DNS_MAX];
 	int err;
 
 	memset(m, 0, sizeof(*m));
@@ -534,12 +534,24 @@ static bool parse_member(struct ctx *c, const struct tok *t, struct edpg_member 
 		return !err;
 	}
 	m->kind = EDPG_MEMBER_NAME;
-	if (!parse_dns(c, t, m->name))
+	if (!parse_dns(c, t, name))
 		return false;
-	if (!strncmp(m->name, "my.idigi.", 9))
+	m->name = strdup(name);
+	if (!m->name) {
+		c->oom = true;
+		return false;
+	}
+	if (!strncmp(name, "my.idigi.", 9))
 		warn_at(c, t, "'%s' is deprecated: Digi asks gateways to move to login.etherios.* "
-			"(kept so gateways still configured with it can connect)", m->name);
+			"(kept so gateways still configured with it can connect)", name);
 	return true;
+}
+
+static void members_free(struct edpg_member *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
 }
 
 static bool member_eq(const struct edpg_member *a, const struct edpg_member *b)
@@ -670,6 +682,8 @@ members:
 				break;
 		if (seen_at[h]) {
 			warn_at(c, &l->t[i], "'%.*s%s' is already a member of this group", TQ(&l->t[i]));
+			free(m->name);	/* the slot is parsed into again */
+			m->name = NULL;
 			continue;
 		}
 		seen_at[h] = ++g.nmembers;
@@ -680,7 +694,7 @@ members:
 		name_ok = false;
 	}
 	if (!name_ok) {
-		free(g.members);
+		members_free(g.members, g.nmembers);
 		return;
 	}
 	p->groups[p->ngroups++] = g;
@@ -873,7 +887,7 @@ void edpg_policy_free(struct edpg_policy *p)
 	size_t i;
 
 	for (i = 0; i < p->ngroups; i++)
-		free(p->groups[i].members);
+		members_free(p->groups[i].members, p->groups[i].nmembers);
 	free(p->gateways);
 	memset(p, 0, sizeof(*p));
 }

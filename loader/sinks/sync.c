@@ -135,6 +135,8 @@ static int delta_dsts(struct edpg_bpf *b, const struct edpg_desired *old,
 	size_t i = 0, j = 0;
 	int err = 0;
 
+	if (old->dsts == new->dsts && old->ndsts == new->ndsts)
+		return 0;	/* an enrolment: one list (edpg_compile_gateways_of) */
 	while (!err && (i < old->ndsts || j < new->ndsts)) {
 		const struct edpg_want_dst *o = i < old->ndsts ? &old->dsts[i] : NULL;
 		const struct edpg_want_dst *n = j < new->ndsts ? &new->dsts[j] : NULL;
@@ -230,8 +232,8 @@ static int nft_pair(const struct edpg_desired *old, const struct edpg_desired *n
 		if (c >= 0)
 			n2->gws[n2->ngws++] = new->gws[j++];
 	}
-	if (old->ndsts == new->ndsts &&
-	    !memcmp(old->dsts, new->dsts, old->ndsts * sizeof(*old->dsts)))
+	if (old->ndsts == new->ndsts && (old->dsts == new->dsts ||
+	    !memcmp(old->dsts, new->dsts, old->ndsts * sizeof(*old->dsts))))
 		o2->ndsts = n2->ndsts = 0;
 	return 0;
 }

@@ -152,6 +152,55 @@ static void test_compile_full(void **state)
 	edpg_policy_free(&p);
 }
 
+/*
+ * An enrolment compiles the site once: the state before it is the new one
+ * with the old gateways (edpg_compile_gateways_of).  That must be exactly
+ * what compiling the old policy gives, sorted gateways whatever the order
+ * of the policy's list, and a duplicate MAC still refused.
+ */
+static void test_compile_gateways_of(void **state)
+{
+	struct edpg_addr router[] = { A("192.168.1.1") };
+	struct edpg_desired full, base, of;
+	struct edpg_gateway extra = { .mac = { 0x00, 0x40, 0x9d, 0, 0, 0x02 }, .services = 1 };
+	struct edpg_policy p, q;
+
+	(void)state;
+	load(&p);
+	load(&q);
+	/* q: one gateway fewer (the policy before an enrolment), unsorted. */
+	q.gateways[1] = q.gateways[2];
+	q.ngateways = 2;
+	assert_int_equal(edpg_compile(&p, NULL, 0, router, 1, &base), 0);
+	assert_int_equal(edpg_compile(&q, NULL, 0, router, 1, &full), 0);
+	assert_int_equal(edpg_compile_gateways_of(&base, &q, &of), 0);
+
+	assert_int_equal(of.ngws, 2);
+	assert_int_equal(full.ngws, 2);
+	assert_memory_equal(of.gws, full.gws, 2 * sizeof(*of.gws));
+	assert_int_equal(of.gws[0].mac[5], 2);
+	assert_int_equal(of.gws[1].mac[5], 3);
+	/* Everything else is the base's, the destinations not copied. */
+	assert_ptr_equal(of.dsts, base.dsts);
+	assert_int_equal(of.ndsts, full.ndsts);
+	assert_memory_equal(of.dsts, full.dsts, full.ndsts * sizeof(*full.dsts));
+	assert_memory_equal(of.ports, full.ports, sizeof(full.ports));
+	assert_int_equal(of.flags, full.flags);
+	edpg_desired_free(&of);
+	assert_non_null(base.dsts);	/* borrowed, left to base */
+
+	/* A duplicate MAC is refused, nothing left allocated. */
+	q.gateways[1] = extra;
+	q.gateways[0] = extra;
+	assert_int_equal(edpg_compile_gateways_of(&base, &q, &of), -EINVAL);
+	assert_null(of.gws);
+
+	edpg_desired_free(&base);
+	edpg_desired_free(&full);
+	edpg_policy_free(&p);
+	edpg_policy_free(&q);
+}
+
 static void test_compile_no_names(void **state)
 {
 	struct edpg_desired *w = malloc(sizeof(*w));
@@ -298,6 +347,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compile_full),
+		cmocka_unit_test(test_compile_gateways_of),
 		cmocka_unit_test(test_compile_no_names),
 		cmocka_unit_test(test_compile_shipped),
 		cmocka_unit_test(test_compile_rejects_inconsistent),
