@@ -258,12 +258,67 @@ static int gw_ptr_cmp(const void *a, const void *b)
 	return memcmp((*x)->mac, (*y)->mac, 6);
 }
 
+/* The text under construction: appends that grow it by doubling. */
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	bool oom;
+};
+
+static void sb_put(struct sbuf *b, const char *s, size_t len)
+{
+	if (b->oom)
+		return;
+	if (b->n + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->n + len + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	b->p[b->n] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+static void sb_ip(struct sbuf *b, int family, const uint8_t *addr)
+{
+	struct edpg_addr ad = { .family = family, .plen = family == AF_INET ? 32 : 128 };
+	char a[EDPG_ADDR_STRLEN];
+
+	memcpy(ad.addr, addr, family == AF_INET ? 4 : 16);
+	if (edpg_addr_format(&ad, a, sizeof(a)))
+		b->oom = true;	/* cannot happen for a full-length address */
+	sb_str(b, " ip ");
+	sb_str(b, a);
+}
+
+/*
+ * Written on every enrolment, for the whole site: plain appends, not one
+ * fprintf per field (which was most of the time of a `gateway add` on a
+ * site of 10,000).
+ */
 int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 {
+	static const char head[] =
+		"# edpgate enrolled gateways, one per line (grammar: edpgate.rules(5)).\n"
+		"# Written by `edpgate gateway add|del`; edit with care.\n";
 	const struct edpg_gateway **v = NULL;
-	char *buf = NULL;
-	size_t n = 0, i, s;
-	FILE *f;
+	struct sbuf b = {};
+	size_t i, s;
+	bool sorted = true;
 	int err = 0;
 
 	*out = NULL;
@@ -273,73 +328,61 @@ int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 		if (!v)
 			return -ENOMEM;
 	}
-	for (i = 0; i < p->ngateways; i++)
+	for (i = 0; i < p->ngateways; i++) {
 		v[i] = &p->gateways[i];
-	if (v)
-		qsort(v, p->ngateways, sizeof(*v), gw_ptr_cmp);
-	/* A memory stream: this writes no file, the caller does (atomically). */
-	f = open_memstream(&buf, &n);
-	if (!f) {
-		err = -ENOMEM;
-		goto out;
+		if (i && memcmp(v[i - 1]->mac, v[i]->mac, 6) > 0)
+			sorted = false;
 	}
-	fputs("# edpgate enrolled gateways, one per line (grammar: edpgate.rules(5)).\n"
-	      "# Written by `edpgate gateway add|del`; edit with care.\n", f);
-	for (i = 0; i < p->ngateways && !err; i++) {
+	if (!sorted)
+		qsort(v, p->ngateways, sizeof(*v), gw_ptr_cmp);
+	sb_put(&b, head, sizeof(head) - 1);
+	for (i = 0; i < p->ngateways; i++) {
 		const struct edpg_gateway *g = v[i];
-		char a[EDPG_ADDR_STRLEN];
 		const char *sep = " services ";
-		struct edpg_addr ad;
+		char mac[EDPG_MAC_STRLEN], num[16];
 
-		edpg_mac_format(g->mac, a);
-		fprintf(f, "gateway %s", a);
-		if (g->name[0])
-			fprintf(f, " name %s", g->name);
 		if (p->nservices < 32 && g->services >> p->nservices) {
 			err = -EINVAL;	/* a service id the policy does not define */
-			break;
+			goto out;
+		}
+		edpg_mac_format(g->mac, mac);
+		sb_str(&b, "gateway ");
+		sb_str(&b, mac);
+		if (g->name[0]) {
+			sb_str(&b, " name ");
+			sb_str(&b, g->name);
 		}
 		/* No `services`: the next parse gives the rules' defaults of that day. */
 		if (!g->uses_defaults && !g->services)
-			fputs(" services none", f);
+			sb_str(&b, " services none");
 		for (s = 0; s < p->nservices && !g->uses_defaults; s++) {
 			if (!(g->services & (1U << s)))
 				continue;
-			fprintf(f, "%s%s", sep, p->services[s].name);
+			sb_str(&b, sep);
+			sb_str(&b, p->services[s].name);
 			sep = ",";
 		}
-		if (g->has_ip4) {
-			memset(&ad, 0, sizeof(ad));
-			ad.family = AF_INET;
-			ad.plen = 32;
-			memcpy(ad.addr, g->ip4, 4);
-			edpg_addr_format(&ad, a, sizeof(a));
-			fprintf(f, " ip %s", a);
+		if (g->has_ip4)
+			sb_ip(&b, AF_INET, g->ip4);
+		if (g->has_ip6)
+			sb_ip(&b, AF_INET6, g->ip6);
+		if (g->has_vlan) {
+			snprintf(num, sizeof(num), " vlan %u", g->vlan);
+			sb_str(&b, num);
 		}
-		if (g->has_ip6) {
-			memset(&ad, 0, sizeof(ad));
-			ad.family = AF_INET6;
-			ad.plen = 128;
-			memcpy(ad.addr, g->ip6, 16);
-			edpg_addr_format(&ad, a, sizeof(a));
-			fprintf(f, " ip %s", a);
-		}
-		if (g->has_vlan)
-			fprintf(f, " vlan %u", g->vlan);
 		if (g->audit)
-			fputs(" audit", f);
-		fputc('\n', f);
+			sb_str(&b, " audit");
+		sb_put(&b, "\n", 1);
 	}
-	if (fclose(f) && !err)
+	if (b.oom) {
 		err = -ENOMEM;
-	if (err) {
-		free(buf);
 		goto out;
 	}
-	*out = buf;
-	*len = n;
+	*out = b.p;
+	*len = b.n;
+	b.p = NULL;
 out:
+	free(b.p);
 	free(v);
 	return err;
 }
-
