@@ -184,6 +184,7 @@ struct {
 struct clock_cache {
 	__u64 jiffies;
 	__u64 ns;
+	__u64 known;	/* ns is the clock's value for this jiffy */
 };
 
 struct {
@@ -203,16 +204,23 @@ static __always_inline __u64 clock_now(void)
 	if (!c)
 		return edpg_now();
 	j = bpf_jiffies64();
-	if (c->jiffies == j)
+	if (c->jiffies == j && c->known)
 		return c->ns;
 	ns = edpg_now();
-	/* The tick bumps jiffies before it advances the clock: a value
-	 * that has not moved yet is not cached for the new jiffy, so the
-	 * next packet reads the clock again. */
-	if (ns != c->ns) {
-		c->ns = ns;
-		c->jiffies = j;
-	}
+	/*
+	 * The tick bumps jiffies before it advances the clock (on the CPU
+	 * that keeps time), so a value read in jiffy j may still be j - 1's.
+	 * It is j's when it moved since a read in j, or since a read in
+	 * j - 1 (one tick, one advance; wrong only if every read of j - 1
+	 * and the first of j fell in that window of a few us).  After a gap
+	 * of jiffies without a read the value is unknown and the clock is
+	 * read again until it moves or the next jiffy comes: caching it
+	 * once handed out a last_seen a tick older than a clock read made
+	 * before the packet.
+	 */
+	c->known = (c->jiffies == j || c->jiffies + 1 == j) && ns != c->ns;
+	c->jiffies = j;
+	c->ns = ns;
 	return ns;
 }
 
