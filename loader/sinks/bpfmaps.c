@@ -151,14 +151,7 @@ out:
 	return err;
 }
 
-/*
- * A fresh slot's counters and drop records are zeroed (they may hold a
- * deleted gateway's; doctor must not blame a new gateway for an old one's
- * drops), before any gateway record points at it.  In batches: an import
- * of 10,000 was 20,000 syscalls one slot at a time.  Both maps are per-CPU
- * arrays; edpg_gw_stats has the larger value, so its buffer of zeros
- * serves edpg_gw_diag too.
- */
+/* @n slots of the per-CPU array @fd set to @zero, @chunk slots a call. */
 static int zero_slots(int fd, const uint32_t *slots, size_t n, const void *zero, size_t chunk)
 {
 	for (size_t i = 0; i < n; i += chunk) {
@@ -177,6 +170,13 @@ static int zero_slots(int fd, const uint32_t *slots, size_t n, const void *zero,
 	return 0;
 }
 
+/*
+ * A fresh slot's counters and drop records are zeroed (they may hold a
+ * deleted gateway's; doctor must not blame a new gateway for an old one's
+ * drops), before any gateway record points at it.  In batches: an import
+ * of 10,000 was 20,000 syscalls one slot at a time.  edpg_gw_stats has the
+ * larger value, so its buffer of zeros serves edpg_gw_diag too.
+ */
 static int slots_zero(struct edpg_bpf *b, struct slots *sl)
 {
 	size_t vsz = ROUND8(sizeof(struct edpg_gw_stats)) * b->ncpus;
