@@ -131,7 +131,7 @@ int edpg_daemon_persist(struct edpg_daemon *r)
  */
 static int push(struct edpg_daemon *r, bool full)
 {
-	struct edpg_sinks s = { .bpf = &r->b, .ifs = &r->ifs };
+	struct edpg_sinks s = { .bpf = &r->b, .ifs = &r->ifs, .pin_dir = r->w.pin_dir };
 	struct edpg_sync_opts o = { .full = full };
 	struct edpg_desired *d = NULL;
 	int err, fd;
@@ -144,7 +144,14 @@ static int push(struct edpg_daemon *r, bool full)
 		edpg_desired_put(d);
 		return fd;
 	}
-	err = edpg_sync(&s, r->d, d, &o, NULL);
+	/* A command may have grown the maps since the last push: push
+	 * into the instance the links run, not the one held. */
+	edpg_bpf_finish_growth(r->w.pin_dir, &r->ifs);
+	err = edpg_bpf_follow(&r->b, r->w.pin_dir);
+	if (err > 0)
+		edpg_info("the maps were grown by another command; following them");
+	/* Never into the held ones then: their ctl is the live one. */
+	err = err < 0 ? edpg_err(err, "cannot open the grown maps") : edpg_sync(&s, r->d, d, &o, NULL);
 	if (!err) {
 		edpg_desired_put(r->d);
 		r->d = d;

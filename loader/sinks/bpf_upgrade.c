@@ -280,6 +280,16 @@ static int swing_links(const char *pin_dir, const link_name_t *links, size_t nl,
 	return err;
 }
 
+int edpg_bpf_swing_all(const char *pin_dir, int new_fd, struct edpg_upgrade *u)
+{
+	link_name_t links[UPGRADE_MAX_LINKS];
+	size_t nl = 0;
+	int err;
+
+	err = list_links(pin_dir, links, &nl);
+	return err ?: swing_links(pin_dir, links, nl, new_fd, u);
+}
+
 int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u)
 {
 	struct edpg_bpf old;

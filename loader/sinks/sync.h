@@ -23,6 +23,9 @@
 struct edpg_sinks {
 	struct edpg_bpf *bpf;
 	const struct edpg_ifaces *ifs;
+	/* Where @bpf is pinned, so its maps can grow with the site; NULL
+	 * for an instance that must keep its capacity. */
+	const char *pin_dir;
 };
 
 struct edpg_sync_opts {
