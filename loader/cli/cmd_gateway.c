@@ -145,7 +145,7 @@ static int live_usable(size_t ngws)
 	if (err)
 		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
 	/* Maps sized to the site grow here, before the file changes. */
-	err = cli_ifaces(&ifs) ? -EIO : edpg_bpf_make_room(&b, cli.pin_dir, &ifs, ngws);
+	err = cli_ifaces(&ifs) ? -EIO : edpg_bpf_make_room(&b, cli.pin_dir, &ifs, ngws, NULL, NULL);
 	edpg_bpf_close(&b);
 	return err;
 }

@@ -26,6 +26,7 @@ void edpg_daemon_init(struct edpg_daemon *r, const struct edpg_where *w, uint32_
 	r->w = *w;
 	r->sched.floor = floor;
 	edpg_bpf_init(&r->b);
+	edpg_grower_init(&r->grower);
 	for (int i = 0; i < EDPG_SNOOP_NPINS; i++)
 		r->keeper.snoop_fd[i] = -1;
 }
@@ -131,7 +132,10 @@ int edpg_daemon_persist(struct edpg_daemon *r)
  */
 static int push(struct edpg_daemon *r, bool full)
 {
-	struct edpg_sinks s = { .bpf = &r->b, .ifs = &r->ifs, .pin_dir = r->w.pin_dir };
+	struct edpg_sinks s = {
+		.bpf = &r->b, .ifs = &r->ifs, .pin_dir = r->w.pin_dir,
+		.grow = r->grower.fd >= 0 ? edpg_grower_grow : NULL, .grow_arg = &r->grower,
+	};
 	struct edpg_sync_opts o = { .full = full };
 	struct edpg_desired *d = NULL;
 	int err, fd;
@@ -410,6 +414,7 @@ void edpg_daemon_teardown(struct edpg_daemon *r)
 	edpg_names_free(&r->n);
 	edpg_policy_free(&r->p);
 	edpg_bpf_close(&r->b);
+	edpg_grower_stop(&r->grower);
 	edpg_refresh_free(&r->sched);
 	free(r->in.qs);
 }

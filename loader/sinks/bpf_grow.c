@@ -345,7 +345,7 @@ int edpg_bpf_finish_growth(const char *pin_dir, const struct edpg_ifaces *ifs)
 }
 
 int edpg_bpf_make_room(struct edpg_bpf *b, const char *pin_dir, const struct edpg_ifaces *ifs,
-		       size_t ngws)
+		       size_t ngws, edpg_grow_fn grow, void *grow_arg)
 {
 	struct edpg_grown g;
 	uint32_t cap;
@@ -355,7 +355,15 @@ int edpg_bpf_make_room(struct edpg_bpf *b, const char *pin_dir, const struct edp
 	    b->max_gateways >= EDPG_MAX_GATEWAYS || ngws > EDPG_MAX_GATEWAYS)
 		return edpg_bpf_room(b, ngws);
 	cap = edpg_bpf_capacity_for(ngws);
-	err = edpg_bpf_grow(b, pin_dir, ifs, cap, &g);
+	g.old_cap = b->max_gateways;
+	if (grow) {
+		err = grow(grow_arg, cap, &g);
+		/* The pins hold the grown instance now: hold it too. */
+		if (!err && edpg_bpf_follow(b, pin_dir) <= 0)
+			err = -EIO;
+	} else {
+		err = edpg_bpf_grow(b, pin_dir, ifs, cap, &g);
+	}
 	if (err)
 		return edpg_err(err, "%zu gateways do not fit the %u slots of the loaded program and it could not grow; nothing was changed",
 				ngws, g.old_cap);

@@ -143,12 +143,18 @@ int edpg_bpf_grow(struct edpg_bpf *b, const char *pin_dir, const struct edpg_ifa
  */
 int edpg_bpf_finish_growth(const char *pin_dir, const struct edpg_ifaces *ifs);
 /*
+ * Who grows the pinned maps to @cap slots, leaving the pins on the grown
+ * instance: edpg_bpf_make_room() opens them after it (the daemon's
+ * helper, grower.h, which holds the capabilities a load needs).
+ */
+typedef int (*edpg_grow_fn)(void *arg, uint32_t cap, struct edpg_grown *g);
+/*
  * edpg_bpf_room(), growing @b first when @ngws do not fit and the
- * capacity may grow (no --max-gateways, below EDPG_MAX_GATEWAYS).  A
- * NULL @pin_dir only checks.
+ * capacity may grow (no --max-gateways, below EDPG_MAX_GATEWAYS): by
+ * @grow when set, else in this process.  A NULL @pin_dir only checks.
  */
 int edpg_bpf_make_room(struct edpg_bpf *b, const char *pin_dir, const struct edpg_ifaces *ifs,
-		       size_t ngws);
+		       size_t ngws, edpg_grow_fn grow, void *grow_arg);
 int edpg_bpf_active_gen(const struct edpg_bpf *b, uint32_t *gen);
 
 /* ---- single destinations in the live generation (bpfdst.c, no swap) ---- */

@@ -290,7 +290,7 @@ static int sync_full(const struct edpg_sinks *s, const struct edpg_desired *new,
 	/* Before anything changes: a state with more gateways than the
 	 * program has slots grows the maps, or is refused whole where they
 	 * may not grow (the room check says how to make room). */
-	err = edpg_bpf_make_room(s->bpf, s->pin_dir, s->ifs, new->ngws);
+	err = edpg_bpf_make_room(s->bpf, s->pin_dir, s->ifs, new->ngws, s->grow, s->grow_arg);
 	if (err)
 		return err;
 	err = push_nft(s, NULL, new, msg, sizeof(msg));
@@ -325,7 +325,7 @@ int edpg_sync(const struct edpg_sinks *s, const struct edpg_desired *old,
 	if (old && !o->full) {
 		/* An enrolment from the store the slots cannot hold grows
 		 * the maps first: the delta then finds its slots. */
-		err = edpg_bpf_make_room(s->bpf, s->pin_dir, s->ifs, new->ngws);
+		err = edpg_bpf_make_room(s->bpf, s->pin_dir, s->ifs, new->ngws, s->grow, s->grow_arg);
 		if (err)
 			return err;
 		err = sync_delta(s, old, new, r);

@@ -26,6 +26,9 @@ struct edpg_sinks {
 	/* Where @bpf is pinned, so its maps can grow with the site; NULL
 	 * for an instance that must keep its capacity. */
 	const char *pin_dir;
+	/* Who grows them (edpg_bpf_make_room()); NULL: this process. */
+	edpg_grow_fn grow;
+	void *grow_arg;
 };
 
 struct edpg_sync_opts {
