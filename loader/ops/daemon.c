@@ -138,6 +138,7 @@ static int push(struct edpg_daemon *r, bool full)
 	};
 	struct edpg_sync_opts o = { .full = full };
 	struct edpg_desired *d = NULL;
+	uint32_t cap = r->b.max_gateways;
 	int err, fd;
 
 	err = build(r, &d);
@@ -165,6 +166,10 @@ static int push(struct edpg_daemon *r, bool full)
 		 * answer to be allowed. */
 		r->dirty = true;
 	}
+	/* A growth (ours, or a command's we followed) switched the snooper
+	 * too: the keeper must pin the new one again if its pins go. */
+	if (r->b.max_gateways != cap)
+		edpg_keeper_hold_snooper(&r->keeper);
 	edpg_unlock(fd);
 	edpg_desired_put(d);
 	return err;

@@ -324,14 +324,23 @@ int edpg_bpf_finish_growth(const char *pin_dir, const struct edpg_ifaces *ifs)
 	snprintf(path, sizeof(path), "%s/prog", pin_dir);
 	pfd = bpf_obj_get(path);
 	done = pfd >= 0 && prog_uses(pfd, mfd);
-	if (pfd >= 0)
-		close(pfd);
 	close(mfd);
 	if (!done) {
+		/* `prog` is pinned after every link is switched: cut short
+		 * in between, some links run the new program.  Back onto the
+		 * pinned one (whose maps the pins hold) before the new maps go. */
+		int back = pfd >= 0 ? edpg_bpf_links_back(pin_dir, pfd) : 0;
+
+		if (pfd >= 0)
+			close(pfd);
+		if (back < 0)
+			return edpg_err(back, "a growth of the maps was cut short during the switch and its links cannot be put back; `edpgate detach --all` and `attach` again");
 		unpin_tmp(pin_dir);
-		edpg_warn("a growth of the maps was cut short before the switch; its maps are dropped");
+		edpg_warn("a growth of the maps was cut short before the switch%s; its maps are dropped",
+			  back ? " of every link: those switched are back on the pinned program" : "");
 		return 0;
 	}
+	close(pfd);
 	edpg_warn("a growth of the maps was cut short after the switch; finishing it (the counters of that moment may be short)");
 	if (rename_tmp(pin_dir))
 		return -EIO;

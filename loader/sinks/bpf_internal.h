@@ -62,5 +62,8 @@ int edpg_layout_check(struct edpgate *s, const struct edpg_bpf *b, bool deep);
 /* Every pinned XDP link of @pin_dir onto program @new_fd, then @new_fd
  * pinned as `prog`; on an error the links are put back. */
 int edpg_bpf_swing_all(const char *pin_dir, int new_fd, struct edpg_upgrade *u);
+/* Every pinned XDP link of @pin_dir that runs another program put back
+ * on @prog_fd (a switch cut short before `prog` was pinned); how many. */
+int edpg_bpf_links_back(const char *pin_dir, int prog_fd);
 
 #endif

@@ -138,7 +138,8 @@ int edpg_bpf_grow(struct edpg_bpf *b, const char *pin_dir, const struct edpg_ifa
 /*
  * A growth killed between pinning its maps and renaming them over the
  * old pins: finished when the pinned program already runs on them, else
- * its maps dropped.  Called by whoever takes the state lock (a growth
+ * the links it switched put back on the pinned program and its maps
+ * dropped.  Called by whoever takes the state lock (a growth
  * runs under it), before it opens the pins.
  */
 int edpg_bpf_finish_growth(const char *pin_dir, const struct edpg_ifaces *ifs);

@@ -191,6 +191,15 @@ flow $GWMAC 120 "$a3"
 flow_stop
 [ "$(($(global_drops) - gd0))" = 0 ] || fail "drops after the daemon's reload: $(edp -j stats | jq -c .global)"
 ok "the daemon followed the growth: its reload pushed into the new maps, verify passes, the flow still passes"
+
+# Its keeper now holds the switched snooper: a removed pin comes back as
+# that one, not as the snooper of the smaller table it started with.
+snoop_now=$(prog_id snoop_prog)
+rm -f "$PIN_DIR/snoop_prog"
+wait_for 10 test -e "$PIN_DIR/snoop_prog" || { cat "$LOG"; fail "the keeper did not pin the snooper again"; }
+[ "$(prog_id snoop_prog)" = "$snoop_now" ] ||
+	fail "the keeper pinned snooper $(prog_id snoop_prog) again, not the switched $snoop_now"
+ok "the keeper pinned the switched snooper $snoop_now again after its pin was removed"
 kill -TERM "$D_PID"
 wait "$D_PID" || { cat "$LOG"; fail "daemon exit status on SIGTERM"; }
 
