@@ -232,6 +232,7 @@ int do_attach(int argc, char **argv)
 	struct edpg_desired *d = NULL;
 	struct edpg_ifaces ifs, old;
 	const char *enforce, *ifname;
+	struct edpg_load_opts lo;
 	struct attach_args a;
 	struct edpg_policy p;
 	struct edpg_bpf b;
@@ -272,9 +273,16 @@ int do_attach(int argc, char **argv)
 	if (err)
 		return EDPG_EXIT_FAIL;
 
-	err = open_instance(&ifs, ifname, &a.lo, &b, &loaded);
+	/* Without --max-gateways the maps start sized to the site and
+	 * grow with it (bpf_grow.c); with it they keep that capacity. */
+	lo = a.lo;
+	if (!lo.max_gateways)
+		lo.max_gateways = edpg_bpf_capacity_for(p.ngateways);
+	err = open_instance(&ifs, ifname, &lo, &b, &loaded);
 	if (err)
 		goto out_policy;
+	if (loaded)
+		ifs.max_gateways = a.lo.max_gateways;
 
 	old = ifs;
 	snprintf(ifs.v[ifs.n].name, sizeof(ifs.v[ifs.n].name), "%s", ifname);

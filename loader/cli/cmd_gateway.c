@@ -128,11 +128,12 @@ static int save_gateways(const struct edpg_policy *p)
 /*
  * Before the gateways file changes: a pinned program this build cannot
  * write (another map layout, see edpg_bpf_open_pinned), or one without
- * room for @ngws gateways, stops the command with nothing changed, rather
- * than leaving the file ahead of the filter.
+ * room for @ngws gateways that may not grow, stops the command with
+ * nothing changed, rather than leaving the file ahead of the filter.
  */
 static int live_usable(size_t ngws)
 {
+	struct edpg_ifaces ifs;
 	struct edpg_bpf b;
 	int err;
 
@@ -143,7 +144,8 @@ static int live_usable(size_t ngws)
 		return err;	/* open_pinned said what and why */
 	if (err)
 		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
-	err = edpg_bpf_room(&b, ngws);
+	/* Maps sized to the site grow here, before the file changes. */
+	err = cli_ifaces(&ifs) ? -EIO : edpg_bpf_make_room(&b, cli.pin_dir, &ifs, ngws, NULL, NULL);
 	edpg_bpf_close(&b);
 	return err;
 }
@@ -163,7 +165,7 @@ static int push_gateways(const struct edpg_policy *old, const struct edpg_policy
 	struct edpg_where w = edpg_cli_where();
 	struct edpg_resolved *names = NULL;
 	struct edpg_ifaces ifs;
-	struct edpg_sinks s = { .ifs = &ifs };
+	struct edpg_sinks s = { .ifs = &ifs, .pin_dir = cli.pin_dir };
 	struct edpg_bpf b;
 	size_t nnames = 0;
 	int err;

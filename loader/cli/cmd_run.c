@@ -124,6 +124,10 @@ int do_run(int argc, char **argv)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		return edpg_err(-errno, "signalfd"), EDPG_EXIT_FAIL;
+	/* Before setup starts threads, and before the capabilities go. */
+	err = edpg_grower_start(&r.grower, w.pin_dir, w.state_dir);
+	if (err)
+		goto out;
 	err = edpg_daemon_setup(&r);
 	if (err)
 		goto out;

@@ -54,7 +54,7 @@ int do_upgrade(int argc, char **argv)
 	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
 	if (err)
 		return EDPG_EXIT_FAIL;
-	err = edpg_snoop_upgrade(&b, cli.pin_dir, &ifs, &su);
+	err = edpg_snoop_upgrade(&b, cli.pin_dir, &ifs, false, &su);
 	edpg_bpf_close(&b);
 	if (err)
 		return EDPG_EXIT_FAIL;

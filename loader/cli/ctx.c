@@ -38,7 +38,7 @@ int edpg_build_desired(const struct edpg_policy *p, bool from_cache, struct edpg
 
 int edpg_push_full(struct edpg_bpf *b, const struct edpg_desired *d, const struct edpg_ifaces *ifs)
 {
-	struct edpg_sinks s = { .bpf = b, .ifs = ifs };
+	struct edpg_sinks s = { .bpf = b, .ifs = ifs, .pin_dir = cli.pin_dir };
 
 	return edpg_sync(&s, NULL, d, NULL, NULL);
 }
@@ -50,8 +50,15 @@ int edpg_open_live(struct edpg_bpf *b)
 
 int cli_lock(void)
 {
+	struct edpg_ifaces ifs;
+
 	cli.lock_fd = edpg_lock(cli.state_dir);
-	return cli.lock_fd < 0 ? cli.lock_fd : 0;
+	if (cli.lock_fd < 0)
+		return cli.lock_fd;
+	/* A growth of the maps killed midway is ours to finish now. */
+	if (!edpg_ifaces_load(cli.state_dir, &ifs))
+		edpg_bpf_finish_growth(cli.pin_dir, &ifs);
+	return 0;
 }
 
 int cli_ifaces(struct edpg_ifaces *ifs)

@@ -26,6 +26,7 @@ void edpg_daemon_init(struct edpg_daemon *r, const struct edpg_where *w, uint32_
 	r->w = *w;
 	r->sched.floor = floor;
 	edpg_bpf_init(&r->b);
+	edpg_grower_init(&r->grower);
 	for (int i = 0; i < EDPG_SNOOP_NPINS; i++)
 		r->keeper.snoop_fd[i] = -1;
 }
@@ -131,9 +132,13 @@ int edpg_daemon_persist(struct edpg_daemon *r)
  */
 static int push(struct edpg_daemon *r, bool full)
 {
-	struct edpg_sinks s = { .bpf = &r->b, .ifs = &r->ifs };
+	struct edpg_sinks s = {
+		.bpf = &r->b, .ifs = &r->ifs, .pin_dir = r->w.pin_dir,
+		.grow = r->grower.fd >= 0 ? edpg_grower_grow : NULL, .grow_arg = &r->grower,
+	};
 	struct edpg_sync_opts o = { .full = full };
 	struct edpg_desired *d = NULL;
+	uint32_t cap = r->b.max_gateways;
 	int err, fd;
 
 	err = build(r, &d);
@@ -144,7 +149,14 @@ static int push(struct edpg_daemon *r, bool full)
 		edpg_desired_put(d);
 		return fd;
 	}
-	err = edpg_sync(&s, r->d, d, &o, NULL);
+	/* A command may have grown the maps since the last push: push
+	 * into the instance the links run, not the one held. */
+	edpg_bpf_finish_growth(r->w.pin_dir, &r->ifs);
+	err = edpg_bpf_follow(&r->b, r->w.pin_dir);
+	if (err > 0)
+		edpg_info("the maps were grown by another command; following them");
+	/* Never into the held ones then: their ctl is the live one. */
+	err = err < 0 ? edpg_err(err, "cannot open the grown maps") : edpg_sync(&s, r->d, d, &o, NULL);
 	if (!err) {
 		edpg_desired_put(r->d);
 		r->d = d;
@@ -154,6 +166,10 @@ static int push(struct edpg_daemon *r, bool full)
 		 * answer to be allowed. */
 		r->dirty = true;
 	}
+	/* A growth (ours, or a command's we followed) switched the snooper
+	 * too: the keeper must pin the new one again if its pins go. */
+	if (r->b.max_gateways != cap)
+		edpg_keeper_hold_snooper(&r->keeper);
 	edpg_unlock(fd);
 	edpg_desired_put(d);
 	return err;
@@ -403,6 +419,7 @@ void edpg_daemon_teardown(struct edpg_daemon *r)
 	edpg_names_free(&r->n);
 	edpg_policy_free(&r->p);
 	edpg_bpf_close(&r->b);
+	edpg_grower_stop(&r->grower);
 	edpg_refresh_free(&r->sched);
 	free(r->in.qs);
 }

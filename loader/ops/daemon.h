@@ -20,6 +20,7 @@
 
 #include "cachewriter.h"
 #include "fleet.h"
+#include "grower.h"
 #include "intake.h"
 #include "keeper.h"
 #include "names.h"
@@ -49,6 +50,7 @@ struct edpg_daemon {
 	struct edpg_seen seen;		/* answers the gateways got (learn) */
 	uint64_t last_seen_save;
 	struct edpg_fleet *fleet;	/* the shared store; NULL: none */
+	struct edpg_grower grower;	/* grows the maps (fd -1: in-process) */
 	bool from_peer;			/* applying another router's addresses */
 	const char *local_rules;	/* the rules file when the store has none */
 	char store_rules[PATH_MAX];

@@ -17,9 +17,12 @@
 
 /* The snooper's objects, held like the XDP program's so that pins
  * removed by hand are pinned again without loading anything. */
-static void hold_snooper(struct edpg_keeper *k)
+void edpg_keeper_hold_snooper(struct edpg_keeper *k)
 {
 	char path[PATH_MAX];
+
+	if (!k->w)
+		return;		/* not started yet: it holds them at start */
 
 	for (int i = 0; i < EDPG_SNOOP_NPINS; i++) {
 		if (k->snoop_fd[i] >= 0)
@@ -46,7 +49,7 @@ void edpg_keeper_init(struct edpg_keeper *k, const struct edpg_where *w,
 	if (err)
 		edpg_warn("no rtnetlink link events (%s); interfaces are checked once a second",
 			  strerror(-err));
-	hold_snooper(k);
+	edpg_keeper_hold_snooper(k);
 	k->check_now = true;
 }
 
@@ -192,7 +195,7 @@ int edpg_keeper_check(struct edpg_keeper *k, uint64_t now, struct edpg_bpf *b,
 	*ifs = nifs;
 	*reloaded = rs.reloaded;
 	/* The snooper's objects may be new ones; and say "resolved" at once. */
-	hold_snooper(k);
+	edpg_keeper_hold_snooper(k);
 	k->check_now = true;
 	return 1;
 }

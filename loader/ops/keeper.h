@@ -37,6 +37,9 @@ struct edpg_keeper {
 void edpg_keeper_init(struct edpg_keeper *k, const struct edpg_where *w,
 		      const struct edpg_ifaces *ifs);
 void edpg_keeper_free(struct edpg_keeper *k);
+/* Hold the pinned snooper's objects anew: a growth of the maps switched
+ * it, and a pin removed later must be pinned again with the new one. */
+void edpg_keeper_hold_snooper(struct edpg_keeper *k);
 /* The link-event fd to poll, -1 for none. */
 int edpg_keeper_fd(const struct edpg_keeper *k);
 /* Pending link events: a recorded interface's makes the check due now. */

@@ -46,6 +46,12 @@ void edpg_bpf_reset(struct edpg_bpf *b);
 /* Open the pins without checking their layout (the upgrade checks it
  * member by member itself). */
 int edpg_bpf_open_raw(struct edpg_bpf *b, const char *pin_dir);
+/* This build's skeleton opened (not loaded), sized by @o. */
+int edpg_skel_open(struct edpgate **out, const struct edpg_load_opts *o);
+/* @b takes the fds of loaded skeleton @s (and owns @s). */
+void edpg_bpf_take_fds(struct edpg_bpf *b, struct edpgate *s);
+/* Capacity and CPU count of the maps @b holds. */
+int edpg_bpf_fill_info(struct edpg_bpf *b);
 /* The gateways-map key of @mac in the live generation. */
 int edpg_bpf_gw_key(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_gw_key *k);
 
@@ -53,5 +59,11 @@ int edpg_bpf_gw_key(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_
 /* Whether the pinned maps of @b have the layout of skeleton @s: their
  * types and sizes, and with @deep their BTF member by member. */
 int edpg_layout_check(struct edpgate *s, const struct edpg_bpf *b, bool deep);
+/* Every pinned XDP link of @pin_dir onto program @new_fd, then @new_fd
+ * pinned as `prog`; on an error the links are put back. */
+int edpg_bpf_swing_all(const char *pin_dir, int new_fd, struct edpg_upgrade *u);
+/* Every pinned XDP link of @pin_dir that runs another program put back
+ * on @prog_fd (a switch cut short before `prog` was pinned); how many. */
+int edpg_bpf_links_back(const char *pin_dir, int prog_fd);
 
 #endif

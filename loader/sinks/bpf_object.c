@@ -110,7 +110,7 @@ void edpg_bpf_close(struct edpg_bpf *b)
 	edpg_bpf_reset(b);
 }
 
-static int edpg_bpf_fill_info(struct edpg_bpf *b)
+int edpg_bpf_fill_info(struct edpg_bpf *b)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -186,6 +186,37 @@ int edpg_bpf_open_pinned(struct edpg_bpf *b, const char *pin_dir)
 	return err;
 }
 
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+int edpg_bpf_follow(struct edpg_bpf *b, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct edpg_bpf nb;
+	uint32_t pinned;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, edpg_map_names[EDPG_M_GATEWAYS]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;	/* gone: the keeper's check restores it */
+	pinned = map_id(fd);
+	close(fd);
+	if (!pinned || pinned == map_id(b->map_fd[EDPG_M_GATEWAYS]))
+		return 0;
+	err = edpg_bpf_open_pinned(&nb, pin_dir);
+	if (err)
+		return err;
+	edpg_bpf_close(b);
+	*b = nb;
+	return 1;
+}
+
 /* The pin directory must live on a bpffs; mount the conventional one if
  * the system has not (a router without systemd often has none). */
 static int ensure_bpffs(const char *pin_dir)
@@ -213,7 +244,7 @@ mkdir:
 	return 0;
 }
 
-static int edpg_skel_open(struct edpgate **out, const struct edpg_load_opts *o)
+int edpg_skel_open(struct edpgate **out, const struct edpg_load_opts *o)
 {
 	uint32_t gws = o && o->max_gateways ? o->max_gateways : EDPG_MAX_GATEWAYS;
 	uint32_t dst = o && o->max_dst ? o->max_dst : EDPG_MAX_DST;
@@ -238,7 +269,7 @@ static int edpg_skel_open(struct edpgate **out, const struct edpg_load_opts *o)
 	return 0;
 }
 
-static void edpg_bpf_take_fds(struct edpg_bpf *b, struct edpgate *s)
+void edpg_bpf_take_fds(struct edpg_bpf *b, struct edpgate *s)
 {
 	b->skel = s;
 	b->prog_fd = bpf_program__fd(s->progs.edpgate_xdp);

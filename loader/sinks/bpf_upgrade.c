@@ -280,6 +280,51 @@ static int swing_links(const char *pin_dir, const link_name_t *links, size_t nl,
 	return err;
 }
 
+int edpg_bpf_swing_all(const char *pin_dir, int new_fd, struct edpg_upgrade *u)
+{
+	link_name_t links[UPGRADE_MAX_LINKS];
+	size_t nl = 0;
+	int err;
+
+	err = list_links(pin_dir, links, &nl);
+	return err ?: swing_links(pin_dir, links, nl, new_fd, u);
+}
+
+int edpg_bpf_links_back(const char *pin_dir, int prog_fd)
+{
+	link_name_t links[UPGRADE_MAX_LINKS];
+	struct bpf_prog_info pi = {};
+	__u32 plen = sizeof(pi);
+	char path[PATH_MAX];
+	size_t nl = 0;
+	int err, n = 0;
+
+	err = list_links(pin_dir, links, &nl);
+	if (!err && bpf_obj_get_info_by_fd(prog_fd, &pi, &plen))
+		err = -errno;
+	for (size_t i = 0; !err && i < nl; i++) {
+		struct bpf_link_info li = {};
+		__u32 len = sizeof(li);
+		int lfd;
+
+		link_pin_path(path, sizeof(path), pin_dir, links[i]);
+		lfd = bpf_obj_get(path);
+		if (lfd < 0)
+			continue;
+		/* No BPF_F_REPLACE: its old program could only be had by
+		 * id (CAP_SYS_ADMIN), and the state lock is held. */
+		if (!bpf_obj_get_info_by_fd(lfd, &li, &len) && li.xdp.ifindex &&
+		    li.prog_id != pi.id) {
+			if (bpf_link_update(lfd, prog_fd, NULL))
+				err = -errno;
+			else
+				n++;
+		}
+		close(lfd);
+	}
+	return err ?: n;
+}
+
 int edpg_bpf_upgrade(const char *pin_dir, struct edpg_upgrade *u)
 {
 	struct edpg_bpf old;

@@ -73,6 +73,12 @@ int edpg_bpf_open_pinned(struct edpg_bpf *b, const char *pin_dir);
  * write access for those) leaves prog_fd -1 instead of failing.
  */
 extern bool edpg_pins_rdonly;
+/*
+ * A long-lived holder (the daemon) after another command may have grown
+ * the maps: @b reopened on the pins when they are another instance than
+ * @b's.  1 when it was, 0 when @b is current, -errno.
+ */
+int edpg_bpf_follow(struct edpg_bpf *b, const char *pin_dir);
 /* Load a fresh instance and pin it (program, maps) under @pin_dir. */
 int edpg_bpf_load_and_pin(struct edpg_bpf *b, const char *pin_dir, const struct edpg_load_opts *o);
 /*
@@ -103,6 +109,53 @@ int edpg_bpf_gw_del(struct edpg_bpf *b, const uint8_t mac[6]);
 
 /* 0 when @ngws gateways fit in @b's slots; else -ENOSPC, said how to make room. */
 int edpg_bpf_room(const struct edpg_bpf *b, size_t ngws);
+
+/* ---- gateway capacity (bpf_grow.c) -------------------------------------- */
+
+/* The smallest capacity the maps start with. */
+#define EDPG_MIN_CAPACITY	64
+
+struct edpg_ifaces;
+
+/* The capacity the maps get for a site of @ngws gateways: a power of two
+ * with room for twice the site, EDPG_MIN_CAPACITY..EDPG_MAX_GATEWAYS. */
+uint32_t edpg_bpf_capacity_for(size_t ngws);
+
+struct edpg_grown {
+	uint32_t old_cap, new_cap;
+	size_t nlinks;		/* XDP links switched */
+	unsigned int snoop_ifaces;	/* interfaces whose snooper was switched */
+};
+
+/*
+ * Replace the capacity-sized maps of the pinned instance @b with ones of
+ * @cap slots (gateways and counters copied, every other map shared) and
+ * switch every link and the snooper to the new program; @b then holds
+ * the new instance.  Nothing changes on an error.
+ */
+int edpg_bpf_grow(struct edpg_bpf *b, const char *pin_dir, const struct edpg_ifaces *ifs,
+		  uint32_t cap, struct edpg_grown *g);
+/*
+ * A growth killed between pinning its maps and renaming them over the
+ * old pins: finished when the pinned program already runs on them, else
+ * the links it switched put back on the pinned program and its maps
+ * dropped.  Called by whoever takes the state lock (a growth
+ * runs under it), before it opens the pins.
+ */
+int edpg_bpf_finish_growth(const char *pin_dir, const struct edpg_ifaces *ifs);
+/*
+ * Who grows the pinned maps to @cap slots, leaving the pins on the grown
+ * instance: edpg_bpf_make_room() opens them after it (the daemon's
+ * helper, grower.h, which holds the capabilities a load needs).
+ */
+typedef int (*edpg_grow_fn)(void *arg, uint32_t cap, struct edpg_grown *g);
+/*
+ * edpg_bpf_room(), growing @b first when @ngws do not fit and the
+ * capacity may grow (no --max-gateways, below EDPG_MAX_GATEWAYS): by
+ * @grow when set, else in this process.  A NULL @pin_dir only checks.
+ */
+int edpg_bpf_make_room(struct edpg_bpf *b, const char *pin_dir, const struct edpg_ifaces *ifs,
+		       size_t ngws, edpg_grow_fn grow, void *grow_arg);
 int edpg_bpf_active_gen(const struct edpg_bpf *b, uint32_t *gen);
 
 /* ---- single destinations in the live generation (bpfdst.c, no swap) ---- */

@@ -357,13 +357,14 @@ static int tc_swap(const char *ifname, enum bpf_tc_attach_point at, int fd)
 /*
  * edpgate upgrade, second half: this build's snooper in place of the
  * pinned one on every interface that has it, over the same ring buffer,
- * lost counter and gateway table.  Nothing pinned: nothing to do.  A
+ * lost counter and gateway table (with @force even when the code is the
+ * same: the gateway table @b holds is a new one).  Nothing pinned: nothing to do.  A
  * build whose snooper maps differ is refused by the load, before any
  * filter changes; a filter that cannot be swapped puts the ones already
  * swapped back.
  */
 int edpg_snoop_upgrade(const struct edpg_bpf *b, const char *pin_dir,
-		       const struct edpg_ifaces *ifs, struct edpg_snoop_upgrade *u)
+		       const struct edpg_ifaces *ifs, bool force, struct edpg_snoop_upgrade *u)
 {
 	char path[PATH_MAX], otag_q[2 * BPF_TAG_SIZE + 1] = "", ntag_q[2 * BPF_TAG_SIZE + 1];
 	int old = -1, old_q = -1, rb = -1, lost = -1, nfd, nfd_q;
@@ -413,7 +414,7 @@ int edpg_snoop_upgrade(const struct edpg_bpf *b, const char *pin_dir,
 	err = err ?: edpg_bpf_prog_ident(nfd_q, NULL, ntag_q);
 	if (err)
 		goto out;
-	if (!strcmp(u->old_tag, u->new_tag) && (old_q < 0 || !strcmp(otag_q, ntag_q)))
+	if (!force && !strcmp(u->old_tag, u->new_tag) && (old_q < 0 || !strcmp(otag_q, ntag_q)))
 		goto out;	/* same code */
 	u->upgraded = true;
 	for (size_t i = 0; i < ifs->n && !err; i++) {

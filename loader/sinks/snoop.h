@@ -53,7 +53,7 @@ struct edpg_snoop_upgrade {
 };
 
 int edpg_snoop_upgrade(const struct edpg_bpf *b, const char *pin_dir,
-		       const struct edpg_ifaces *ifs, struct edpg_snoop_upgrade *u);
+		       const struct edpg_ifaces *ifs, bool force, struct edpg_snoop_upgrade *u);
 
 struct edpg_snoop;
 

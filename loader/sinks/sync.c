@@ -288,9 +288,9 @@ static int sync_full(const struct edpg_sinks *s, const struct edpg_desired *new,
 	int err;
 
 	/* Before anything changes: a state with more gateways than the
-	 * program has slots is refused whole (the room check says how to
-	 * make room). */
-	err = edpg_bpf_room(s->bpf, new->ngws);
+	 * program has slots grows the maps, or is refused whole where they
+	 * may not grow (the room check says how to make room). */
+	err = edpg_bpf_make_room(s->bpf, s->pin_dir, s->ifs, new->ngws, s->grow, s->grow_arg);
 	if (err)
 		return err;
 	err = push_nft(s, NULL, new, msg, sizeof(msg));
@@ -322,8 +322,14 @@ int edpg_sync(const struct edpg_sinks *s, const struct edpg_desired *old,
 	o = o ?: &defaults;
 	r = r ?: &dummy;
 	memset(r, 0, sizeof(*r));
-	if (old && !o->full)
+	if (old && !o->full) {
+		/* An enrolment from the store the slots cannot hold grows
+		 * the maps first: the delta then finds its slots. */
+		err = edpg_bpf_make_room(s->bpf, s->pin_dir, s->ifs, new->ngws, s->grow, s->grow_arg);
+		if (err)
+			return err;
 		err = sync_delta(s, old, new, r);
+	}
 	if (err != -EAGAIN)
 		return err;
 	r->full = true;

@@ -23,6 +23,12 @@
 struct edpg_sinks {
 	struct edpg_bpf *bpf;
 	const struct edpg_ifaces *ifs;
+	/* Where @bpf is pinned, so its maps can grow with the site; NULL
+	 * for an instance that must keep its capacity. */
+	const char *pin_dir;
+	/* Who grows them (edpg_bpf_make_room()); NULL: this process. */
+	edpg_grow_fn grow;
+	void *grow_arg;
 };
 
 struct edpg_sync_opts {

@@ -26,7 +26,8 @@
  * the daemon's whole repertoire (SIGHUP reload, names refresh, snooping,
  * re-attach after pins removed / interface re-created) with only these:
  * it loads no program after start-up, so it needs no CAP_PERFMON, and
- * bpffs is mounted by attach, so no CAP_SYS_ADMIN.
+ * bpffs is mounted by attach, so no CAP_SYS_ADMIN.  The one load it may
+ * need, a growth of the gateway maps, is its helper's (grower.h).
  */
 #define EDPG_RUN_CAPS	(EDPG_CAP(CAP_BPF) | EDPG_CAP(CAP_NET_ADMIN))
 

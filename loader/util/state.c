@@ -298,8 +298,17 @@ int edpg_ifaces_load(const char *state_dir, struct edpg_ifaces *out)
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct edpg_iface *i = &out->v[out->n];
 
+		unsigned int cap;
+		char end;
+
 		if (line[0] == '#' || out->n == EDPG_MAX_IFACES)
 			continue;
+		/* Two words: never an interface line (those have three or
+		 * four), so an older edpgate skips it. */
+		if (sscanf(line, "max-gateways %u %c", &cap, &end) == 1) {
+			out->max_gateways = cap;
+			continue;
+		}
 		if (sscanf(line, "%15s %7s %7s %d", i->name, i->xdp_mode, i->enforce,
 			   &i->ifindex) >= 3)
 			out->n++;
@@ -317,6 +326,8 @@ int edpg_ifaces_save(const char *state_dir, const struct edpg_ifaces *in)
 	for (size_t i = 0; i < in->n; i++)
 		off += snprintf(buf + off, sizeof(buf) - off, "%s %s %s %d\n", in->v[i].name,
 				in->v[i].xdp_mode, in->v[i].enforce, in->v[i].ifindex);
+	if (in->max_gateways)
+		off += snprintf(buf + off, sizeof(buf) - off, "max-gateways %u\n", in->max_gateways);
 	edpg_state_path(path, sizeof(path), state_dir, EDPG_STATE_INTERFACES);
 	return edpg_write_atomic(path, buf, off);
 }

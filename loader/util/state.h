@@ -7,6 +7,7 @@
 #define EDPG_STATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The files of the state directory, named here once: every module that
@@ -58,6 +59,9 @@ struct edpg_iface {
 struct edpg_ifaces {
 	struct edpg_iface v[EDPG_MAX_IFACES];
 	size_t n;
+	/* attach --max-gateways: the maps' gateway capacity, fixed; 0 (the
+	 * default): sized to the site and grown with it. */
+	uint32_t max_gateways;
 };
 
 int edpg_ifaces_load(const char *state_dir, struct edpg_ifaces *out);

@@ -5,7 +5,8 @@
  * For each site (N gateways, 4 x N exact addresses, half IPv4, half IPv6,
  * up to the capacity of a family) the program is loaded and pinned the way
  * `edpgate attach` does it (edpg_bpf_load_and_pin), once with the default
- * capacity and once with --max-gateways N, the site is written into the
+ * capacity (sized to the site: edpg_bpf_capacity_for) and once with
+ * --max-gateways N when that differs, the site is written into the
  * live generation, and the kernel's own accounting of every map of the
  * program is read (the memlock line of the map's fdinfo, which the kernel
  * computes from what the map holds: for a hash without preallocation,
@@ -21,6 +22,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +46,8 @@ struct map_mem {
 };
 
 struct sample {
-	uint32_t gateways, addrs, capacity;	/* capacity 0 = the default */
+	uint32_t gateways, addrs, capacity;
+	bool dflt;		/* capacity is what attach gives without --max-gateways */
 	uint64_t total;
 	uint64_t percpu_each;
 	int nmaps;
@@ -218,8 +221,8 @@ static void write_md(FILE *md, const struct sample *ss, int ns)
 	fprintf(md, "## Kernel memory of the maps\n\n");
 	fprintf(md, "The program loaded and pinned as `edpgate attach` does it, the site written into the live generation (N gateways, 4 x N exact addresses half IPv4 half IPv6, at most %u per family), then the kernel's own accounting of every map of the program (fdinfo `memlock`).  "
 		"This machine has %d possible CPUs; the columns for 2, 4 and 16 CPUs replace the per-CPU arrays' share (max_entries x value size x CPUs) by that CPU count's.  "
-		"*default* is the capacity `attach` gives without `--max-gateways` (%u); *sized* is `--max-gateways N`.\n\n",
-		EDPG_MAX_DST, possible_cpus, EDPG_MAX_GATEWAYS);
+		"*default* is the capacity `attach` gives without `--max-gateways` (room for twice the site, a power of two, %u..%u; it grows with the site); *fixed* is `--max-gateways N`.\n\n",
+		EDPG_MAX_DST, possible_cpus, EDPG_MIN_CAPACITY, EDPG_MAX_GATEWAYS);
 	fprintf(md, "| gateways | addresses | capacity | MiB here | 2 CPUs | 4 CPUs | 16 CPUs | largest maps here (MiB) |\n");
 	fprintf(md, "|---:|---:|---|---:|---:|---:|---:|---|\n");
 	for (int i = 0; i < ns; i++) {
@@ -234,7 +237,7 @@ static void write_md(FILE *md, const struct sample *ss, int ns)
 					break;
 				}
 		fprintf(md, "| %u | %u | %s %u | %.1f | %.1f | %.1f | %.1f |", s->gateways, s->addrs,
-			s->capacity ? "sized" : "default", s->capacity ? s->capacity : EDPG_MAX_GATEWAYS,
+			s->dflt ? "default" : "fixed", s->capacity,
 			mib(s->total), mib(at_cpus(s, 2)), mib(at_cpus(s, 4)), mib(at_cpus(s, 16)));
 		for (int t = 0; t < 3; t++)
 			if (top[t] >= 0)
@@ -251,7 +254,7 @@ static void write_summary(FILE *sum, const struct sample *ss, int ns)
 	for (int i = 0; i < ns; i++) {
 		const struct sample *s = &ss[i];
 
-		if (s->capacity)
+		if (!s->dflt)
 			continue;
 		if (s->gateways == 256) {
 			fprintf(sum, "memory\tkernel memory, default capacity, %u gateways / %u addresses, this machine (%d CPUs)\t%.1f MiB\t<= 8 MiB\t%s\n",
@@ -266,7 +269,7 @@ static void write_summary(FILE *sum, const struct sample *ss, int ns)
 		}
 	}
 	for (int i = 0; i < ns; i++)
-		if (ss[i].capacity == 256)
+		if (!ss[i].dflt && ss[i].capacity == 256)
 			fprintf(sum, "memory\t256 gateways with --max-gateways 256, this machine / 16 CPUs\t%.1f / %.1f MiB\t-\t-\n",
 				mib(ss[i].total), mib(at_cpus(&ss[i], 16)));
 }
@@ -279,7 +282,7 @@ static void write_json(FILE *js, const struct sample *ss, int ns)
 
 		fprintf(js, "%s{\"gateways\": %u, \"addresses\": %u, \"capacity\": %u, \"bytes\": %llu, \"bytes_at_cpus\": {",
 			i ? ", " : "", s->gateways, s->addrs,
-			s->capacity ? s->capacity : EDPG_MAX_GATEWAYS, (unsigned long long)s->total);
+			s->capacity, (unsigned long long)s->total);
 		for (size_t c = 0; c < NR_CPU_COUNTS; c++)
 			fprintf(js, "%s\"%d\": %llu", c ? ", " : "", cpu_counts[c],
 				(unsigned long long)at_cpus(s, cpu_counts[c]));
@@ -341,15 +344,16 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nscales && !err; i++) {
 		for (int c = 0; c < 2 && !err; c++) {
 			struct sample *s = &ss[ns];
-			uint32_t cap = c ? scales[i] : EDPG_MAX_GATEWAYS;
+			uint32_t cap = c ? scales[i] : edpg_bpf_capacity_for(scales[i]);
 			uint32_t per_family = 2 * scales[i];
 
 			s->gateways = scales[i];
 			if (per_family > EDPG_MAX_DST)
 				per_family = EDPG_MAX_DST;
 			s->addrs = 2 * per_family;
-			s->capacity = c ? scales[i] : 0;
-			if (c && cap == EDPG_MAX_GATEWAYS)
+			s->capacity = cap;
+			s->dflt = !c;
+			if (c && cap == edpg_bpf_capacity_for(scales[i]))
 				continue;	/* the same as the default */
 			err = run_one(pin_dir, s);
 			if (err)

@@ -16,7 +16,8 @@
 #    wins, broken rules are refused and change nothing;
 #  - RBAC: plant-a's router credentials cannot write plant-b's gateways
 #    (refused, nothing changes) nor enrol at their own site;
-#  - a 10,000-gateway import arrives whole (2 chunks, one pointer flip);
+#  - a 10,000-gateway import arrives whole (2 chunks, one pointer flip),
+#    each daemon's helper growing the maps live;
 #  - the etcd leader killed, rb cut off from etcd for PARTITION_S seconds
 #    (default 60): enforcement never stops, status/doctor/metrics say
 #    unreachable, the change made meanwhile (and a compaction) arrive
@@ -361,7 +362,11 @@ for r in ra rb; do
 	wait_for 60 bash -c "$(declare -f in_ns r); RNS[$r]=${RNS[$r]}; EDPGATE=$EDPGATE PIN_ROOT=$PIN_ROOT E2E_TMP=$E2E_TMP RULES=$RULES; r $r verify >/dev/null 2>&1" ||
 		fail "verify on $r after the import: $(r $r verify 2>&1 | tail -3)"
 done
-ok "10,000 gateways imported as $nch chunks and one pointer flip; both routers hold 10,001"
+# Both daemons grew their maps (sized for 1 gateway) through their
+# helpers: the daemons themselves cannot load a program.
+ngrow=$(grep -c "gateway capacity 64 -> 32768 for 10001 gateways" "$E2E_TMP/bg.log")
+[ "$ngrow" -eq 2 ] || fail "$ngrow growths logged for the import, want one per router: $(grep -i "capacity\|grow" "$E2E_TMP/bg.log" | tail -5)"
+ok "10,000 gateways imported as $nch chunks and one pointer flip; both routers grew to 32768 slots and hold 10,001"
 
 # ---- the etcd leader killed ----------------------------------------------
 leader=$(root_ectl endpoint status -w json |

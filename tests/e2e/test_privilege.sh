@@ -11,7 +11,9 @@
 #  - `edpgate run` keeps exactly CAP_BPF and CAP_NET_ADMIN
 #    (effective, permitted, bounding), no_new_privs, and still works:
 #    a SIGHUP applies a rules change, a gateway added by the CLI is in
-#    the daemon's next push.
+#    the daemon's next push;
+#  - its map-growing helper holds only what a growth needs, grows the maps
+#    live when a reload brings more gateways than slots, and ends with it.
 . "$(dirname "$0")/lib.sh"
 require_root
 command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
@@ -151,6 +153,20 @@ done
 [ "$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$D_PID/status")" = 1 ] || fail "daemon without no_new_privs"
 ok "daemon keeps CAP_BPF and CAP_NET_ADMIN only (CapEff=CapPrm=CapBnd=$want), no_new_privs"
 
+# Its map-growing helper: the one child, with what a load and a link
+# switch need, and nothing of the daemon's open but the socket to it.
+H_PID=$(xargs <"/proc/$D_PID/task/$D_PID/children")
+[ -n "$H_PID" ] && [ "$(wc -w <<<"$H_PID")" -eq 1 ] || fail "daemon children '$H_PID', want its one helper"
+want_h=$(printf '%016x' $(((1 << 39) | (1 << 38) | (1 << 21) | (1 << 12))))	# bpf, perfmon, sys_admin, net_admin
+for s in CapEff CapPrm CapBnd; do
+	got=$(awk -v s="$s:" '$1 == s { print $2 }' "/proc/$H_PID/status")
+	[ "$got" = "$want_h" ] || fail "helper $s $got, want $want_h"
+done
+[ "$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$H_PID/status")" = 1 ] || fail "helper without no_new_privs"
+fds=$(ls "/proc/$H_PID/fd" | sort -n | tr '\n' ' ')
+[ "$fds" = "0 1 2 3 " ] || fail "helper holds fds '$fds', want 0 1 2 3"
+ok "its helper: CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_NET_ADMIN, no_new_privs, fds 0-3 only"
+
 # SIGHUP applies a rules change; the daemon's push carries a CLI-added gateway.
 echo "group cloud2 203.0.113.0/24" >>"$RULES"
 echo "allow edp-ssl to cloud2" >>"$RULES"
@@ -166,4 +182,19 @@ edp -j status | jq -e '.gateways == 2' >/dev/null || fail "the daemon's push los
 grep -qi "operation not permitted\|cannot drop" "$LOG" && { cat "$LOG"; fail "EPERM in the daemon's log"; }
 kill -0 "$D_PID" || { cat "$LOG"; fail "daemon died"; }
 ok "reduced daemon: SIGHUP applies a rules change, keeps a CLI-added gateway, no EPERM"
+
+# More gateways than the 64 slots the program was loaded with, from the
+# gateways file (as a restored backup, or the store, brings them): the
+# reduced daemon grows the maps live through its helper.
+for i in $(seq 0 99); do printf 'gateway 02:79:00:00:00:%02x\n' "$i"; done >>"$STATE_DIR/gateways"
+kill -HUP "$D_PID"
+for _ in $(seq 50); do edp -j status 2>/dev/null | jq -e '.gateways == 102' >/dev/null && break; sleep 0.1; done
+grep -q "gateway capacity 64 -> 256 for 102 gateways (1 links switched" "$LOG" || { cat "$LOG"; fail "the reduced daemon did not grow the maps"; }
+edp verify >/dev/null || { cat "$LOG"; fail "verify after the daemon's growth"; }
+edp -j status | jq -e '.gateways == 102' >/dev/null || fail "102 gateways not live after the growth"
+kill -0 "$H_PID" || fail "the helper died in the growth"
+kill -TERM "$D_PID"
+for _ in $(seq 50); do kill -0 "$H_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$H_PID" 2>/dev/null && fail "the helper outlived the daemon"
+ok "the reduced daemon grew 64 -> 256 slots through its helper for 102 gateways; verify passes; the helper ends with it"
 echo PASS
