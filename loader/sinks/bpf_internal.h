@@ -36,6 +36,9 @@ extern const struct edpg_dst_layout edpg_dst_layouts[EDPG_M_MAX];
  * hash or LPM map; caller frees *keys. */
 int edpg_keys_of_gen(int fd, size_t ksz, size_t gen_off, uint32_t gen, void **keys, size_t *n);
 
+/* bpf_read.c: @from's counters added into @to (last_seen: the later). */
+void edpg_gw_stats_add(struct edpg_gw_stats *to, const struct edpg_gw_stats *from);
+
 /* bpf_object.c */
 /* Maps that hold policy (shared with a private instance); the rest are
  * counters. */

@@ -85,6 +85,7 @@ void edpg_bpf_reset(struct edpg_bpf *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->prog_fd = -1;
+	b->carry_fd = -1;
 	for (int i = 0; i < EDPG_M_MAX; i++)
 		b->map_fd[i] = -1;
 	b->ncpus = libbpf_num_possible_cpus();
@@ -107,6 +108,9 @@ void edpg_bpf_close(struct edpg_bpf *b)
 			if (b->map_fd[i] >= 0)
 				close(b->map_fd[i]);
 	}
+	/* Never the skeleton's: bpf_grow.c creates it. */
+	if (b->carry_fd >= 0)
+		close(b->carry_fd);
 	edpg_bpf_reset(b);
 }
 
@@ -150,6 +154,13 @@ int edpg_bpf_open_raw(struct edpg_bpf *b, const char *pin_dir)
 			err = -errno;
 			goto out;
 		}
+	}
+	/* Absent until the maps first grow. */
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, EDPG_CARRY_PIN);
+	b->carry_fd = edpg_pins_rdonly ? bpf_obj_get_opts(path, &ro) : bpf_obj_get(path);
+	if (b->carry_fd < 0 && errno != ENOENT) {
+		err = -errno;
+		goto out;
 	}
 	err = edpg_bpf_fill_info(b);
 out:

@@ -313,6 +313,7 @@ int edpg_bpf_repin(const char *pin_dir, const struct edpg_ifaces *ifs,
 	lo.max_gateways = old_capacity(pin_dir);
 	for (int i = 0; i < EDPG_M_MAX; i++)
 		unpin(pin_dir, edpg_map_names[i]);
+	unpin(pin_dir, EDPG_CARRY_PIN);
 	unpin(pin_dir, EDPG_SNOOP_PIN_PROG);
 	for (size_t i = 0; i < 2; i++)
 		unpin(pin_dir, snoop_maps[i]);

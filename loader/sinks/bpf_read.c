@@ -58,9 +58,23 @@ int edpg_bpf_gw_get(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_
 
 /* ---- counters ---------------------------------------------------------- */
 
+void edpg_gw_stats_add(struct edpg_gw_stats *to, const struct edpg_gw_stats *from)
+{
+	if (from->last_seen > to->last_seen)
+		to->last_seen = from->last_seen;
+	for (int r = 0; r < EDPG_R_MAX; r++) {
+		to->drops[r] += from->drops[r];
+		to->would_drop[r] += from->would_drop[r];
+	}
+	for (int s = 0; s < EDPG_MAX_SERVICES; s++) {
+		to->svc[s].packets += from->svc[s].packets;
+		to->svc[s].bytes += from->svc[s].bytes;
+	}
+}
+
 int edpg_bpf_gw_stats(const struct edpg_bpf *b, uint32_t slot, struct edpg_gw_stats *out)
 {
-	struct edpg_gw_stats *pc;
+	struct edpg_gw_stats *pc, carried;
 	int err = 0;
 
 	pc = calloc(b->ncpus, sizeof(*pc));
@@ -71,17 +85,14 @@ int edpg_bpf_gw_stats(const struct edpg_bpf *b, uint32_t slot, struct edpg_gw_st
 		err = -errno;
 		goto out;
 	}
-	for (int c = 0; c < b->ncpus; c++) {
-		if (pc[c].last_seen > out->last_seen)
-			out->last_seen = pc[c].last_seen;
-		for (int r = 0; r < EDPG_R_MAX; r++) {
-			out->drops[r] += pc[c].drops[r];
-			out->would_drop[r] += pc[c].would_drop[r];
-		}
-		for (int s = 0; s < EDPG_MAX_SERVICES; s++) {
-			out->svc[s].packets += pc[c].svc[s].packets;
-			out->svc[s].bytes += pc[c].svc[s].bytes;
-		}
+	for (int c = 0; c < b->ncpus; c++)
+		edpg_gw_stats_add(out, &pc[c]);
+	/* What the instances before the last growth counted on this slot. */
+	if (b->carry_fd >= 0) {
+		if (!bpf_map_lookup_elem(b->carry_fd, &slot, &carried))
+			edpg_gw_stats_add(out, &carried);
+		else if (errno != ENOENT)
+			err = -errno;
 	}
 out:
 	free(pc);

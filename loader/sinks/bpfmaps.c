@@ -191,6 +191,10 @@ static int slots_zero(struct edpg_bpf *b, struct slots *sl)
 		return -ENOMEM;
 	err = zero_slots(b->map_fd[EDPG_M_GW_STATS], sl->fresh, sl->nfresh, zero, chunk);
 	err = err ?: zero_slots(b->map_fd[EDPG_M_GW_DIAG], sl->fresh, sl->nfresh, zero, chunk);
+	/* And what a growth carried for the deleted gateway (bpf_grow.c). */
+	for (size_t i = 0; !err && b->carry_fd >= 0 && i < sl->nfresh; i++)
+		if (bpf_map_delete_elem(b->carry_fd, &sl->fresh[i]) && errno != ENOENT)
+			err = -errno;
 	free(zero);
 	if (!err)
 		sl->nfresh = 0;

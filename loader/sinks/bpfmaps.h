@@ -40,6 +40,14 @@ extern const char *const edpg_map_names[EDPG_M_MAX];
 extern const char *const edpg_reason_names[EDPG_R_MAX];
 
 /*
+ * The counters a growth of the maps carried from the instance it
+ * replaced (bpf_grow.c): a hash of slot -> struct edpg_gw_stats summed
+ * over the CPUs, added by every reader.  Not a map of the program (it
+ * never reads it): pinned beside the others only once the maps grew.
+ */
+#define EDPG_CARRY_PIN	"edpg_gw_carry"
+
+/*
  * An open instance.  Its fields are the sink's: code above loader/sinks/
  * holds one (on the stack) and passes it to the functions here, and
  * reads nothing in it (edpg_bpf_capacity, edpg_bpf_has_prog); scripts/check-layers.sh
@@ -49,6 +57,7 @@ struct edpg_bpf {
 	int prog_fd;
 	int map_fd[EDPG_M_MAX];
 	uint32_t max_gateways;	/* edpg_gw_stats max_entries = slot space */
+	int carry_fd;		/* EDPG_CARRY_PIN, -1 until the maps first grew */
 	int ncpus;
 	void *skel;		/* struct edpgate * when this process loaded it */
 };

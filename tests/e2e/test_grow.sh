@@ -100,13 +100,19 @@ edp gateway add 02:00:00:01:00:05 --audit --replace >/dev/null || fail "gateway 
 # another second from one command to the next)
 stats_of() { edp -j stats | jq -S -c '[.gateways[] | del(.last_seen)] | sort_by(.mac)'; }
 # raw_last_seen MAC: the data-path time in its counter slot (the first
-# field, little-endian), latest CPU's, in hex
+# field, little-endian), latest CPU's, in hex; after a growth the old
+# instance's time is in the carry map (edpg_gw_carry) beside it
 raw_last_seen() {
-	local s
+	local s key
 	s=$(edp -j gateway show "$1" | jq .slot)
-	bpftool -j map lookup pinned "$PIN_DIR/edpg_gw_stats" key $((s & 255)) $((s >> 8 & 255)) \
-		$((s >> 16 & 255)) $((s >> 24)) |
-		jq -r '[.values[].value[0:8] | map(ltrimstr("0x")) | reverse | join("")] | max'
+	key="$((s & 255)) $((s >> 8 & 255)) $((s >> 16 & 255)) $((s >> 24))"
+	{
+		bpftool -j map lookup pinned "$PIN_DIR/edpg_gw_stats" key $key |
+			jq -r '.values[].value[0:8] | map(ltrimstr("0x")) | reverse | join("")'
+		[ ! -e "$PIN_DIR/edpg_gw_carry" ] ||
+			bpftool -j map lookup pinned "$PIN_DIR/edpg_gw_carry" key $key 2>/dev/null |
+			jq -r '.value[0:8] | map(ltrimstr("0x")) | reverse | join("")'
+	} | sort | tail -1
 }
 before_stats=$(stats_of)
 before_list=$(edp -j gateway list | jq -S -c 'sort_by(.mac)')
@@ -143,6 +149,22 @@ cmp -s "$E2E_TMP/stats.before" "$E2E_TMP/stats.after" ||
 edp verify >/dev/null || fail "verify after the growth: $(edp verify 2>&1)"
 ok "64 -> 512 slots: link $(jq '.[0]' <<<"$after_link") kept, program $before_prog -> $(prog_id prog), 13 other maps the same, counters of the 41 identical ($a0 allowed), verify passes"
 
+# The carried counters belong to the slot's gateway: deleted and enrolled
+# again into the same slot, it starts from zero.
+carried() {
+	bpftool -j map lookup pinned "$PIN_DIR/edpg_gw_carry" key $(($1 & 255)) $(($1 >> 8 & 255)) \
+		$(($1 >> 16 & 255)) $(($1 >> 24)) 2>/dev/null | jq -e '.value' >/dev/null
+}
+slot0=$(edp -j gateway show $GWMAC | jq .slot)
+carried "$slot0" || fail "no carried counters for $GWMAC (slot $slot0) after the growth"
+edp gateway del $GWMAC >/dev/null && edp gateway add $GWMAC --name flowgw >/dev/null ||
+	fail "gateway del + add $GWMAC"
+[ "$(edp -j gateway show $GWMAC | jq .slot)" = "$slot0" ] ||
+	fail "$GWMAC enrolled again into slot $(edp -j gateway show $GWMAC | jq .slot), not $slot0"
+carried "$slot0" && fail "slot $slot0 still carries the deleted gateway's counters"
+[ "$(allowed $GWMAC)" = 0 ] || fail "$GWMAC enrolled again starts at $(allowed $GWMAC) allowed"
+ok "a carried slot enrolled again starts from zero"
+
 # ---- the snooper reads the new gateway table -----------------------------------
 snoop_maps() { bpftool -j prog show pinned "$PIN_DIR/snoop_prog" | jq -c '.map_ids'; }
 [ "$(prog_id snoop_prog)" != "$before_snoop" ] || fail "the DNS snooper was not replaced"
@@ -171,6 +193,8 @@ echo "  sent $sent frames in $(awk -v n="$ns" 'BEGIN { printf "%.2f", n / 1e9 }'
 	"allowed counted $((a2 - a1)), dropped by edpgate $gd, by the veth before XDP $vd"
 [ "$gd" = 0 ] || fail "edpgate dropped $gd frames while growing: $(edp -j stats | jq -c .global)"
 [ "$a2" -gt "$a1" ] || fail "the flow's counter did not carry on ($a1 -> $a2)"
+[ "$((a2 - a1 + vd))" = "$sent" ] ||
+	fail "sent $sent, allowed $((a2 - a1)), veth drops $vd: $((sent - vd - a2 + a1)) frames unaccounted"
 ok "512 -> 2048 slots under a line-rate flow: no frame dropped by edpgate, $((a2 - a1)) allowed counted"
 
 # A gateway whose slot is beyond the old capacity passes at once.
