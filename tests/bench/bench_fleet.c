@@ -101,9 +101,19 @@ static int enrol(const char *words, long count, const char *pin_dir)
 		if (have_b) {
 			struct edpg_gw g;
 
-			/* 100 us polls of the map: the figure's resolution. */
-			while (edpg_bpf_gw_get(&b, mac, &g))
+			uint64_t give_up = wall_us() + 60 * 1000000ULL;
+
+			/* 100 us polls of the map: the figure's resolution.
+			 * An enrolment that grows the maps replaces the
+			 * gateway table: follow the pins to the new one. */
+			while (edpg_bpf_gw_get(&b, mac, &g)) {
+				if (edpg_bpf_follow(&b, pin_dir) < 0 || wall_us() > give_up) {
+					fprintf(stderr, "bench_fleet: gateway %ld not in the map after 60 s\n",
+						i + 1);
+					return 1;
+				}
 				usleep(100);
+			}
 			printf("ENFORCED %s %ld %llu\n", c.site, i + 1,
 			       (unsigned long long)(wall_us() - t0));
 		}
