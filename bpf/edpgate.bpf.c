@@ -129,7 +129,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EDPG_MAX_GATEWAYS);
 	__type(key, __u32);
-	__type(value, struct edpg_gw_stats);
+	__type(value, struct edpg_gw_hot);
 } edpg_gw_stats SEC(".maps");
 
 struct {
@@ -139,12 +139,14 @@ struct {
 	__type(value, struct edpg_global);
 } edpg_global SEC(".maps");
 
+/* One row per slot at most, so never full (edpgate.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, EDPG_MAX_GATEWAYS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory for the gateways that drop */
 	__type(key, __u32);
-	__type(value, struct edpg_gw_diag);
-} edpg_gw_diag SEC(".maps");
+	__type(value, struct edpg_gw_cold);
+} edpg_gw_cold SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -375,17 +377,33 @@ static __always_inline void ev_emit(struct edpg_ev_bucket *b, const struct dinfo
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* The last drop per reason and the gateway's event: drop path only. */
-static __always_inline void gw_note(const struct dinfo *di, __u32 reason)
+/* The zeros a gateway's cold row starts from: too large for the stack. */
+static const struct edpg_gw_cold cold_zero;
+
+/*
+ * The gateway's cold row, allocated on its first drop (or first frame of
+ * a service beyond EDPG_SVC_HOT): once per slot, then one lookup.  NULL
+ * only when the kernel cannot allocate; the verdict stands regardless.
+ */
+static __always_inline struct edpg_gw_cold *cold_row(__u32 slot)
 {
-	struct edpg_gw_diag *dg;
+	struct edpg_gw_cold *c = bpf_map_lookup_elem(&edpg_gw_cold, &slot);
+
+	if (c)
+		return c;
+	/* BPF_NOEXIST: another CPU may have just made it; either row is it. */
+	bpf_map_update_elem(&edpg_gw_cold, &slot, &cold_zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&edpg_gw_cold, &slot);
+}
+
+/* The last drop per reason and the gateway's event: drop path only. */
+static __always_inline void gw_note(struct edpg_gw_diag *dg, const struct dinfo *di,
+				    __u32 reason)
+{
 	struct edpg_drop_rec *r;
 	__u32 i = reason - EDPG_DIAG_FIRST;
 
 	if (dry_run || i >= EDPG_DIAG_NR)
-		return;
-	dg = bpf_map_lookup_elem(&edpg_gw_diag, &di->slot);
-	if (!dg)
 		return;
 	r = &dg->last[i];
 	r->ts = di->now;
@@ -410,16 +428,17 @@ static __always_inline void gw_note(const struct dinfo *di, __u32 reason)
 	ev_emit(&dg->ev, di, reason);
 }
 
-static __always_inline int gw_drop(struct edpg_gw_stats *st, const struct dinfo *di,
-				   __u32 reason, __u64 len)
+static __always_inline int gw_drop(const struct dinfo *di, __u32 reason, __u64 len)
 {
-	if (st && reason < EDPG_R_MAX) {
+	struct edpg_gw_cold *c = cold_row(di->slot);
+
+	if (c && reason < EDPG_R_MAX) {
 		if (di->would)
-			st->would_drop[reason]++;
+			c->would_drop[reason]++;
 		else
-			st->drops[reason]++;
+			c->drops[reason]++;
+		gw_note(&c->diag, di, reason);
 	}
-	gw_note(di, reason);
 	return count(reason, EDPG_V_DROP, len, di->would);
 }
 
@@ -673,7 +692,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 len = data_end - data;
 	struct ethhdr *eth = data;
-	struct edpg_gw_stats *st = NULL;
+	struct edpg_gw_hot *st = NULL;
 	struct hdrs h = {};
 	struct edpg_config *cfg;
 	struct edpg_ctl *ctl;
@@ -756,31 +775,43 @@ int edpgate_xdp(struct xdp_md *ctx)
 
 	/* ---- anti-spoofing, then what kind of packet ---- */
 	if (binding_broken(gw, &h))
-		return gw_drop(st, &di, EDPG_R_BINDING, len);
+		return gw_drop(&di, EDPG_R_BINDING, len);
 	if (h.nonfirst)
-		return gw_drop(st, &di, EDPG_R_FRAGMENT, len);
+		return gw_drop(&di, EDPG_R_FRAGMENT, len);
 	if (h.l4proto != IPPROTO_TCP && h.l4proto != IPPROTO_UDP)
-		return gw_drop(st, &di, EDPG_R_PROTOCOL, len);
+		return gw_drop(&di, EDPG_R_PROTOCOL, len);
 
 	/* ---- (protocol, port) -> service ---- */
 	idx = edpg_port_index(gen, h.l4proto == IPPROTO_TCP ? EDPG_PROTO_TCP : EDPG_PROTO_UDP,
 			      h.dport);
 	sp = bpf_map_lookup_elem(&edpg_ports, &idx);
 	if (!sp || *sp == 0 || *sp > EDPG_MAX_SERVICES)
-		return gw_drop(st, &di, EDPG_R_PORT, len);
+		return gw_drop(&di, EDPG_R_PORT, len);
 	/* The mask, not the compare above, is what the verifier can use:
 	 * clang folds the compare away. */
 	sid = (*sp - 1) & (EDPG_MAX_SERVICES - 1);
 	if (!(gw->services & (1U << sid)))
-		return gw_drop(st, &di, EDPG_R_SERVICE, len);
+		return gw_drop(&di, EDPG_R_SERVICE, len);
 	idx = gen * EDPG_MAX_SERVICES + sid;
 	svc = bpf_map_lookup_elem(&edpg_services, &idx);
 	if (!svc || !dst_allowed(&h, gen, svc->groups, now, cfg->flags))
-		return gw_drop(st, &di, EDPG_R_DESTINATION, len);
+		return gw_drop(&di, EDPG_R_DESTINATION, len);
 
-	if (st) {
-		st->svc[sid].packets++;
-		st->svc[sid].bytes += len;
+	if (sid < EDPG_SVC_HOT) {
+		if (st) {
+			st->svc[sid].packets++;
+			st->svc[sid].bytes += len;
+		}
+	} else {
+		struct edpg_gw_cold *c = cold_row(di.slot);
+
+		if (c) {
+			sid = (sid - EDPG_SVC_HOT) & (EDPG_MAX_SERVICES - 1);
+			if (sid < EDPG_MAX_SERVICES - EDPG_SVC_HOT) {
+				c->svc[sid].packets++;
+				c->svc[sid].bytes += len;
+			}
+		}
 	}
 	return count(EDPG_R_ALLOW, EDPG_V_PASS, len, 0);
 }

@@ -177,17 +177,31 @@ struct edpg_cidr {
 	__u64 groups;
 };
 
-/* edpg_gw_stats: per-CPU array indexed by gateway slot. */
 struct edpg_counter {
 	__u64 packets;
 	__u64 bytes;
 };
 
-struct edpg_gw_stats {
+/*
+ * A gateway's counters live in two maps, by who writes them:
+ *
+ * edpg_gw_stats: per-CPU array indexed by gateway slot, what every allowed
+ * frame writes (one array lookup, no allocation, no shared cache line).
+ * Only the first EDPG_SVC_HOT services have their counter here: a site
+ * uses three (EDP over TLS, plain EDP, NTP), and a per-CPU row is paid
+ * for every slot on every possible CPU, used or not (at 65,536 slots the
+ * 32 services cost 32 MiB per CPU, this row 4.5 MiB).
+ *
+ * edpg_gw_cold: per-CPU hash by slot, allocated on a gateway's first drop
+ * or first frame of a service beyond the first EDPG_SVC_HOT: drop counts,
+ * drop records, and the other services' counters.  A healthy site of
+ * three services has none.
+ */
+#define EDPG_SVC_HOT		4
+
+struct edpg_gw_hot {
 	__u64 last_seen;	/* CLOCK_MONOTONIC_COARSE ns */
-	__u64 drops[EDPG_R_MAX];
-	__u64 would_drop[EDPG_R_MAX];	/* judged a drop, passed (audit) */
-	struct edpg_counter svc[EDPG_MAX_SERVICES];
+	struct edpg_counter svc[EDPG_SVC_HOT];
 };
 
 /* edpg_global: per-CPU array[EDPG_R_MAX], every verdict by reason. */
@@ -232,10 +246,30 @@ struct edpg_drop_rec {
 #define EDPG_DIAG_FIRST		EDPG_R_BINDING
 #define EDPG_DIAG_NR		(EDPG_R_MAX - EDPG_R_BINDING)
 
-/* edpg_gw_diag: per-CPU array indexed by gateway slot. */
+/* The troubleshooting half of edpg_gw_cold. */
 struct edpg_gw_diag {
 	struct edpg_ev_bucket ev;
 	struct edpg_drop_rec last[EDPG_DIAG_NR];
+};
+
+/* edpg_gw_cold: per-CPU hash, slot -> what a gateway's drops write. */
+struct edpg_gw_cold {
+	__u64 drops[EDPG_R_MAX];
+	__u64 would_drop[EDPG_R_MAX];	/* judged a drop, passed (audit) */
+	struct edpg_counter svc[EDPG_MAX_SERVICES - EDPG_SVC_HOT];
+	struct edpg_gw_diag diag;
+};
+
+/*
+ * A gateway's counters as userspace reads them: its edpg_gw_stats and
+ * edpg_gw_cold rows summed over the CPUs (edpg_bpf_gw_stats()).  Never a
+ * map value of the program: the carry of a growth holds it (bpf_grow.c).
+ */
+struct edpg_gw_stats {
+	__u64 last_seen;	/* CLOCK_MONOTONIC_COARSE ns */
+	__u64 drops[EDPG_R_MAX];
+	__u64 would_drop[EDPG_R_MAX];	/* judged a drop, passed (audit) */
+	struct edpg_counter svc[EDPG_MAX_SERVICES];
 };
 
 /* edpg_events: ring buffer of drop events. */
@@ -356,7 +390,7 @@ struct edpg_learn {
 #define EDPG_MAP_CIDR6		"edpg_cidr6"
 #define EDPG_MAP_GW_STATS	"edpg_gw_stats"
 #define EDPG_MAP_GLOBAL		"edpg_global"
-#define EDPG_MAP_GW_DIAG	"edpg_gw_diag"
+#define EDPG_MAP_GW_COLD	"edpg_gw_cold"
 #define EDPG_MAP_EV_GLOBAL	"edpg_ev_global"
 #define EDPG_MAP_EVENTS		"edpg_events"
 #define EDPG_MAP_PENDING	"edpg_pending"
@@ -373,12 +407,16 @@ _Static_assert(sizeof(struct edpg_dst6_key) == 20, "edpg_dst6_key");
 _Static_assert(sizeof(struct edpg_dst) == 16, "edpg_dst");
 _Static_assert(sizeof(struct edpg_cidr4_key) == 12, "edpg_cidr4_key");
 _Static_assert(sizeof(struct edpg_cidr6_key) == 24, "edpg_cidr6_key");
+_Static_assert(sizeof(struct edpg_gw_hot) == 8 + 16 * EDPG_SVC_HOT, "edpg_gw_hot");
 _Static_assert(sizeof(struct edpg_gw_stats) == 8 + 16 * EDPG_R_MAX + 16 * EDPG_MAX_SERVICES,
 	       "edpg_gw_stats");
 _Static_assert(sizeof(struct edpg_global) == 48, "edpg_global");
 _Static_assert(sizeof(struct edpg_ev_bucket) == 32, "edpg_ev_bucket");
 _Static_assert(sizeof(struct edpg_drop_rec) == 32, "edpg_drop_rec");
 _Static_assert(sizeof(struct edpg_gw_diag) == 32 + 32 * EDPG_DIAG_NR, "edpg_gw_diag");
+_Static_assert(sizeof(struct edpg_gw_cold) == 16 * EDPG_R_MAX +
+	       16 * (EDPG_MAX_SERVICES - EDPG_SVC_HOT) + sizeof(struct edpg_gw_diag),
+	       "edpg_gw_cold");
 _Static_assert(sizeof(struct edpg_event) == 64, "edpg_event");
 _Static_assert(sizeof(struct edpg_pending) == 40, "edpg_pending");
 _Static_assert(sizeof(struct edpg_learn_key) == 28, "edpg_learn_key");

@@ -2,10 +2,9 @@
 /*
  * bpf_grow.c - gateway capacity sized to the site, grown under a live link.
  *
- * The per-CPU counter arrays (edpg_gw_stats, edpg_gw_diag) cost their
- * whole max_entries on every possible CPU whether a slot is used or not:
- * at a fixed 65,536 slots that is ~60 MiB per CPU, more than a small
- * router has.  So without --max-gateways the maps start with room for
+ * The per-CPU counter array edpg_gw_stats costs its whole max_entries on
+ * every possible CPU whether a slot is used or not (4.5 MiB per CPU at
+ * 65,536 slots), and the preallocated gateway table twice its slots.  So without --max-gateways the maps start with room for
  * about twice the site and, when an enrolment needs more, a second
  * instance with twice the room is loaded beside the live one: every map
  * that does not depend on the capacity is the live one itself (addresses,
@@ -47,7 +46,7 @@
 /* The maps whose size is the gateway capacity: new ones on growth. */
 static bool sized_by_capacity(int id)
 {
-	return id == EDPG_M_GATEWAYS || id == EDPG_M_GW_STATS || id == EDPG_M_GW_DIAG;
+	return id == EDPG_M_GATEWAYS || id == EDPG_M_GW_STATS || id == EDPG_M_GW_COLD;
 }
 
 uint32_t edpg_bpf_capacity_for(size_t ngws)
@@ -163,43 +162,78 @@ static int rename_tmp(const char *pin_dir)
 static int build_carry(const struct edpg_bpf *old, int *carry_fd)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
-	struct edpg_gw_stats *pc = NULL, sum, prev;
+	static const struct edpg_gw_stats zero;
+	struct edpg_gw_stats sum;
 	int fd, err = 0;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, EDPG_CARRY_PIN, sizeof(__u32), sizeof(sum),
 			    EDPG_MAX_GATEWAYS, &mo);
 	if (fd < 0)
 		return -errno;
-	pc = calloc(old->ncpus, sizeof(*pc));
-	if (!pc) {
-		err = -ENOMEM;
-		goto out;
-	}
 	for (__u32 k = 0; k < old->max_gateways && !err; k++) {
-		static const struct edpg_gw_stats zero;
-
-		memset(&sum, 0, sizeof(sum));
-		if (bpf_map_lookup_elem(old->map_fd[EDPG_M_GW_STATS], &k, pc)) {
-			err = -errno;
-			break;
-		}
-		for (int c = 0; c < old->ncpus; c++)
-			edpg_gw_stats_add(&sum, &pc[c]);
-		if (old->carry_fd >= 0 && !bpf_map_lookup_elem(old->carry_fd, &k, &prev))
-			edpg_gw_stats_add(&sum, &prev);
-		if (!memcmp(&sum, &zero, sizeof(sum)))
+		/* With what the old carry held for the slot. */
+		err = edpg_bpf_gw_stats(old, k, &sum);
+		if (err || !memcmp(&sum, &zero, sizeof(sum)))
 			continue;
 		if (bpf_map_update_elem(fd, &k, &sum, BPF_NOEXIST))
 			err = -errno;
 	}
-out:
-	free(pc);
 	if (err) {
 		close(fd);
 		return err;
 	}
 	*carry_fd = fd;
 	return 0;
+}
+
+/*
+ * The cold rows into the new instance's map with their counts zeroed:
+ * the drop records are the last ones (copied, not added), the counts go
+ * to the carry with the rest (build_carry()), never counted twice.
+ */
+static int copy_cold(const struct edpg_bpf *old, int to)
+{
+	const __u32 chunk = 64;
+	size_t row = sizeof(struct edpg_gw_cold) * old->ncpus;
+	struct edpg_gw_cold *vals;
+	__u32 *keys;
+	__u64 batch = 0;
+	bool first = true, last = false;
+	int err = 0;
+
+	keys = calloc(chunk, sizeof(*keys));
+	vals = calloc(chunk, row);
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!last) {
+		__u32 n = chunk;
+
+		if (bpf_map_lookup_batch(old->map_fd[EDPG_M_GW_COLD], first ? NULL : &batch, &batch,
+					 keys, vals, &n, NULL)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				goto out;
+			}
+			last = true;	/* n holds the final entries */
+		}
+		first = false;
+		for (size_t i = 0; i < (size_t)n * old->ncpus; i++) {
+			struct edpg_gw_diag d = vals[i].diag;
+
+			memset(&vals[i], 0, sizeof(vals[i]));
+			vals[i].diag = d;
+		}
+		if (n && bpf_map_update_batch(to, keys, vals, &n, NULL)) {
+			err = -errno;
+			goto out;
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 /* The old program's last frames: a grace period of RCU, under which XDP
@@ -236,8 +270,7 @@ int edpg_bpf_grow(struct edpg_bpf *b, const char *pin_dir, const struct edpg_ifa
 	 * records too (the last ones, not counts: copied, not added). */
 	err = copy_entries(b->map_fd[EDPG_M_GATEWAYS], bpf_map__fd(s->maps.edpg_gateways),
 			   sizeof(struct edpg_gw_key), sizeof(struct edpg_gw));
-	err = err ?: copy_entries(b->map_fd[EDPG_M_GW_DIAG], bpf_map__fd(s->maps.edpg_gw_diag),
-				  sizeof(__u32), ROUND8(sizeof(struct edpg_gw_diag)) * b->ncpus);
+	err = err ?: copy_cold(b, bpf_map__fd(s->maps.edpg_gw_cold));
 	if (err) {
 		edpg_err(err, "cannot copy the gateways and their counters to the larger maps");
 		goto out;

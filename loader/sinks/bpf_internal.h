@@ -38,6 +38,9 @@ int edpg_keys_of_gen(int fd, size_t ksz, size_t gen_off, uint32_t gen, void **ke
 
 /* bpf_read.c: @from's counters added into @to (last_seen: the later). */
 void edpg_gw_stats_add(struct edpg_gw_stats *to, const struct edpg_gw_stats *from);
+/* A slot's counters read from the maps by fd (bpf_read.c). */
+int edpg_gw_totals(int hot_fd, int cold_fd, int carry_fd, int ncpus, uint32_t slot,
+		   struct edpg_gw_stats *out);
 
 /* bpf_object.c */
 /* Maps that hold policy (shared with a private instance); the rest are

@@ -47,7 +47,7 @@ const char *const edpg_map_names[EDPG_M_MAX] = {
 	[EDPG_M_CIDR6] = EDPG_MAP_CIDR6,
 	[EDPG_M_GW_STATS] = EDPG_MAP_GW_STATS,
 	[EDPG_M_GLOBAL] = EDPG_MAP_GLOBAL,
-	[EDPG_M_GW_DIAG] = EDPG_MAP_GW_DIAG,
+	[EDPG_M_GW_COLD] = EDPG_MAP_GW_COLD,
 	[EDPG_M_EV_GLOBAL] = EDPG_MAP_EV_GLOBAL,
 	[EDPG_M_EVENTS] = EDPG_MAP_EVENTS,
 	[EDPG_M_PENDING] = EDPG_MAP_PENDING,
@@ -269,7 +269,7 @@ int edpg_skel_open(struct edpgate **out, const struct edpg_load_opts *o)
 	s->rodata->coarse_clock = edpg_kfeat_coarse_clock();
 	err = bpf_map__set_max_entries(s->maps.edpg_gateways, EDPG_NR_GENS * gws);
 	err = err ?: bpf_map__set_max_entries(s->maps.edpg_gw_stats, gws);
-	err = err ?: bpf_map__set_max_entries(s->maps.edpg_gw_diag, gws);
+	err = err ?: bpf_map__set_max_entries(s->maps.edpg_gw_cold, gws);
 	err = err ?: bpf_map__set_max_entries(s->maps.edpg_dst4, EDPG_NR_GENS * dst);
 	err = err ?: bpf_map__set_max_entries(s->maps.edpg_dst6, EDPG_NR_GENS * dst);
 	if (err) {

@@ -72,31 +72,75 @@ void edpg_gw_stats_add(struct edpg_gw_stats *to, const struct edpg_gw_stats *fro
 	}
 }
 
-int edpg_bpf_gw_stats(const struct edpg_bpf *b, uint32_t slot, struct edpg_gw_stats *out)
+/*
+ * A gateway's counters summed over the CPUs: its hot row, its cold row
+ * when it has one (edpgate.h: only a gateway that dropped or used a
+ * service beyond the first EDPG_SVC_HOT), and what a growth carried for
+ * its slot (@carry_fd -1: none).  By fd, so the tests' own instances
+ * read through the same code.
+ */
+int edpg_gw_totals(int hot_fd, int cold_fd, int carry_fd, int ncpus, uint32_t slot,
+		   struct edpg_gw_stats *out)
 {
-	struct edpg_gw_stats *pc, carried;
+	struct edpg_gw_hot *hot;
+	struct edpg_gw_cold *cold;
+	struct edpg_gw_stats carried;
+	bool has_cold = true;
 	int err = 0;
 
-	pc = calloc(b->ncpus, sizeof(*pc));
-	if (!pc)
-		return -ENOMEM;
 	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GW_STATS], &slot, pc)) {
+	hot = calloc(ncpus, sizeof(*hot));
+	cold = calloc(ncpus, sizeof(*cold));
+	if (!hot || !cold) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_lookup_elem(hot_fd, &slot, hot)) {
 		err = -errno;
 		goto out;
 	}
-	for (int c = 0; c < b->ncpus; c++)
-		edpg_gw_stats_add(out, &pc[c]);
+	if (bpf_map_lookup_elem(cold_fd, &slot, cold)) {
+		if (errno != ENOENT) {
+			err = -errno;
+			goto out;
+		}
+		has_cold = false;
+	}
+	for (int c = 0; c < ncpus; c++) {
+		if (hot[c].last_seen > out->last_seen)
+			out->last_seen = hot[c].last_seen;
+		for (int s = 0; s < EDPG_SVC_HOT; s++) {
+			out->svc[s].packets += hot[c].svc[s].packets;
+			out->svc[s].bytes += hot[c].svc[s].bytes;
+		}
+		if (!has_cold)
+			continue;
+		for (int r = 0; r < EDPG_R_MAX; r++) {
+			out->drops[r] += cold[c].drops[r];
+			out->would_drop[r] += cold[c].would_drop[r];
+		}
+		for (int s = 0; s < EDPG_MAX_SERVICES - EDPG_SVC_HOT; s++) {
+			out->svc[EDPG_SVC_HOT + s].packets += cold[c].svc[s].packets;
+			out->svc[EDPG_SVC_HOT + s].bytes += cold[c].svc[s].bytes;
+		}
+	}
 	/* What the instances before the last growth counted on this slot. */
-	if (b->carry_fd >= 0) {
-		if (!bpf_map_lookup_elem(b->carry_fd, &slot, &carried))
+	if (carry_fd >= 0) {
+		if (!bpf_map_lookup_elem(carry_fd, &slot, &carried))
 			edpg_gw_stats_add(out, &carried);
 		else if (errno != ENOENT)
 			err = -errno;
 	}
 out:
-	free(pc);
+	free(hot);
+	free(cold);
 	return err;
+}
+
+int edpg_bpf_gw_stats(const struct edpg_bpf *b, uint32_t slot, struct edpg_gw_stats *out)
+{
+	return edpg_gw_totals(b->map_fd[EDPG_M_GW_STATS], b->map_fd[EDPG_M_GW_COLD], b->carry_fd,
+			      b->ncpus, slot, out);
 }
 
 int edpg_bpf_global(const struct edpg_bpf *b, struct edpg_global out[EDPG_R_MAX])
@@ -320,18 +364,22 @@ static void bucket_add(struct edpg_ev_bucket *to, const struct edpg_ev_bucket *f
 
 int edpg_bpf_gw_diag(const struct edpg_bpf *b, uint32_t slot, struct edpg_gw_diag *out)
 {
-	struct edpg_gw_diag *pc = NULL;
+	struct edpg_gw_cold *pc = NULL;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = lookup_percpu(b, EDPG_M_GW_DIAG, &slot, sizeof(*pc), (void **)&pc);
+	err = lookup_percpu(b, EDPG_M_GW_COLD, &slot, sizeof(*pc), (void **)&pc);
+	if (err == -ENOENT)
+		return 0;	/* no drop yet: no cold row */
 	if (err)
 		return err;
 	for (int c = 0; c < b->ncpus; c++) {
-		bucket_add(&out->ev, &pc[c].ev);
+		const struct edpg_gw_diag *d = &pc[c].diag;
+
+		bucket_add(&out->ev, &d->ev);
 		for (int r = 0; r < EDPG_DIAG_NR; r++)
-			if (pc[c].last[r].ts > out->last[r].ts)
-				out->last[r] = pc[c].last[r];
+			if (d->last[r].ts > out->last[r].ts)
+				out->last[r] = d->last[r];
 	}
 	free(pc);
 	return 0;

@@ -171,33 +171,82 @@ static int zero_slots(int fd, const uint32_t *slots, size_t n, const void *zero,
 }
 
 /*
- * A fresh slot's counters and drop records are zeroed (they may hold a
+ * The rows of the slot-keyed hash @fd (the cold rows, the carry) whose
+ * slot is marked in @fresh: deleted.  Walked by key, not by fresh slot:
+ * the hash holds only the gateways that dropped (or were carried), so an
+ * import of 10,000 fresh slots is not 10,000 deletes of absent rows.
+ */
+static int hash_rows_drop(int fd, const uint8_t *fresh, uint32_t nslots)
+{
+	__u32 key, next, *del = NULL, *nd;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &next); prev = &key) {
+		key = next;
+		if (key >= nslots || !fresh[key])
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			nd = realloc(del, cap * sizeof(*del));
+			if (!nd) {
+				err = -ENOMEM;
+				goto out;
+			}
+			del = nd;
+		}
+		del[n++] = key;
+	}
+	if (errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, &del[i]) && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+out:
+	free(del);
+	return err;
+}
+
+/*
+ * A fresh slot's counters and drop records are emptied (they may hold a
  * deleted gateway's; doctor must not blame a new gateway for an old one's
- * drops), before any gateway record points at it.  In batches: an import
- * of 10,000 was 20,000 syscalls one slot at a time.  edpg_gw_stats has the
- * larger value, so its buffer of zeros serves edpg_gw_diag too.
+ * drops), before any gateway record points at it.  The hot rows in
+ * batches (an import of 10,000 was 10,000 syscalls one slot at a time);
+ * the cold rows and the carry by walking their few keys.
  */
 static int slots_zero(struct edpg_bpf *b, struct slots *sl)
 {
-	size_t vsz = ROUND8(sizeof(struct edpg_gw_stats)) * b->ncpus;
+	size_t vsz = ROUND8(sizeof(struct edpg_gw_hot)) * b->ncpus;
 	size_t chunk = 65536 / vsz ? 65536 / vsz : 1;
+	uint8_t *fresh = NULL;
 	void *zero;
 	int err;
 
 	if (!sl->nfresh)
 		return 0;
 	zero = calloc(chunk, vsz);
-	if (!zero)
-		return -ENOMEM;
+	fresh = calloc(b->max_gateways, 1);
+	if (!zero || !fresh) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < sl->nfresh; i++)
+		if (sl->fresh[i] < b->max_gateways)
+			fresh[sl->fresh[i]] = 1;
 	err = zero_slots(b->map_fd[EDPG_M_GW_STATS], sl->fresh, sl->nfresh, zero, chunk);
-	err = err ?: zero_slots(b->map_fd[EDPG_M_GW_DIAG], sl->fresh, sl->nfresh, zero, chunk);
+	err = err ?: hash_rows_drop(b->map_fd[EDPG_M_GW_COLD], fresh, b->max_gateways);
 	/* And what a growth carried for the deleted gateway (bpf_grow.c). */
-	for (size_t i = 0; !err && b->carry_fd >= 0 && i < sl->nfresh; i++)
-		if (bpf_map_delete_elem(b->carry_fd, &sl->fresh[i]) && errno != ENOENT)
-			err = -errno;
-	free(zero);
+	if (!err && b->carry_fd >= 0)
+		err = hash_rows_drop(b->carry_fd, fresh, b->max_gateways);
 	if (!err)
 		sl->nfresh = 0;
+out:
+	free(zero);
+	free(fresh);
 	return err;
 }
 

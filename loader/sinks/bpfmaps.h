@@ -28,7 +28,7 @@ enum edpg_map_id {
 	EDPG_M_CIDR6,
 	EDPG_M_GW_STATS,
 	EDPG_M_GLOBAL,
-	EDPG_M_GW_DIAG,		/* troubleshooting records: never shared */
+	EDPG_M_GW_COLD,		/* drop counts and records: never shared */
 	EDPG_M_EV_GLOBAL,
 	EDPG_M_EVENTS,
 	EDPG_M_PENDING,

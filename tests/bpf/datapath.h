@@ -185,6 +185,7 @@ void test_learn_bounded(void **state);
 
 /* datapath_diag.c */
 void test_dry_run(void **state);
+void test_cold_row(void **state);
 void test_events_rate_limit(void **state);
 void test_pending(void **state);
 
@@ -198,6 +199,11 @@ extern int expect_would;
 extern int nr_cpus;
 extern int prog_fd;
 void read_percpu(struct bpf_map *m, uint32_t key, void *buf);
+/* @slot's drop records in the cold map @m (some instance's edpg_gw_cold),
+ * merged over CPUs; zeros when the gateway has no cold row. */
+struct edpg_gw_diag diag_in(struct bpf_map *m, uint32_t slot);
+/* @slot's drop records and event bucket zeroed on every CPU, counts kept. */
+void diag_reset(struct bpf_map *m, uint32_t slot);
 int run_prog(const void *frame, size_t len, uint32_t *retval);
 void set_ctl(uint32_t gen);
 void set_flags(uint32_t gen, uint32_t flags);

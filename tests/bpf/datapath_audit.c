@@ -85,13 +85,7 @@ static int learn_get(const char *daddr, uint16_t dport, struct edpg_learn *out)
 /* A fresh event bucket for GW_A (slot 7) on every CPU. */
 static void bucket_reset(void)
 {
-	size_t sz = ROUND8(sizeof(struct edpg_gw_diag));
-	void *z = calloc(nr_cpus, sz);
-	uint32_t slot = 7;
-
-	assert_non_null(z);
-	must_update(skel->maps.edpg_gw_diag, &slot, z, "edpg_gw_diag");
-	free(z);
+	diag_reset(skel->maps.edpg_gw_cold, 7);
 }
 
 /*

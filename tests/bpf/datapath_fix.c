@@ -3,6 +3,7 @@
  * datapath_fix.c - test_datapath's plumbing: load the program, fill its
  * maps from the fixture, run a frame, read and compare the counters.
  */
+#include "bpf_internal.h"
 #include "datapath.h"
 
 /* ------------------------------------------------------------------ */
@@ -133,11 +134,54 @@ void read_percpu(struct bpf_map *m, uint32_t key, void *buf)
 		fail_msg("reading per-CPU %s[%u]: %s", bpf_map__name(m), key, strerror(-err));
 }
 
+/* @slot's cold row, every CPU's copy; false when it has none. */
+static bool cold_read(struct bpf_map *m, uint32_t slot, struct edpg_gw_cold *rows)
+{
+	if (!bpf_map_lookup_elem(map_fd(m), &slot, rows))
+		return true;
+	if (errno != ENOENT)
+		fail_msg("reading %s[%u]: %s", bpf_map__name(m), slot, strerror(errno));
+	return false;
+}
+
+struct edpg_gw_diag diag_in(struct bpf_map *m, uint32_t slot)
+{
+	struct edpg_gw_cold *rows = calloc(nr_cpus, sizeof(*rows));
+	struct edpg_gw_diag d = {};
+
+	assert_non_null(rows);
+	if (cold_read(m, slot, rows)) {
+		for (int c = 0; c < nr_cpus; c++) {
+			const struct edpg_gw_diag *x = &rows[c].diag;
+
+			d.ev.suppressed += x->ev.suppressed;
+			for (int r = 0; r < EDPG_DIAG_NR; r++)
+				if (x->last[r].ts > d.last[r].ts)
+					d.last[r] = x->last[r];
+		}
+	}
+	free(rows);
+	return d;
+}
+
+void diag_reset(struct bpf_map *m, uint32_t slot)
+{
+	struct edpg_gw_cold *rows = calloc(nr_cpus, sizeof(*rows));
+
+	assert_non_null(rows);
+	if (cold_read(m, slot, rows)) {
+		for (int c = 0; c < nr_cpus; c++)
+			memset(&rows[c].diag, 0, sizeof(rows[c].diag));
+		if (bpf_map_update_elem(map_fd(m), &slot, rows, BPF_EXIST))
+			fail_msg("resetting %s[%u]: %s", bpf_map__name(m), slot, strerror(errno));
+	}
+	free(rows);
+}
+
 void take_snap(struct snap *s)
 {
 	size_t gsz = ROUND8(sizeof(struct edpg_global));
-	size_t ssz = ROUND8(sizeof(struct edpg_gw_stats));
-	uint8_t *buf = calloc(nr_cpus, ssz > gsz ? ssz : gsz);
+	uint8_t *buf = calloc(nr_cpus, gsz);
 	unsigned int i, r;
 	int c;
 
@@ -156,22 +200,15 @@ void take_snap(struct snap *s)
 			s->g[r].would_drop.bytes += g->would_drop.bytes;
 		}
 	}
+	/* Through the loader's reader: hot and cold rows, as `stats` sees them. */
 	for (i = 0; i < NR_WATCHED; i++) {
-		read_percpu(skel->maps.edpg_gw_stats, watched_slots[i], buf);
-		for (c = 0; c < nr_cpus; c++) {
-			const struct edpg_gw_stats *st = (const void *)(buf + c * ssz);
+		int err = edpg_gw_totals(bpf_map__fd(skel->maps.edpg_gw_stats),
+					 bpf_map__fd(skel->maps.edpg_gw_cold), -1, nr_cpus,
+					 watched_slots[i], &s->gw[i]);
 
-			if (st->last_seen > s->gw[i].last_seen)
-				s->gw[i].last_seen = st->last_seen;
-			for (r = 0; r < EDPG_R_MAX; r++) {
-				s->gw[i].drops[r] += st->drops[r];
-				s->gw[i].would_drop[r] += st->would_drop[r];
-			}
-			for (r = 0; r < EDPG_MAX_SERVICES; r++) {
-				s->gw[i].svc[r].packets += st->svc[r].packets;
-				s->gw[i].svc[r].bytes += st->svc[r].bytes;
-			}
-		}
+		if (err)
+			fail_msg("reading the counters of slot %u: %s", watched_slots[i],
+				 strerror(-err));
 	}
 	for (i = 1; i < NR_DST; i++) {
 		union dst_key k;

@@ -197,7 +197,7 @@ static int check_dry(const struct edpg_bpf *b, bool whole)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	size_t psz = (sizeof(struct edpg_pending) + 7) & ~7UL;
-	size_t dsz = (sizeof(struct edpg_gw_diag) + 7) & ~7UL;
+	size_t dsz = sizeof(struct edpg_gw_cold);
 	uint8_t *buf = calloc(ncpu, psz > dsz ? psz : dsz);
 	uint8_t key[sizeof(struct edpg_dst6_key)], next[sizeof(key)];
 	struct ring_buffer *rb = NULL;
@@ -226,11 +226,11 @@ static int check_dry(const struct edpg_bpf *b, bool whole)
 			pending += ((struct edpg_pending *)(buf + c * psz))->packets != 0;
 	}
 	for (uint32_t k = 0; k < b->max_gateways; k++) {
-		if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GW_DIAG], &k, buf))
-			continue;
+		if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GW_COLD], &k, buf))
+			continue;	/* no cold row: never dropped */
 		for (int c = 0; c < ncpu; c++)
 			for (int i = 0; i < EDPG_DIAG_NR; i++)
-				records += ((struct edpg_gw_diag *)(buf + c * dsz))->last[i].ts != 0;
+				records += ((struct edpg_gw_cold *)(buf + c * dsz))->diag.last[i].ts != 0;
 	}
 	rb = ring_buffer__new(b->map_fd[EDPG_M_EVENTS], count_event, &events, NULL);
 	if (!rb) {

@@ -30,22 +30,22 @@ static struct edpg_bpf b;
 /* Every CPU's stats and drop records of @slot, as a deleted gateway's. */
 static void dirty(uint32_t slot, uint64_t v)
 {
-	struct edpg_gw_stats *st = calloc(b.ncpus, sizeof(*st));
-	struct edpg_gw_diag *dg = calloc(b.ncpus, sizeof(*dg));
+	struct edpg_gw_hot *st = calloc(b.ncpus, sizeof(*st));
+	struct edpg_gw_cold *cd = calloc(b.ncpus, sizeof(*cd));
 
 	assert_non_null(st);
-	assert_non_null(dg);
+	assert_non_null(cd);
 	for (int c = 0; c < b.ncpus; c++) {
 		st[c].last_seen = v;
-		st[c].drops[EDPG_R_PORT] = v;
 		st[c].svc[0].packets = v;
-		dg[c].ev.suppressed = v;
-		dg[c].last[0].ts = v;
+		cd[c].drops[EDPG_R_PORT] = v;
+		cd[c].diag.ev.suppressed = v;
+		cd[c].diag.last[0].ts = v;
 	}
 	assert_int_equal(bpf_map_update_elem(b.map_fd[EDPG_M_GW_STATS], &slot, st, BPF_ANY), 0);
-	assert_int_equal(bpf_map_update_elem(b.map_fd[EDPG_M_GW_DIAG], &slot, dg, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(b.map_fd[EDPG_M_GW_COLD], &slot, cd, BPF_ANY), 0);
 	free(st);
-	free(dg);
+	free(cd);
 }
 
 /* The summed counters of @slot: its drops of `port`, or 0 when clean. */

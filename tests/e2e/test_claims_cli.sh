@@ -50,8 +50,8 @@ ok "--mode auto: native on the veth, generic on the bridge (where native is refu
 max_entries() { bpftool -j map show pinned "$PIN_DIR/$1" | jq .max_entries; }
 # Two policy generations of gateway records; one counter slot each.
 [ "$(max_entries edpg_gateways)" = 6 ] && [ "$(max_entries edpg_gw_stats)" = 3 ] &&
-	[ "$(max_entries edpg_gw_diag)" = 3 ] ||
-	fail "maps not sized for 3: gateways $(max_entries edpg_gateways), gw_stats $(max_entries edpg_gw_stats), gw_diag $(max_entries edpg_gw_diag)"
+	[ "$(max_entries edpg_gw_cold)" = 3 ] ||
+	fail "maps not sized for 3: gateways $(max_entries edpg_gateways), gw_stats $(max_entries edpg_gw_stats), gw_cold $(max_entries edpg_gw_cold)"
 for i in 1 2 3; do
 	edp gateway add "00:40:9d:00:00:0$i" >/dev/null || fail "gateway $i of 3 refused"
 done

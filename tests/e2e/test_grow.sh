@@ -82,14 +82,14 @@ flow_stop() {
 # ---- sized to the site --------------------------------------------------------
 edp attach lan0 --mode native >/dev/null || fail "attach"
 [ "$(capacity)" = 64 ] && [ "$(max_entries edpg_gw_stats)" = 64 ] &&
-	[ "$(max_entries edpg_gw_diag)" = 64 ] && [ "$(max_entries edpg_gateways)" = 128 ] ||
-	fail "an empty site: capacity $(capacity), gw_stats $(max_entries edpg_gw_stats), gw_diag $(max_entries edpg_gw_diag), gateways $(max_entries edpg_gateways); want 64/64/64/128"
+	[ "$(max_entries edpg_gw_cold)" = 64 ] && [ "$(max_entries edpg_gateways)" = 128 ] ||
+	fail "an empty site: capacity $(capacity), gw_stats $(max_entries edpg_gw_stats), gw_cold $(max_entries edpg_gw_cold), gateways $(max_entries edpg_gateways); want 64/64/64/128"
 grep -q '^max-gateways' "$STATE_DIR/interfaces" && fail "a grown capacity recorded as fixed: $(cat "$STATE_DIR/interfaces")"
 edp gateway add $GWMAC --name flowgw >/dev/null || fail "gateway add"
 gwfile "$E2E_TMP/g1" 1 40
 edp gateway import "$E2E_TMP/g1" >/dev/null || fail "import of 40"
 [ "$(capacity)" = 64 ] || fail "41 gateways grew the maps: capacity $(capacity)"
-ok "attach without --max-gateways: 64 slots (gw_stats, gw_diag 64, gateways 2 x 64); 41 gateways fit"
+ok "attach without --max-gateways: 64 slots (gw_stats, gw_cold 64, gateways 2 x 64); 41 gateways fit"
 
 # ---- quiet growth: everything carried ------------------------------------------
 flow $GWMAC 120
@@ -125,8 +125,8 @@ out=$(edp gateway import "$E2E_TMP/g2" 2>&1) || fail "import of 160 more (201 in
 grep -q "gateway capacity 64 -> 512 for 201 gateways (1 links switched, counters kept)" <<<"$out" ||
 	fail "the growth is not reported: $out"
 [ "$(capacity)" = 512 ] && [ "$(max_entries edpg_gw_stats)" = 512 ] &&
-	[ "$(max_entries edpg_gw_diag)" = 512 ] && [ "$(max_entries edpg_gateways)" = 1024 ] ||
-	fail "201 gateways: capacity $(capacity), maps $(max_entries edpg_gw_stats)/$(max_entries edpg_gw_diag)/$(max_entries edpg_gateways), want 512/512/1024"
+	[ "$(max_entries edpg_gw_cold)" = 512 ] && [ "$(max_entries edpg_gateways)" = 1024 ] ||
+	fail "201 gateways: capacity $(capacity), maps $(max_entries edpg_gw_stats)/$(max_entries edpg_gw_cold)/$(max_entries edpg_gateways), want 512/512/1024"
 after_link=$(link_ids)
 [ "$(jq '.[0]' <<<"$after_link")" = "$(jq '.[0]' <<<"$before_link")" ] || fail "the link was replaced: $before_link -> $after_link"
 [ "$(jq '.[1]' <<<"$after_link")" = "$(prog_id prog)" ] && [ "$(prog_id prog)" != "$before_prog" ] ||
@@ -254,7 +254,7 @@ for round in $(seq "${GROW_KILL_ROUNDS:-12}"); do
 	# tests: no fork per poll).
 	case $((round % 3)) in
 	0) sleep "$(printf '0.%03d' $((RANDOM % 90 + 10)))" ;;
-	1) while kill -0 $k 2>/dev/null && [ ! -e "$PIN_DIR/edpg_gw_diag_new" ]; do :; done ;;
+	1) while kill -0 $k 2>/dev/null && [ ! -e "$PIN_DIR/edpg_gw_cold_new" ]; do :; done ;;
 	2) while kill -0 $k 2>/dev/null && ! [ "$PIN_DIR/prog" -nt "$STATE_DIR/gateways" ]; do :; done ;;
 	esac
 	kill -9 $k 2>/dev/null || :

@@ -168,16 +168,16 @@ lf_enroll >/dev/null || { bad "enrol gw1, gw2"; exit 1; }
 PIN=$LF_PIN
 
 # Every counter a command could move by mistake, raw from the maps: the
-# gateway slots' counters and drop records (gw1, gw2, rogue later: slots
-# 0-2), the global counters, the destinations' last_used, the pending MACs.
+# gateway slots' counters (gw1, gw2, rogue later: slots 0-2) and every
+# cold row (drop counts and records), the global counters, the destinations' last_used, the pending MACs.
 # Global arp/nd/non_ip are left out: lab hosts send neighbour traffic at
 # any time, and it is not ours.
 state_dump() {
 	local s
 	for s in 0 1 2; do
 		bpftool -j map lookup pinned "$PIN/edpg_gw_stats" key "$s" 0 0 0
-		bpftool -j map lookup pinned "$PIN/edpg_gw_diag" key "$s" 0 0 0
 	done
+	bpftool -j map dump pinned "$PIN/edpg_gw_cold"
 	bpftool -j map dump pinned "$PIN/edpg_global" | jq -c '.[] | select(.formatted.key | IN(1, 2, 3) | not)'
 	bpftool -j map dump pinned "$PIN/edpg_dst4"
 	bpftool -j map dump pinned "$PIN/edpg_dst6"
