@@ -4,9 +4,10 @@
  *
  * The per-CPU counter array edpg_gw_stats costs its whole max_entries on
  * every possible CPU whether a slot is used or not (4.5 MiB per CPU at
- * 65,536 slots), and the preallocated gateway table twice its slots.  So without --max-gateways the maps start with room for
- * about twice the site and, when an enrolment needs more, a second
- * instance with twice the room is loaded beside the live one: every map
+ * 65,536 slots), and the preallocated gateway table twice its slots.  So
+ * without --max-gateways the maps start with room for the site and at
+ * least half as much again and, when an enrolment needs more, a second
+ * instance sized the same way is loaded beside the live one: every map
  * that does not depend on the capacity is the live one itself (addresses,
  * ports, services, ctl, events, pending, learn: reused, not copied); the
  * gateway records and the counters are copied; then each XDP link is
@@ -53,7 +54,10 @@ uint32_t edpg_bpf_capacity_for(size_t ngws)
 {
 	uint32_t cap = EDPG_MIN_CAPACITY;
 
-	while (cap < EDPG_MAX_GATEWAYS && cap < 2 * ngws)
+	/* 1.5x, not 2x: the growth of an import of 10,000 creates 16,384
+	 * slots instead of 32,768, half the per-CPU rows to allocate, and
+	 * the next growth is still 6,000 enrolments away. */
+	while (cap < EDPG_MAX_GATEWAYS && cap < ngws + ngws / 2)
 		cap *= 2;
 	return cap;
 }

@@ -127,7 +127,7 @@ int edpg_bpf_room(const struct edpg_bpf *b, size_t ngws);
 struct edpg_ifaces;
 
 /* The capacity the maps get for a site of @ngws gateways: a power of two
- * with room for twice the site, EDPG_MIN_CAPACITY..EDPG_MAX_GATEWAYS. */
+ * with room for 1.5 times the site, EDPG_MIN_CAPACITY..EDPG_MAX_GATEWAYS. */
 uint32_t edpg_bpf_capacity_for(size_t ngws);
 
 struct edpg_grown {

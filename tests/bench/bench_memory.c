@@ -221,7 +221,7 @@ static void write_md(FILE *md, const struct sample *ss, int ns)
 	fprintf(md, "## Kernel memory of the maps\n\n");
 	fprintf(md, "The program loaded and pinned as `edpgate attach` does it, the site written into the live generation (N gateways, 4 x N exact addresses half IPv4 half IPv6, at most %u per family), then the kernel's own accounting of every map of the program (fdinfo `memlock`).  "
 		"This machine has %d possible CPUs; the columns for 2, 4 and 16 CPUs replace the per-CPU arrays' share (max_entries x value size x CPUs) by that CPU count's.  "
-		"*default* is the capacity `attach` gives without `--max-gateways` (room for twice the site, a power of two, %u..%u; it grows with the site); *fixed* is `--max-gateways N`.\n\n",
+		"*default* is the capacity `attach` gives without `--max-gateways` (room for 1.5 times the site, a power of two, %u..%u; it grows with the site); *fixed* is `--max-gateways N`.\n\n",
 		EDPG_MAX_DST, possible_cpus, EDPG_MIN_CAPACITY, EDPG_MAX_GATEWAYS);
 	fprintf(md, "| gateways | addresses | capacity | MiB here | 2 CPUs | 4 CPUs | 16 CPUs | largest maps here (MiB) |\n");
 	fprintf(md, "|---:|---:|---|---:|---:|---:|---:|---|\n");

@@ -47,7 +47,7 @@ healthy() {
 edp attach lan0 --mode native >/dev/null || fail "attach"
 edp gateway add "$GW" --name gw1 >/dev/null || fail "gateway add"
 healthy "attached"
-# (edpgate(8): without --max-gateways the maps are sized to twice the
+# (edpgate(8): without --max-gateways the maps are sized to 1.5 times the
 # site, at least 64 slots; one gateway fits the smallest size)
 [ "$(edp -j status | jq .gateway_capacity)" = 64 ] || fail "default capacity: $(edp -j status | jq .gateway_capacity)"
 
