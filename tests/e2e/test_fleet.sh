@@ -364,9 +364,9 @@ for r in ra rb; do
 done
 # Both daemons grew their maps (sized for 1 gateway) through their
 # helpers: the daemons themselves cannot load a program.
-ngrow=$(grep -c "gateway capacity 64 -> 32768 for 10001 gateways" "$E2E_TMP/bg.log")
+ngrow=$(grep -c "gateway capacity 64 -> 16384 for 10001 gateways" "$E2E_TMP/bg.log")
 [ "$ngrow" -eq 2 ] || fail "$ngrow growths logged for the import, want one per router: $(grep -i "capacity\|grow" "$E2E_TMP/bg.log" | tail -5)"
-ok "10,000 gateways imported as $nch chunks and one pointer flip; both routers grew to 32768 slots and hold 10,001"
+ok "10,000 gateways imported as $nch chunks and one pointer flip; both routers grew to 16384 slots and hold 10,001"
 
 # ---- the etcd leader killed ----------------------------------------------
 leader=$(root_ectl endpoint status -w json |
