@@ -96,7 +96,7 @@ int edpg_nft_build_full(const struct edpg_desired *d, const struct edpg_nft_opts
 		return ret;
 	ret = nft_setdefs_of(d, &sds);
 	if (!ret)
-		ret = nft_elems_of(d, true, &l);
+		ret = nft_elems_of(d, &l);
 	if (!ret)
 		ret = nft_batch_begin(b);
 	/* add + delete + add: one transaction whether or not it existed */
@@ -167,7 +167,6 @@ int edpg_nft_build_delta(const struct edpg_desired *old, const struct edpg_desir
 	struct edpg_nft_batch *b = NULL;
 	struct setdef *sds = NULL;
 	size_t i = 0, j = 0;
-	bool groups;
 	int ret;
 
 	*out = NULL;
@@ -176,15 +175,11 @@ int edpg_nft_build_delta(const struct edpg_desired *old, const struct edpg_desir
 	ret = nft_batch_new(&b);
 	if (ret)
 		return ret;
-	/* An enrolment's two states share their destinations (push_gateways()
-	 * compiles @old on @new's): their groups' elements cannot differ, and
-	 * for 10,000 addresses are most of the work. */
-	groups = old->dsts != new->dsts || old->ndsts != new->ndsts;
 	ret = nft_setdefs_of(new, &sds);
 	if (!ret)
-		ret = nft_elems_of(old, groups, &lo);
+		ret = nft_elems_of(old, &lo);
 	if (!ret)
-		ret = nft_elems_of(new, groups, &ln);
+		ret = nft_elems_of(new, &ln);
 	/* Both lists are sorted: one merge walk gives both differences. */
 	while (!ret && (i < lo.n || j < ln.n)) {
 		int c = i >= lo.n ? 1 : j >= ln.n ? -1 : nft_elem_cmp(&lo.e[i], &ln.e[j]);

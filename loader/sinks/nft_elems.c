@@ -201,9 +201,8 @@ static int group_elems(const struct edpg_desired *d, size_t g, int v6, struct el
 	return ret;
 }
 
-/* The whole element content of the table for @d, sorted; without the
- * destination groups' unless @groups. */
-int nft_elems_of(const struct edpg_desired *d, bool groups, struct elist *l)
+/* The whole element content of the table for @d, sorted. */
+int nft_elems_of(const struct edpg_desired *d, struct elist *l)
 {
 	size_t i, s;
 	int ret = 0;
@@ -232,7 +231,7 @@ int nft_elems_of(const struct edpg_desired *d, bool groups, struct elist *l)
 		if (!ret && (g->rec.flags & EDPG_GW_AUDIT))
 			ret = nft_elist_add(l, S_AUDIT, g->mac, 6, NULL, 0);
 	}
-	for (i = 0; groups && i < d->ngroups && !ret; i++) {
+	for (i = 0; i < d->ngroups && !ret; i++) {
 		ret = group_elems(d, i, 0, l);
 		if (!ret)
 			ret = group_elems(d, i, 1, l);

@@ -111,7 +111,7 @@ int nft_batch_end(struct edpg_nft_batch *b);
 struct nlmsghdr *nft_batch_msg(struct edpg_nft_batch *b, uint16_t type, uint16_t flags, const char *what);
 int nft_batch_new(struct edpg_nft_batch **out);
 int nft_elem_cmp(const void *pa, const void *pb);
-int nft_elems_of(const struct edpg_desired *d, bool groups, struct elist *l);
+int nft_elems_of(const struct edpg_desired *d, struct elist *l);
 int nft_elist_add(struct elist *l, uint32_t set, const void *key, size_t klen, const void *end, int has_end);
 int nft_emit_base_chain_rules(struct edpg_nft_batch *b, const char *chain, const struct edpg_nft_opts *o);
 int nft_emit_chain(struct edpg_nft_batch *b, const char *name, int hook);
