@@ -108,6 +108,7 @@ struct slots {
 	size_t nfresh, capfresh;
 	struct live_slot *live;	/* the generation's gateways, by MAC */
 	size_t nlive;
+	bool indexed;		/* live is the whole generation */
 };
 
 static uint64_t mac_key(const uint8_t mac[6])
@@ -127,11 +128,12 @@ static int live_cmp(const void *a, const void *b)
 }
 
 /*
- * The generation's MAC -> slot pairs, and which slots they hold (@mark).
- * Read with batched lookups and searched in memory: a lookup per
- * gateway is 10,000 syscalls for an import of 10,000, twice.
+ * Which slots the generation's gateways hold (@mark), and with @index
+ * their MAC -> slot pairs, sorted for slots_find().  Read with batched
+ * lookups: a lookup per gateway is 10,000 syscalls for an import of
+ * 10,000; for one gateway it is one, cheaper than sorting the site.
  */
-static int slots_load(struct edpg_bpf *b, uint32_t gen, struct slots *sl, bool mark)
+static int slots_load(struct edpg_bpf *b, uint32_t gen, struct slots *sl, bool mark, bool index)
 {
 	const __u32 chunk = 1024;
 	struct edpg_gw_key *keys = NULL;
@@ -167,6 +169,8 @@ static int slots_load(struct edpg_bpf *b, uint32_t gen, struct slots *sl, bool m
 				continue;
 			if (mark)
 				sl->used[vals[i].slot] = 1;
+			if (!index)
+				continue;
 			if (sl->nlive == cap) {
 				cap = cap ? 2 * cap : 1024;
 				nl = realloc(sl->live, cap * sizeof(*nl));
@@ -180,7 +184,9 @@ static int slots_load(struct edpg_bpf *b, uint32_t gen, struct slots *sl, bool m
 			sl->live[sl->nlive++].slot = vals[i].slot;
 		}
 	}
-	qsort(sl->live, sl->nlive, sizeof(*sl->live), live_cmp);
+	if (sl->nlive)
+		qsort(sl->live, sl->nlive, sizeof(*sl->live), live_cmp);
+	sl->indexed = index;
 out:
 	free(keys);
 	free(vals);
@@ -194,10 +200,20 @@ out:
 	return err;
 }
 
-/* @mac's slot in the generation slots_load() read; -ENOENT: not there. */
-static int slots_find(const struct slots *sl, const uint8_t mac[6], uint32_t *slot)
+static int lookup_slot(struct edpg_bpf *b, const uint8_t mac[6], uint32_t gen, uint32_t *slot);
+
+/* @mac's slot in generation @gen: from the index slots_load() made, else
+ * from the map; -ENOENT: not there. */
+static int slots_find(struct edpg_bpf *b, const struct slots *sl, uint32_t gen,
+		      const uint8_t mac[6], uint32_t *slot)
 {
 	struct live_slot k = { .mac = mac_key(mac) }, *hit;
+
+	if (!sl->indexed) {
+		int err = lookup_slot(b, mac, gen, slot);
+
+		return err ?: *slot < b->max_gateways ? 0 : -ENOENT;
+	}
 
 	hit = sl->nlive ? bsearch(&k, sl->live, sl->nlive, sizeof(k), live_cmp) : NULL;
 	if (!hit)
@@ -314,6 +330,7 @@ static void slots_free(struct slots *sl)
 	sl->fresh = NULL;
 	sl->live = NULL;
 	sl->nlive = 0;
+	sl->indexed = false;
 }
 
 /* A free slot, marked used and listed for slots_zero(). */
@@ -453,13 +470,13 @@ int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d)
 
 	/* 2. Build the new policy in the inactive generation. */
 	/* Slots of gateways that stay are kept; only they count as used. */
-	err = slots_load(b, gen, &sl, false);
+	err = slots_load(b, gen, &sl, false, true);
 	if (err)
 		goto out;
 	for (size_t i = 0; i < d->ngws; i++) {
 		uint32_t slot;
 
-		if (!slots_find(&sl, d->gws[i].mac, &slot))
+		if (!slots_find(b, &sl, gen, d->gws[i].mac, &slot))
 			sl.used[slot] = 1;
 	}
 	for (size_t i = 0; i < d->ngws && !err; i++) {
@@ -467,7 +484,7 @@ int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d)
 		struct edpg_gw v = d->gws[i].rec;
 
 		memcpy(k.mac, d->gws[i].mac, 6);
-		if (slots_find(&sl, k.mac, &v.slot))
+		if (slots_find(b, &sl, gen, k.mac, &v.slot))
 			err = slot_alloc(b, &sl, &v.slot);
 		if (!err && bpf_map_update_elem(b->map_fd[EDPG_M_GATEWAYS], &k, &v, BPF_ANY))
 			err = edpg_err(-errno, "cannot write gateway %zu of %zu", i + 1, d->ngws);
@@ -529,7 +546,7 @@ int edpg_bpf_gw_put(struct edpg_bpf *b, const struct edpg_want_gw *g)
 	if (err)
 		return err;
 	if (lookup_slot(b, g->mac, k.gen, &v.slot) || v.slot >= b->max_gateways) {
-		err = slots_load(b, k.gen, &sl, true);
+		err = slots_load(b, k.gen, &sl, true, false);
 		err = err ?: slot_alloc(b, &sl, &v.slot);
 		err = err ?: slots_zero(b, &sl);
 		slots_free(&sl);
@@ -580,12 +597,13 @@ int edpg_bpf_gw_put_many(struct edpg_bpf *b, const struct edpg_want_gw *v, size_
 		err = -ENOMEM;
 		goto out;
 	}
-	err = slots_load(b, gen, &sl, true);
+	/* An index of the site pays from a few dozen gateways on. */
+	err = slots_load(b, gen, &sl, true, n > 32);
 	for (size_t i = 0; i < n && !err; i++) {
 		keys[i].gen = gen;
 		memcpy(keys[i].mac, v[i].mac, 6);
 		vals[i] = v[i].rec;
-		if (slots_find(&sl, v[i].mac, &vals[i].slot))
+		if (slots_find(b, &sl, gen, v[i].mac, &vals[i].slot))
 			err = slot_alloc(b, &sl, &vals[i].slot);
 	}
 	/* Before any record points at them: the generation is live. */
