@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "compile.h"
+#include "prefault.h"
 
 struct dst_vec {
 	struct edpg_want_dst *v;
@@ -22,7 +23,8 @@ static int dst_push(struct dst_vec *dv, const struct edpg_addr *a, bool exact, u
 		return -EINVAL;
 	if (dv->n == dv->cap) {
 		size_t cap = dv->cap ? dv->cap * 2 : 64;
-		struct edpg_want_dst *v = realloc(dv->v, cap * sizeof(*v));
+		struct edpg_want_dst *v = edpg_realloc_prefault(dv->v, dv->n * sizeof(*v),
+								cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -104,6 +106,38 @@ static int add_group_dsts(struct dst_vec *dv, const struct edpg_group *g, uint64
 	return err;
 }
 
+/*
+ * Room for the destinations the groups give, as near as a count without
+ * matching names can say (each name member as all the names' addresses,
+ * when there are few): a site's 10,000 addresses are then not pushed into
+ * an array that doubles a dozen times.  dst_push grows it if need be.
+ */
+static int dsts_reserve(struct dst_vec *dv, const struct edpg_policy *p,
+			const struct edpg_resolved *names, size_t nnames, size_t nrouter)
+{
+	struct edpg_want_dst *v;
+	size_t n = 0, all = 0, i, m;
+
+	for (i = 0; i < nnames; i++)
+		all += names[i].naddrs;
+	for (i = 0; i < p->ngroups; i++) {
+		const struct edpg_group *g = &p->groups[i];
+
+		for (m = 0; m < g->nmembers; m++)
+			n += g->members[m].kind == EDPG_MEMBER_ADDR ? 1 :
+			     g->members[m].kind == EDPG_MEMBER_ROUTER ? 1 + nrouter :
+			     all < 64 ? all : 1;
+	}
+	if (n <= dv->cap)
+		return 0;
+	v = edpg_realloc_prefault(dv->v, dv->n * sizeof(*v), n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	dv->v = v;
+	dv->cap = n;
+	return 0;
+}
+
 /* Does prefix @outer (shorter) contain prefix @inner? */
 static bool prefix_covers(const struct edpg_addr *outer, const struct edpg_addr *inner)
 {
@@ -128,7 +162,10 @@ static int dsts_finish(struct dst_vec *dv)
 {
 	size_t i, n = 0, exact[2] = { 0 }, cidr[2] = { 0 };
 
-	if (dv->n)
+	/* Rules list addresses in order more often than not: check first. */
+	for (i = 1; i < dv->n && dst_cmp(&dv->v[i - 1], &dv->v[i]) <= 0; i++)
+		;
+	if (i < dv->n)
 		qsort(dv->v, dv->n, sizeof(*dv->v), dst_cmp);
 	for (i = 0; i < dv->n; i++) {
 		if (n && !edpg_addr_cmp(&dv->v[n - 1].addr, &dv->v[i].addr)) {
@@ -169,6 +206,37 @@ static bool gws_sorted(const struct edpg_want_gw *v, size_t n)
 	return true;
 }
 
+/*
+ * Sort @v: a run in order, then the rest (an enrolment is the site's
+ * sorted list and the gateway added at its end) sorted on its own and
+ * merged in from the back, the run's own first on equal MACs.  O(n) for
+ * `gateway add`, where sorting the whole list was most of the compile.
+ */
+static int gws_merge_tail(struct edpg_want_gw *v, size_t n)
+{
+	struct edpg_want_gw *tail;
+	size_t k = 1, r, w = n;
+
+	while (k < n && memcmp(v[k - 1].mac, v[k].mac, 6) < 0)
+		k++;
+	if (k >= n)
+		return 0;
+	r = n - k;
+	tail = malloc(r * sizeof(*tail));
+	if (!tail)
+		return -ENOMEM;
+	memcpy(tail, v + k, r * sizeof(*tail));
+	qsort(tail, r, sizeof(*tail), gw_cmp);
+	while (r) {
+		if (k && memcmp(v[k - 1].mac, tail[r - 1].mac, 6) > 0)
+			v[--w] = v[--k];
+		else
+			v[--w] = tail[--r];
+	}
+	free(tail);
+	return 0;
+}
+
 /* @p's gateways into out->gws, sorted by MAC; -EINVAL on a duplicate MAC
  * or a service id @p does not define. */
 static int compile_gws(const struct edpg_policy *p, struct edpg_desired *out)
@@ -179,6 +247,7 @@ static int compile_gws(const struct edpg_policy *p, struct edpg_desired *out)
 		out->gws = calloc(p->ngateways, sizeof(*out->gws));
 		if (!out->gws)
 			return -ENOMEM;
+		edpg_prefault(out->gws, p->ngateways * sizeof(*out->gws));
 	}
 	for (i = 0; i < p->ngateways; i++) {
 		const struct edpg_gateway *g = &p->gateways[i];
@@ -208,7 +277,8 @@ static int compile_gws(const struct edpg_policy *p, struct edpg_desired *out)
 	 * nothing to sort (and qsort's scratch copy is not free). */
 	if (gws_sorted(out->gws, out->ngws))
 		return 0;
-	qsort(out->gws, out->ngws, sizeof(*out->gws), gw_cmp);
+	if (gws_merge_tail(out->gws, out->ngws))
+		return -ENOMEM;
 	for (i = 1; i < out->ngws; i++)
 		if (!memcmp(out->gws[i - 1].mac, out->gws[i].mac, 6))
 			return -EINVAL;
@@ -222,6 +292,8 @@ int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names,
 	size_t i;
 	int err = 0;
 
+	/* 130 kB, most of it the port table: one call, not a fault a page. */
+	edpg_prefault(out, sizeof(*out));
 	memset(out, 0, sizeof(*out));
 	if (p->nservices > EDPG_MAX_SERVICES || p->ngroups > EDPG_MAX_GROUPS ||
 	    p->ngateways > EDPG_MAX_GATEWAYS)
@@ -255,6 +327,9 @@ int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names,
 		}
 	}
 
+	err = dsts_reserve(&dv, p, names, nnames, nrouter);
+	if (err)
+		goto out;
 	out->ngroups = p->ngroups;
 	for (i = 0; i < p->ngroups; i++) {
 		memcpy(out->group_names[i], p->groups[i].name, EDPG_NAME_MAX);
@@ -287,6 +362,7 @@ int edpg_compile_gateways_of(const struct edpg_desired *base, const struct edpg_
 {
 	int err;
 
+	edpg_prefault(out, sizeof(*out));
 	*out = *base;
 	out->gws = NULL;
 	out->ngws = 0;

@@ -9,28 +9,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "addr.h"
 #include "parse.h"
+#include "prefault.h"
 
 /* ---- gateway -------------------------------------------------------------- */
 
-static bool gw_grow(struct ctx *c)
+/* Room for @cap gateways in all (c->gpos for those past gw_base). */
+static bool gw_resize(struct ctx *c, size_t cap)
 {
 	struct edpg_policy *p = c->p;
-	size_t cap, own;
 	struct edpg_gateway *v;
 	struct gwpos *pos;
 
-	if (p->ngateways < c->gw_cap)
-		return true;
-	cap = c->gw_cap < 16 ? 16 : c->gw_cap * 2;
-	v = realloc(p->gateways, cap * sizeof(*v));
+	v = edpg_realloc_prefault(p->gateways, p->ngateways * sizeof(*v), cap * sizeof(*v));
 	if (!v)
 		goto oom;
 	p->gateways = v;
-	own = cap - c->gw_base;
-	pos = realloc(c->gpos, own * sizeof(*pos));
+	pos = edpg_realloc_prefault(c->gpos, (p->ngateways - c->gw_base) * sizeof(*pos),
+				    (cap - c->gw_base) * sizeof(*pos));
 	if (!pos)
 		goto oom;
 	c->gpos = pos;
@@ -39,6 +38,34 @@ static bool gw_grow(struct ctx *c)
 oom:
 	c->oom = true;
 	return false;
+}
+
+static bool gw_grow(struct ctx *c)
+{
+	if (c->p->ngateways < c->gw_cap)
+		return true;
+	return gw_resize(c, c->gw_cap < 16 ? 16 : c->gw_cap * 2);
+}
+
+/*
+ * A gateway is one line at least, so the lines of the text bound how many
+ * it adds: sized once, the array of a site of 10,000 is not grown (and
+ * copied) a dozen times.  Lines past the limit are errors, not gateways.
+ */
+void rp_gateways_reserve(struct ctx *c, const char *text, size_t len)
+{
+	const char *s = text, *end = text + len;
+	size_t lines = 1, room;
+
+	room = c->gw_base < EDPG_MAX_GATEWAYS ? EDPG_MAX_GATEWAYS - c->gw_base : 0;
+	while (lines < room && s < end && (s = memchr(s, '\n', end - s))) {
+		lines++;
+		s++;
+	}
+	if (lines > room)
+		lines = room;
+	if (lines && c->gw_base + lines > c->gw_cap)
+		gw_resize(c, c->gw_base + lines);
 }
 
 void rp_stmt_gateway(struct ctx *c, const struct lline *l)
@@ -109,7 +136,9 @@ void rp_stmt_gateway(struct ctx *c, const struct lline *l)
 			pos.name_col = a->col;
 			if (!rp_valid_name(a))
 				rp_err_name(c, a, "gateway");
-			else if (rp_tok_copy(a, buf, sizeof(buf)) && edpg_mac_parse(buf, mac) != -EINVAL)
+			/* edpg_mac_parse takes these lengths only: skip the copy otherwise. */
+			else if ((a->len == 14 || a->len == 17 || a->len == EDPG_DEVID_STRLEN - 1) &&
+				 rp_tok_copy(a, buf, sizeof(buf)) && edpg_mac_parse(buf, mac) != -EINVAL)
 				err_at(c, a, "gateway name '%.*s%s' reads as a MAC address; choose "
 				       "another so `gateway del NAME` is unambiguous", TQ(a));
 			else
@@ -166,87 +195,118 @@ void rp_stmt_gateway(struct ctx *c, const struct lline *l)
 	p->gateways[p->ngateways++] = g;
 }
 
-struct gw_sort {
-	const struct edpg_gateway *g;
-	size_t idx;
-};
-
-static int gw_mac_cmp(const void *a, const void *b)
+static uint32_t gw_mac_hash(const uint8_t mac[6])
 {
-	const struct gw_sort *x = a, *y = b;
-	int r = memcmp(x->g->mac, y->g->mac, 6);
+	uint64_t v = 0;
 
-	return r ? r : x->idx < y->idx ? -1 : x->idx > y->idx;
+	for (int i = 0; i < 6; i++)
+		v = v << 8 | mac[i];
+	return (uint32_t)((v * 0x9e3779b97f4a7c15ULL) >> 32);
 }
 
-static int gw_name_cmp(const void *a, const void *b)
+/* FNV-1a, then mixed: names like gw1..gw10000 differ in the last bytes. */
+static uint32_t gw_name_hash(const char *s)
 {
-	const struct gw_sort *x = a, *y = b;
-	int r = strcmp(x->g->name, y->g->name);
+	uint32_t h = 2166136261u;
 
-	return r ? r : x->idx < y->idx ? -1 : x->idx > y->idx;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	h ^= h >> 15;
+	return h * 0x2c1b3c6du;
 }
 
-/* Duplicate MACs and names, reported at the later gateway, O(n log n). */
+/*
+ * The gateway before @i with @i's MAC (or name, @by_name), else -1; @i is
+ * entered when it is the first.  Open addressing: slots hold index + 1.
+ */
+static ssize_t gw_seen(const struct edpg_policy *p, uint32_t *slot, uint32_t mask, size_t i,
+		       bool by_name)
+{
+	const struct edpg_gateway *g = &p->gateways[i];
+	uint32_t h = (by_name ? gw_name_hash(g->name) : gw_mac_hash(g->mac)) & mask;
+
+	for (; slot[h]; h = (h + 1) & mask) {
+		const struct edpg_gateway *o = &p->gateways[slot[h] - 1];
+
+		if (by_name ? !strcmp(o->name, g->name) : !memcmp(o->mac, g->mac, 6))
+			return slot[h] - 1;
+	}
+	slot[h] = i + 1;
+	return -1;
+}
+
+static bool gw_macs_ascending(const struct edpg_policy *p)
+{
+	for (size_t i = 1; i < p->ngateways; i++)
+		if (memcmp(p->gateways[i - 1].mac, p->gateways[i].mac, 6) >= 0)
+			return false;
+	return true;
+}
+
+/*
+ * Duplicate MACs and names, reported at the later gateway against the first
+ * one, O(n): a hash of MACs (none needed when they ascend, as in the file
+ * edpgate writes) and one of names.  Every message is at its own position
+ * (the sort by position orders them), so the order they are found in does
+ * not show.
+ */
 void rp_check_gateway_dups(struct ctx *c)
 {
 	struct edpg_policy *p = c->p;
-	struct gw_sort *v;
-	size_t i, n = 0, first;
+	uint32_t *slot, size = 16;
+	size_t i;
+	ssize_t first;
 	char mac[EDPG_MAC_STRLEN];
+	bool macs_unique;
 
 	if (p->ngateways - c->gw_base == 0)
 		return;
-	v = malloc(p->ngateways * sizeof(*v));
-	if (!v) {
+	/* At most two thirds full. */
+	while (size < p->ngateways + p->ngateways / 2)
+		size <<= 1;
+	slot = calloc(size, sizeof(*slot));
+	if (!slot) {
 		c->oom = true;
 		return;
 	}
-	for (i = 0; i < p->ngateways; i++)
-		v[i] = (struct gw_sort){ &p->gateways[i], i };
-	qsort(v, p->ngateways, sizeof(*v), gw_mac_cmp);
-	for (i = 1, first = 0; i < p->ngateways; i++) {
+	edpg_prefault(slot, size * sizeof(*slot));
+	macs_unique = gw_macs_ascending(p);
+	for (i = 0; i < p->ngateways && !macs_unique; i++) {
 		const struct gwpos *pos;
 
-		if (memcmp(v[i].g->mac, v[first].g->mac, 6)) {
-			first = i;
+		first = gw_seen(p, slot, size - 1, i, false);
+		if (first < 0 || i < c->gw_base)
 			continue;
-		}
-		if (v[i].idx < c->gw_base)
-			continue;
-		pos = &c->gpos[v[i].idx - c->gw_base];
-		edpg_mac_format(v[i].g->mac, mac);
-		if (v[first].idx >= c->gw_base)
+		pos = &c->gpos[i - c->gw_base];
+		edpg_mac_format(p->gateways[i].mac, mac);
+		if ((size_t)first >= c->gw_base)
 			rp_diag(c, EDPG_DIAG_ERROR, pos->line, pos->col,
 			     "duplicate gateway %s (first enrolled at line %d)", mac,
-			     c->gpos[v[first].idx - c->gw_base].line);
+			     c->gpos[first - c->gw_base].line);
 		else
 			rp_diag(c, EDPG_DIAG_ERROR, pos->line, pos->col,
 			     "gateway %s is already enrolled", mac);
 	}
-	for (i = 0; i < p->ngateways; i++)
-		if (p->gateways[i].name[0])
-			v[n++] = (struct gw_sort){ &p->gateways[i], i };
-	qsort(v, n, sizeof(*v), gw_name_cmp);
-	for (i = 1, first = 0; i < n; i++) {
+	if (!macs_unique)
+		memset(slot, 0, size * sizeof(*slot));
+	for (i = 0; i < p->ngateways; i++) {
 		const struct gwpos *pos;
 
-		if (strcmp(v[i].g->name, v[first].g->name)) {
-			first = i;
+		if (!p->gateways[i].name[0])
 			continue;
-		}
-		if (v[i].idx < c->gw_base)
+		first = gw_seen(p, slot, size - 1, i, true);
+		if (first < 0 || i < c->gw_base)
 			continue;
-		pos = &c->gpos[v[i].idx - c->gw_base];
-		if (v[first].idx >= c->gw_base)
+		pos = &c->gpos[i - c->gw_base];
+		if ((size_t)first >= c->gw_base)
 			rp_diag(c, EDPG_DIAG_ERROR, pos->name_line, pos->name_col,
-			     "duplicate gateway name '%s' (first used at line %d)", v[i].g->name,
-			     c->gpos[v[first].idx - c->gw_base].name_line);
+			     "duplicate gateway name '%s' (first used at line %d)", p->gateways[i].name,
+			     c->gpos[first - c->gw_base].name_line);
 		else
 			rp_diag(c, EDPG_DIAG_ERROR, pos->name_line, pos->name_col,
-			     "gateway name '%s' is already in use", v[i].g->name);
+			     "gateway name '%s' is already in use", p->gateways[i].name);
 	}
-	free(v);
+	free(slot);
 }
 
 /* ---- output and cleanup --------------------------------------------------- */
@@ -258,7 +318,41 @@ static int gw_ptr_cmp(const void *a, const void *b)
 	return memcmp((*x)->mac, (*y)->mac, 6);
 }
 
-/* The text under construction: appends that grow it by doubling. */
+/*
+ * @p's gateways in MAC order, as pointers: the run in order at the start
+ * (a site's list, then the gateway just added at its end) kept, the rest
+ * sorted on its own and merged in, the run's own first on equal MACs.
+ */
+static const struct edpg_gateway **gw_sorted_view(const struct edpg_policy *p)
+{
+	const struct edpg_gateway **v, **tail;
+	size_t n = p->ngateways, k = n ? 1 : 0, r, w = n, i;
+
+	while (k < n && memcmp(p->gateways[k - 1].mac, p->gateways[k].mac, 6) <= 0)
+		k++;
+	r = n - k;
+	v = malloc((n + r) * sizeof(*v));
+	if (!v)
+		return NULL;
+	for (i = 0; i < n; i++)
+		v[i] = &p->gateways[i];
+	tail = v + n;
+	memcpy(tail, v + k, r * sizeof(*tail));
+	qsort(tail, r, sizeof(*tail), gw_ptr_cmp);
+	while (r) {
+		if (k && memcmp(v[k - 1]->mac, tail[r - 1]->mac, 6) > 0)
+			v[--w] = v[--k];
+		else
+			v[--w] = tail[--r];
+	}
+	return v;
+}
+
+/*
+ * The text under construction: sized up front (edpg_gateways_format), so
+ * the appends never move it; sb_put still grows it should the size be
+ * short.
+ */
 struct sbuf {
 	char *p;
 	size_t n, cap;
@@ -305,9 +399,30 @@ static void sb_ip(struct sbuf *b, int family, const uint8_t *addr)
 	sb_str(b, a);
 }
 
+/* The most one gateway's line can take, with @svc_max for any service list. */
+static size_t gw_line_max(const struct edpg_gateway *g, size_t svc_max)
+{
+	size_t n = sizeof("gateway ") - 1 + EDPG_MAC_STRLEN - 1 + 1;
+
+	if (g->name[0])
+		n += sizeof(" name ") - 1 + strnlen(g->name, sizeof(g->name));
+	if (!g->uses_defaults)
+		n += svc_max;
+	if (g->has_ip4)
+		n += sizeof(" ip ") - 1 + sizeof("255.255.255.255") - 1;
+	if (g->has_ip6)
+		n += sizeof(" ip ") - 1 + EDPG_ADDR_STRLEN;
+	if (g->has_vlan)
+		n += sizeof(" vlan 65535") - 1;
+	if (g->audit)
+		n += sizeof(" audit") - 1;
+	return n;
+}
+
 /*
- * Written on every enrolment, for the whole site: plain appends, not one
- * fprintf per field (3.6 ms of a `gateway add` on a site of 10,000).
+ * Written on every enrolment, for the whole site: plain appends into a
+ * buffer sized once, not one fprintf per field (3.6 ms of a `gateway add`
+ * on a site of 10,000), nor one that doubles (and is copied) a dozen times.
  */
 int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 {
@@ -316,27 +431,37 @@ int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 		"# Written by `edpgate gateway add|del`; edit with care.\n";
 	const struct edpg_gateway **v = NULL;
 	struct sbuf b = {};
-	size_t i, s;
+	size_t i, s, svc_max = sizeof(" services none") - 1, list = sizeof(" services ") - 1;
 	bool sorted = true;
 	int err = 0;
 
 	*out = NULL;
 	*len = 0;
-	if (p->ngateways) {
-		v = malloc(p->ngateways * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-	}
+	for (s = 0; s < p->nservices && s < 32; s++)
+		list += strnlen(p->services[s].name, sizeof(p->services[s].name)) + 1;
+	if (list > svc_max)
+		svc_max = list;
+	b.cap = sizeof(head);
 	for (i = 0; i < p->ngateways; i++) {
-		v[i] = &p->gateways[i];
-		if (i && memcmp(v[i - 1]->mac, v[i]->mac, 6) > 0)
+		b.cap += gw_line_max(&p->gateways[i], svc_max);
+		if (i && memcmp(p->gateways[i - 1].mac, p->gateways[i].mac, 6) > 0)
 			sorted = false;
 	}
-	if (!sorted)
-		qsort(v, p->ngateways, sizeof(*v), gw_ptr_cmp);
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return -ENOMEM;
+	edpg_prefault(b.p, b.cap);
+	/* The file edpgate wrote is sorted: only a changed list needs sorting. */
+	if (!sorted) {
+		v = gw_sorted_view(p);
+		if (!v) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
 	sb_put(&b, head, sizeof(head) - 1);
 	for (i = 0; i < p->ngateways; i++) {
-		const struct edpg_gateway *g = v[i];
+		const struct edpg_gateway *g = v ? v[i] : &p->gateways[i];
 		const char *sep = " services ";
 		char mac[EDPG_MAC_STRLEN], num[16];
 
@@ -345,10 +470,10 @@ int edpg_gateways_format(const struct edpg_policy *p, char **out, size_t *len)
 			goto out;
 		}
 		edpg_mac_format(g->mac, mac);
-		sb_str(&b, "gateway ");
-		sb_str(&b, mac);
+		sb_put(&b, "gateway ", sizeof("gateway ") - 1);
+		sb_put(&b, mac, EDPG_MAC_STRLEN - 1);
 		if (g->name[0]) {
-			sb_str(&b, " name ");
+			sb_put(&b, " name ", sizeof(" name ") - 1);
 			sb_str(&b, g->name);
 		}
 		/* No `services`: the next parse gives the rules' defaults of that day. */

@@ -55,7 +55,13 @@ void rp_diag(struct ctx *c, int sev, int line, int col, const char *fmt, ...)
 /* Quote a token in a message: "%.*s%s" with TQ(t). */
 #define TQ(t) (int)((t)->len > TOKQ_MAX ? TOKQ_MAX : (t)->len), (t)->s, ((t)->len > TOKQ_MAX ? "..." : "")
 
-bool rp_tok_is(const struct tok *t, const char *s);
+/* Inline: called with a literal, the length folds to a constant. */
+static inline bool rp_tok_is(const struct tok *t, const char *s)
+{
+	size_t n = __builtin_strlen(s);
+
+	return t->len == n && !__builtin_memcmp(t->s, s, n);
+}
 /* Copy a token NUL-terminated; false when it does not fit. */
 bool rp_tok_copy(const struct tok *t, char *buf, size_t size);
 bool rp_valid_name(const struct tok *t);
@@ -67,7 +73,9 @@ bool rp_parse_num(struct ctx *c, const struct tok *t, const char *what,
 /* A service list from token *i on (reported on error). */
 bool rp_parse_services(struct ctx *c, const struct lline *l, size_t *i, uint32_t *out);
 
-/* gateways.c: one `gateway` line, and the duplicate check after the file. */
+/* gateways.c: room for the gateways of @text (one a line at most), one
+ * `gateway` line, and the duplicate check after the file. */
+void rp_gateways_reserve(struct ctx *c, const char *text, size_t len);
 void rp_stmt_gateway(struct ctx *c, const struct lline *l);
 void rp_check_gateway_dups(struct ctx *c);
 

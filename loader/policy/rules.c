@@ -21,6 +21,7 @@
 
 #include "addr.h"
 #include "parse.h"
+#include "prefault.h"
 
 
 /* Report at (line, col); an allocation failure surfaces as -ENOMEM at the end. */
@@ -50,7 +51,8 @@ static void line_push(struct ctx *c, struct lline *l, const char *s, size_t len,
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct tok *t = realloc(l->t, cap * sizeof(*t));
+		/* A group of 10,000 members is one line of 10,000 tokens. */
+		struct tok *t = edpg_realloc_prefault(l->t, l->n * sizeof(*t), cap * sizeof(*t));
 
 		if (!t) {
 			c->oom = true;
@@ -81,11 +83,20 @@ static void lex_adv(struct lexer *x)
 	x->pos++;
 }
 
+/* Up to the newline (not past it): the column counts the bytes skipped. */
 static void lex_skip_comment(struct lexer *x)
 {
-	while (x->pos < x->len && x->text[x->pos] != '\n')
-		lex_adv(x);
+	const char *nl = memchr(x->text + x->pos, '\n', x->len - x->pos);
+	size_t end = nl ? (size_t)(nl - x->text) : x->len;
+
+	x->col += (int)(end - x->pos);
+	x->pos = end;
 }
+
+/* The bytes that end a token. */
+static const bool tok_end[256] = {
+	['\n'] = true, ['#'] = true, ['\\'] = true, [' '] = true, ['\t'] = true, ['\r'] = true,
+};
 
 /*
  * Read the next logical line into @l.  Returns false at the end of the text.
@@ -135,10 +146,11 @@ static bool lex_line(struct ctx *c, struct lexer *x, struct lline *l)
 			size_t start = x->pos;
 			int line = x->line, col = x->col;
 
+			/* No newline inside a token: the column just counts. */
 			while (x->pos < x->len) {
 				unsigned char u = x->text[x->pos];
 
-				if (u == '\n' || u == '#' || u == '\\' || is_blank(u))
+				if (tok_end[u])
 					break;
 				if (is_bad_char(u)) {
 					if (c->report_lex)
@@ -146,7 +158,8 @@ static bool lex_line(struct ctx *c, struct lexer *x, struct lline *l)
 						     "invalid character 0x%02x", u);
 					l->bad = true;
 				}
-				lex_adv(x);
+				x->pos++;
+				x->col++;
 			}
 			line_push(c, l, x->text + start, x->pos - start, line, col);
 		}
@@ -155,13 +168,6 @@ static bool lex_line(struct ctx *c, struct lexer *x, struct lline *l)
 }
 
 /* ---- token helpers -------------------------------------------------------- */
-
-bool rp_tok_is(const struct tok *t, const char *s)
-{
-	size_t n = strlen(s);
-
-	return t->len == n && !memcmp(t->s, s, n);
-}
 
 /* Copy into a NUL-terminated buffer; false when it does not fit. */
 bool rp_tok_copy(const struct tok *t, char *buf, size_t size)
@@ -663,6 +669,8 @@ members:
 			c->oom = true;
 			return;
 		}
+		edpg_prefault(g.members, (l->n - i) * sizeof(*g.members));
+		edpg_prefault(seen_at, mask * sizeof(*seen_at));
 		mask--;
 	}
 	for (; i < l->n; i++) {
@@ -829,15 +837,64 @@ static void dispatch(struct ctx *c, const struct lline *l, int pass)
 		       "unknown-mac or non-ip)", TQ(k));
 }
 
-static void run_pass(struct ctx *c, const char *text, size_t len, int pass)
+/* Where a logical line starts: enough to lex it again. */
+struct lmark {
+	size_t pos;
+	int line, col;
+};
+
+struct lmarks {
+	struct lmark *v;
+	size_t n, cap;
+};
+
+static void mark_push(struct ctx *c, struct lmarks *m, const struct lmark *at)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		struct lmark *v = realloc(m->v, cap * sizeof(*v));
+
+		if (!v) {
+			c->oom = true;
+			return;
+		}
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n++] = *at;
+}
+
+/*
+ * Pass 1 reads every line; with @later it notes where the lines pass 2
+ * has work for start (not service or group, nor empty or bad), and pass 2
+ * lexes just those again.  A site's group of 10,000 addresses is one
+ * logical line of 10,000 tokens that pass 2 would only skip.
+ */
+static void run_pass(struct ctx *c, const char *text, size_t len, int pass, struct lmarks *later)
 {
 	struct lexer x = { .text = text, .len = len, .pos = 0, .line = 1, .col = 1 };
 	struct lline l = { 0 };
+	size_t k = 0;
 
 	c->report_lex = pass == 1;
-	while (!c->oom && lex_line(c, &x, &l))
-		if (!c->oom)
-			dispatch(c, &l, pass);
+	for (;;) {
+		struct lmark at = { x.pos, x.line, x.col };
+
+		if (pass == 2 && later) {
+			if (k == later->n)
+				break;
+			at = later->v[k++];
+			x.pos = at.pos;
+			x.line = at.line;
+			x.col = at.col;
+		}
+		if (c->oom || !lex_line(c, &x, &l) || c->oom)
+			break;
+		dispatch(c, &l, pass);
+		if (pass == 1 && later && l.n && !l.bad && !rp_tok_is(&l.t[0], "service") &&
+		    !rp_tok_is(&l.t[0], "group"))
+			mark_push(c, later, &at);
+	}
 	free(l.t);
 }
 
@@ -857,12 +914,14 @@ int edpg_rules_parse(struct edpg_policy *p, const char *file, const char *text, 
 {
 	struct ctx c = { .p = p, .file = file ? file : "<rules>", .d = d };
 	size_t first = d->n, errors = d->nerrors;
+	struct lmarks later = { 0 };
 
 	memset(p, 0, sizeof(*p));
 	p->unknown_mac = EDPG_ACT_DROP;
 	p->non_ip = EDPG_ACT_DROP;
-	run_pass(&c, text, len, 1);
-	run_pass(&c, text, len, 2);
+	run_pass(&c, text, len, 1, &later);
+	run_pass(&c, text, len, 2, &later);
+	free(later.v);
 	return finish(&c, first, errors);
 }
 
@@ -874,7 +933,8 @@ int edpg_gateways_parse(struct edpg_policy *p, const char *file, const char *tex
 	int ret;
 
 	c.gw_base = c.gw_cap = p->ngateways;
-	run_pass(&c, text, len, 1);
+	rp_gateways_reserve(&c, text, len);
+	run_pass(&c, text, len, 1, NULL);
 	if (!c.oom)
 		rp_check_gateway_dups(&c);
 	ret = finish(&c, first, errors);
