@@ -65,9 +65,11 @@ uint32_t edpg_bpf_capacity_for(size_t ngws)
 /*
  * Every entry of @from into @to, @chunk entries per batched call (both
  * hashes and arrays answer batches since 5.6; the floor is 5.10).  For a
- * per-CPU map @vsz is the whole row, every possible CPU's value.
+ * per-CPU map @vsz is the whole row, every possible CPU's value.  @fix,
+ * when given, rewrites each chunk's values before they are written.
  */
-static int copy_entries(int from, int to, size_t ksz, size_t vsz)
+static int copy_entries(int from, int to, size_t ksz, size_t vsz,
+			void (*fix)(void *vals, size_t len))
 {
 	const __u32 chunk = 256;
 	void *keys, *vals;
@@ -92,6 +94,8 @@ static int copy_entries(int from, int to, size_t ksz, size_t vsz)
 			last = true;	/* n holds the final entries */
 		}
 		first = false;
+		if (fix)
+			fix(vals, (size_t)n * vsz);
 		if (n && bpf_map_update_batch(to, keys, vals, &n, NULL)) {
 			err = -errno;
 			goto out;
@@ -191,53 +195,21 @@ static int build_carry(const struct edpg_bpf *old, int *carry_fd)
 }
 
 /*
- * The cold rows into the new instance's map with their counts zeroed:
- * the drop records are the last ones (copied, not added), the counts go
- * to the carry with the rest (build_carry()), never counted twice.
+ * The cold rows go to the new instance with their counts zeroed: the drop
+ * records are the last ones (copied, not added), the counts go to the
+ * carry with the rest (build_carry()), never counted twice.  @len bytes
+ * of whole rows, every CPU's.
  */
-static int copy_cold(const struct edpg_bpf *old, int to)
+static void cold_keep_records(void *vals, size_t len)
 {
-	const __u32 chunk = 64;
-	size_t row = sizeof(struct edpg_gw_cold) * old->ncpus;
-	struct edpg_gw_cold *vals;
-	__u32 *keys;
-	__u64 batch = 0;
-	bool first = true, last = false;
-	int err = 0;
+	struct edpg_gw_cold *v = vals;
 
-	keys = calloc(chunk, sizeof(*keys));
-	vals = calloc(chunk, row);
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
+	for (size_t i = 0; i < len / sizeof(*v); i++) {
+		struct edpg_gw_diag d = v[i].diag;
+
+		memset(&v[i], 0, sizeof(v[i]));
+		v[i].diag = d;
 	}
-	while (!last) {
-		__u32 n = chunk;
-
-		if (bpf_map_lookup_batch(old->map_fd[EDPG_M_GW_COLD], first ? NULL : &batch, &batch,
-					 keys, vals, &n, NULL)) {
-			if (errno != ENOENT) {
-				err = -errno;
-				goto out;
-			}
-			last = true;	/* n holds the final entries */
-		}
-		first = false;
-		for (size_t i = 0; i < (size_t)n * old->ncpus; i++) {
-			struct edpg_gw_diag d = vals[i].diag;
-
-			memset(&vals[i], 0, sizeof(vals[i]));
-			vals[i].diag = d;
-		}
-		if (n && bpf_map_update_batch(to, keys, vals, &n, NULL)) {
-			err = -errno;
-			goto out;
-		}
-	}
-out:
-	free(keys);
-	free(vals);
-	return err;
 }
 
 /* The old program's last frames: a grace period of RCU, under which XDP
@@ -273,8 +245,10 @@ int edpg_bpf_grow(struct edpg_bpf *b, const char *pin_dir, const struct edpg_ifa
 	/* The records before any frame meets the new program; the drop
 	 * records too (the last ones, not counts: copied, not added). */
 	err = copy_entries(b->map_fd[EDPG_M_GATEWAYS], bpf_map__fd(s->maps.edpg_gateways),
-			   sizeof(struct edpg_gw_key), sizeof(struct edpg_gw));
-	err = err ?: copy_cold(b, bpf_map__fd(s->maps.edpg_gw_cold));
+			   sizeof(struct edpg_gw_key), sizeof(struct edpg_gw), NULL);
+	err = err ?: copy_entries(b->map_fd[EDPG_M_GW_COLD], bpf_map__fd(s->maps.edpg_gw_cold),
+				  sizeof(__u32), sizeof(struct edpg_gw_cold) * b->ncpus,
+				  cold_keep_records);
 	if (err) {
 		edpg_err(err, "cannot copy the gateways and their counters to the larger maps");
 		goto out;
