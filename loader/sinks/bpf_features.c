@@ -36,6 +36,7 @@ static const struct need needs[] = {
 	{ K_PROG, BPF_PROG_TYPE_SCHED_CLS, 0, "tc programs (BPF_PROG_TYPE_SCHED_CLS, 4.1)" },
 	{ K_MAP, 0, BPF_MAP_TYPE_HASH, "hash maps (BPF_MAP_TYPE_HASH, 3.19)" },
 	{ K_MAP, 0, BPF_MAP_TYPE_ARRAY, "array maps (BPF_MAP_TYPE_ARRAY, 3.19)" },
+	{ K_MAP, 0, BPF_MAP_TYPE_PERCPU_HASH, "per-CPU hash maps (BPF_MAP_TYPE_PERCPU_HASH, 4.6)" },
 	{ K_MAP, 0, BPF_MAP_TYPE_PERCPU_ARRAY, "per-CPU arrays (BPF_MAP_TYPE_PERCPU_ARRAY, 4.6)" },
 	{ K_MAP, 0, BPF_MAP_TYPE_LRU_HASH, "LRU hash maps (BPF_MAP_TYPE_LRU_HASH, 4.10)" },
 	{ K_MAP, 0, BPF_MAP_TYPE_LPM_TRIE, "LPM tries (BPF_MAP_TYPE_LPM_TRIE, 4.11)" },
