@@ -81,6 +81,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EDPG_GW_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} edpg_gw_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EDPG_NR_GENS * 2 * EDPG_NR_PORTS);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -442,6 +449,19 @@ static __always_inline int gw_drop(const struct dinfo *di, __u32 reason, __u64 l
 	return count(reason, EDPG_V_DROP, len, di->would);
 }
 
+/*
+ * Whether @mac may be enrolled (edpg_gw_filter in edpgate.h): 0 proves it
+ * is not, and the gateway hash need not be asked.  An array lookup the
+ * verifier inlines; a missing word (never: the key is masked) means ask.
+ */
+static __always_inline int gw_maybe(const __u8 *mac)
+{
+	__u32 bit = edpg_gw_filter_bit(mac), w = bit >> 6;
+	__u64 *word = bpf_map_lookup_elem(&edpg_gw_filter, &w);
+
+	return !word || ((*word >> (bit & 63)) & 1);
+}
+
 /* Byte by byte: a memcmp call does not exist in BPF. */
 static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 {
@@ -743,7 +763,7 @@ int edpgate_xdp(struct xdp_md *ctx)
 	__builtin_memcpy(gk.mac, eth->h_source, 6);
 	gk.gen = gen;
 	gk.pad = 0;
-	gw = bpf_map_lookup_elem(&edpg_gateways, &gk);
+	gw = gw_maybe(eth->h_source) ? bpf_map_lookup_elem(&edpg_gateways, &gk) : NULL;
 	di.mac = eth->h_source;
 	di.l3 = h.l3;
 	di.h_proto = h.h_proto;

@@ -450,6 +450,80 @@ static int write_dst(struct edpg_bpf *b, const struct edpg_want_dst *w, uint32_t
 	return err ? -errno : 0;
 }
 
+/* A site's worth of bits is read and written as whole-array batches. */
+#define FILTER_BATCH_FROM	32
+
+static int filter_word_set(int fd, uint32_t bit)
+{
+	uint32_t w = bit >> 6;
+	uint64_t word;
+
+	if (bpf_map_lookup_elem(fd, &w, &word))
+		return -errno;
+	if (word & 1ULL << (bit & 63))
+		return 0;
+	word |= 1ULL << (bit & 63);
+	return bpf_map_update_elem(fd, &w, &word, BPF_ANY) ? -errno : 0;
+}
+
+/*
+ * Set the edpg_gw_filter bits of @n gateways (edpgate.h) before their
+ * records are written: the data path never looks up a MAC whose bit is
+ * clear.  Read, or, write back: the state lock (edpg_lock) makes this
+ * process the only writer, the data path only reads, and a word is one
+ * aligned 8-byte store, so a reader sees it before or after, and a bit
+ * once set stays set either way.  Only words that change are written.
+ */
+static int filter_mark(struct edpg_bpf *b, const struct edpg_want_gw *v, size_t n)
+{
+	int fd = b->map_fd[EDPG_M_GW_FILTER];
+	uint64_t *words = NULL, *nw = NULL;
+	uint32_t *keys = NULL, *nk = NULL;
+	__u32 count = EDPG_GW_FILTER_WORDS, next, nchanged = 0;
+	int err = 0;
+
+	if (n > FILTER_BATCH_FROM) {
+		words = calloc(EDPG_GW_FILTER_WORDS, sizeof(*words));
+		keys = calloc(EDPG_GW_FILTER_WORDS, sizeof(*keys));
+		nw = calloc(EDPG_GW_FILTER_WORDS, sizeof(*nw));
+		nk = calloc(EDPG_GW_FILTER_WORDS, sizeof(*nk));
+		if (!words || !keys || !nw || !nk) {
+			err = -ENOMEM;
+			goto out;
+		}
+		err = bpf_map_lookup_batch(fd, NULL, &next, keys, words, &count, NULL);
+		/* ENOENT: the array ended within the batch, as it must. */
+		if ((!err || err == -ENOENT) && count == EDPG_GW_FILTER_WORDS) {
+			err = 0;
+			memcpy(nw, words, EDPG_GW_FILTER_WORDS * sizeof(*nw));
+			for (size_t i = 0; i < n; i++) {
+				uint32_t bit = edpg_gw_filter_bit(v[i].mac);
+
+				nw[bit >> 6] |= 1ULL << (bit & 63);
+			}
+			for (uint32_t w = 0; w < EDPG_GW_FILTER_WORDS; w++) {
+				if (nw[w] == words[w])
+					continue;
+				nk[nchanged] = w;
+				nw[nchanged++] = nw[w];
+			}
+			if (nchanged && bpf_map_update_batch(fd, nk, nw, &nchanged, NULL))
+				err = -errno;
+			goto out;
+		}
+		/* Kernels without batch ops on arrays: a word at a time. */
+		err = 0;
+	}
+	for (size_t i = 0; i < n && !err; i++)
+		err = filter_word_set(fd, edpg_gw_filter_bit(v[i].mac));
+out:
+	free(words);
+	free(keys);
+	free(nw);
+	free(nk);
+	return err;
+}
+
 int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d)
 {
 	struct slots sl = {};
@@ -478,6 +552,11 @@ int edpg_bpf_apply(struct edpg_bpf *b, const struct edpg_desired *d)
 
 		if (!slots_find(b, &sl, gen, d->gws[i].mac, &slot))
 			sl.used[slot] = 1;
+	}
+	err = filter_mark(b, d->gws, d->ngws);
+	if (err) {
+		err = edpg_err(err, "cannot write %s (the old policy stays live)", EDPG_MAP_GW_FILTER);
+		goto out;
 	}
 	for (size_t i = 0; i < d->ngws && !err; i++) {
 		struct edpg_gw_key k = { .gen = ng };
@@ -553,6 +632,9 @@ int edpg_bpf_gw_put(struct edpg_bpf *b, const struct edpg_want_gw *g)
 		if (err)
 			return err;
 	}
+	err = filter_mark(b, g, 1);
+	if (err)
+		return err;
 	if (bpf_map_update_elem(b->map_fd[EDPG_M_GATEWAYS], &k, &v, BPF_ANY))
 		return -errno;
 	return 0;
@@ -608,6 +690,7 @@ int edpg_bpf_gw_put_many(struct edpg_bpf *b, const struct edpg_want_gw *v, size_
 	}
 	/* Before any record points at them: the generation is live. */
 	err = err ?: slots_zero(b, &sl);
+	err = err ?: filter_mark(b, v, n);
 	if (err)
 		goto out;
 	if (!bpf_map_update_batch(b->map_fd[EDPG_M_GATEWAYS], keys, vals, &count, NULL))

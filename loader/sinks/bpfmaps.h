@@ -20,6 +20,7 @@ enum edpg_map_id {
 	EDPG_M_CTL,
 	EDPG_M_CONFIG,
 	EDPG_M_GATEWAYS,
+	EDPG_M_GW_FILTER,	/* bits of enrolled MACs: set before the record */
 	EDPG_M_PORTS,
 	EDPG_M_SERVICES,
 	EDPG_M_DST4,

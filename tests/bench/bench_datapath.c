@@ -226,7 +226,7 @@ static int load_inst(unsigned int gi, unsigned int di)
 		const char *name = bpf_map__name(m);
 		struct inst *donor = NULL;
 
-		if (!strcmp(name, EDPG_MAP_GATEWAYS))
+		if (!strcmp(name, EDPG_MAP_GATEWAYS) || !strcmp(name, EDPG_MAP_GW_FILTER))
 			donor = di ? &insts[gi][0] : NULL;
 		else if (!strcmp(name, EDPG_MAP_DST4) || !strcmp(name, EDPG_MAP_DST6))
 			donor = gi ? &insts[0][di] : NULL;
@@ -304,23 +304,36 @@ static int update_batch(int fd, const void *keys, size_t ksz, const void *vals, 
 }
 
 /* Gateways 0..n-1, slot i, every service, no bindings. */
-static int fill_gateways(int fd, uint32_t n)
+/* Gateways 0..n-1 and, as the loader does first, their filter bits. */
+static int fill_gateways(int fd, int filter_fd, uint32_t n)
 {
+	uint64_t *words = calloc(EDPG_GW_FILTER_WORDS, sizeof(*words));
+	uint32_t *wk = calloc(EDPG_GW_FILTER_WORDS, sizeof(*wk));
 	struct edpg_gw_key *k = calloc(n, sizeof(*k));
 	struct edpg_gw *v = calloc(n, sizeof(*v));
 	uint32_t i;
 	int err = -ENOMEM;
 
-	if (!k || !v)
+	if (!k || !v || !words || !wk)
 		goto out;
 	for (i = 0; i < n; i++) {
+		uint32_t bit;
+
 		gw_mac(i, k[i].mac);
 		k[i].gen = 0;
 		v[i].slot = i;
 		v[i].services = 1U << SID_EDP_TLS | 1U << SID_EDP | 1U << SID_NTP;
+		bit = edpg_gw_filter_bit(k[i].mac);
+		words[bit >> 6] |= 1ULL << (bit & 63);
 	}
-	err = update_batch(fd, k, sizeof(*k), v, sizeof(*v), n, "edpg_gateways batch");
+	for (i = 0; i < EDPG_GW_FILTER_WORDS; i++)
+		wk[i] = i;
+	err = update_batch(filter_fd, wk, sizeof(*wk), words, sizeof(*words),
+			   EDPG_GW_FILTER_WORDS, "edpg_gw_filter batch");
+	err = err ?: update_batch(fd, k, sizeof(*k), v, sizeof(*v), n, "edpg_gateways batch");
 out:
+	free(words);
+	free(wk);
 	free(k);
 	free(v);
 	return err;
@@ -602,7 +615,8 @@ int main(int argc, char **argv)
 	}
 	err = fill_policy(&insts[0][0]);
 	for (gi = 0; gi < nr_scales && !err; gi++)
-		err = fill_gateways(map_fd_of(&insts[gi][0], EDPG_MAP_GATEWAYS), scales[gi]);
+		err = fill_gateways(map_fd_of(&insts[gi][0], EDPG_MAP_GATEWAYS),
+				    map_fd_of(&insts[gi][0], EDPG_MAP_GW_FILTER), scales[gi]);
 	for (di = 0; di < nr_scales && !err; di++)
 		err = fill_dsts(map_fd_of(&insts[0][di], EDPG_MAP_DST4),
 				map_fd_of(&insts[0][di], EDPG_MAP_DST6), scales[di]);

@@ -186,6 +186,7 @@ void test_learn_bounded(void **state);
 /* datapath_diag.c */
 void test_dry_run(void **state);
 void test_cold_row(void **state);
+void test_gw_filter(void **state);
 void test_events_rate_limit(void **state);
 void test_pending(void **state);
 
@@ -194,6 +195,7 @@ void clear_last_used(void);
 void expect(const char *name, const uint8_t *frame, size_t len, int v, int why, int gw, int sid, int touch);
 void fill_policy(void);
 void must_update(struct bpf_map *m, const void *k, const void *v, const char *what);
+void filter_mark(const uint8_t mac[6]);
 /* expect(): a drop is expected as audit's would_drop (frame passed). */
 extern int expect_would;
 extern int nr_cpus;

@@ -116,6 +116,47 @@ void test_cold_row(void **state)
 }
 
 /*
+ * edpg_gw_filter: an enrolled gateway whose bit is clear is judged
+ * unknown_mac (the data path did not ask the gateway hash), and is itself
+ * again once the bit is back: the filter is on the path, and the fixture
+ * (like the loader) sets the bit of every gateway it enrols.
+ */
+void test_gw_filter(void **state)
+{
+	static const struct row ok = { "allowed", GW_A, .d = "198.51.100.10" };
+	uint32_t bit = edpg_gw_filter_bit(macs[GW_A]), w = bit >> 6, rc;
+	int fd = bpf_map__fd(skel->maps.edpg_gw_filter);
+	uint64_t word, cleared;
+	struct snap *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct pkt p;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	pin_cpu();
+	assert_int_equal(bpf_map_lookup_elem(fd, &w, &word), 0);
+	assert_true(word & 1ULL << (bit & 63));
+	build(&ok, &p);
+
+	cleared = word & ~(1ULL << (bit & 63));
+	must_update(skel->maps.edpg_gw_filter, &w, &cleared, "edpg_gw_filter");
+	take_snap(a);
+	assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	take_snap(b);
+	must_update(skel->maps.edpg_gw_filter, &w, &word, "edpg_gw_filter");
+	assert_int_equal(rc, XDP_DROP);
+	assert_int_equal(b->g[EDPG_R_UNKNOWN_MAC].drop.packets -
+			 a->g[EDPG_R_UNKNOWN_MAC].drop.packets, 1);
+
+	assert_int_equal(run_prog(p.data, p.len, &rc), 0);
+	take_snap(a);
+	assert_int_equal(rc, XDP_PASS);
+	assert_int_equal(a->g[EDPG_R_ALLOW].pass.packets - b->g[EDPG_R_ALLOW].pass.packets, 1);
+	free(a);
+	free(b);
+}
+
+/*
  * A flood of drops from one gateway yields ev_burst events, then none;
  * the rest are counted as suppressed and the next event after a refill
  * carries that count.  Each event and the drop record name the packet.
@@ -374,7 +415,7 @@ void test_dry_run(void **state)
 	static const struct row bad = { "d", GW_A, .d = "198.51.100.99" };
 	struct bpf_map *shared[] = {
 		skel->maps.edpg_ctl, skel->maps.edpg_config, skel->maps.edpg_gateways,
-		skel->maps.edpg_ports, skel->maps.edpg_services, skel->maps.edpg_dst4,
+		skel->maps.edpg_gw_filter, skel->maps.edpg_ports, skel->maps.edpg_services, skel->maps.edpg_dst4,
 		skel->maps.edpg_dst6, skel->maps.edpg_cidr4, skel->maps.edpg_cidr6,
 	};
 	struct edpgate *dry;

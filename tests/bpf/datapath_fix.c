@@ -65,6 +65,18 @@ static void dst_key(int i, union dst_key *k, struct bpf_map **m)
 	}
 }
 
+/* The loader's half of an enrolment the data path relies on (edpgate.h). */
+void filter_mark(const uint8_t mac[6])
+{
+	uint32_t bit = edpg_gw_filter_bit(mac), w = bit >> 6;
+	int fd = bpf_map__fd(skel->maps.edpg_gw_filter);
+	uint64_t word;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &w, &word), 0);
+	word |= 1ULL << (bit & 63);
+	must_update(skel->maps.edpg_gw_filter, &w, &word, "edpg_gw_filter");
+}
+
 void fill_policy(void)
 {
 	unsigned int i;
@@ -83,6 +95,7 @@ void fill_policy(void)
 			ADDR4(gws[i].ip4, v.ip4);
 		if (gws[i].ip6)
 			ADDR6(gws[i].ip6, v.ip6);
+		filter_mark(k.mac);
 		must_update(skel->maps.edpg_gateways, &k, &v, "edpg_gateways");
 	}
 	for (i = 0; i < nr_ports; i++) {

@@ -339,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_counters_accumulate),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_cold_row),
+		cmocka_unit_test(test_gw_filter),
 		cmocka_unit_test(test_events_rate_limit),
 		cmocka_unit_test(test_pending),
 		cmocka_unit_test(test_dry_run),
