@@ -21,7 +21,9 @@
 #               XDP, then the nft forward chain)
 #     rC  lan0: nft -f netdev ingress chain, same policy      (c)
 #     rF  lan0: nothing, plain forwarding                     (reference)
-#   rX, rN, rB and rF forward out0 10.99.0.1 -> sink ns s<case> 10.99.0.2, whose
+#     rE  lan0: the empty XDP program (XDP_PASS), forwarding  (reference:
+#               what any XDP program on the veth costs a passed frame)
+#   rX, rN, rB, rF and rE forward out0 10.99.0.1 -> sink ns s<case> 10.99.0.2, whose
 #   veth runs the counting sink (XDP_DROP: no stack there to answer).
 #
 # Counts are the kernel's own, at the receiver: the sink's per-CPU counter,
@@ -233,8 +235,11 @@ router N 1
 router B 1
 router C 0
 router F 1
+router E 1
 
 in_ns "$P-rA" "$LIVE" sink "$SINKPINS" lan0 >/dev/null || die "cannot attach the floor sink"
+ip -n "$P-rE" link set dev lan0 xdpdrv obj "$BUILD/bpf/empty.bpf.o" sec xdp ||
+	die "cannot attach the empty XDP program to lan0 in $P-rE"
 
 edp() {	# edp CASE ARGS...: the real CLI inside router r<CASE>
 	local r=$1
@@ -276,17 +281,20 @@ count() {
 	f) "$LIVE" count "$SINKPINS/count_sN" ;;
 	g) "$LIVE" count "$SINKPINS/count_sB" ;;
 	fwd) "$LIVE" count "$SINKPINS/count_sF" ;;
+	xpass) "$LIVE" count "$SINKPINS/count_sE" ;;
 	esac
 }
 
 # case: router frame-source destination label
-CASES=(a b_unknown b_dest c_unknown c_dest d_unknown d_dest e f g fwd)
+CASES=(a b_unknown b_dest c_unknown c_dest d_unknown d_dest e f g fwd xpass)
 declare -A R=([a]=A [b_unknown]=X [b_dest]=X [c_unknown]=C [c_dest]=C [d_unknown]=N
-	[d_dest]=N [e]=X [f]=N [g]=B [fwd]=F)
+	[d_dest]=N [e]=X [f]=N [g]=B [fwd]=F [xpass]=E)
 declare -A SRC=([a]=$ROGUE_MAC [b_unknown]=$ROGUE_MAC [b_dest]=$GW_MAC [c_unknown]=$ROGUE_MAC
-	[c_dest]=$GW_MAC [d_unknown]=$ROGUE_MAC [d_dest]=$GW_MAC [e]=$GW_MAC [f]=$GW_MAC [g]=$GW_MAC [fwd]=$GW_MAC)
+	[c_dest]=$GW_MAC [d_unknown]=$ROGUE_MAC [d_dest]=$GW_MAC [e]=$GW_MAC [f]=$GW_MAC [g]=$GW_MAC [fwd]=$GW_MAC
+	[xpass]=$GW_MAC)
 declare -A DST=([a]=$CLOUD [b_unknown]=$CLOUD [b_dest]=$ELSEWHERE [c_unknown]=$CLOUD
-	[c_dest]=$ELSEWHERE [d_unknown]=$CLOUD [d_dest]=$ELSEWHERE [e]=$CLOUD [f]=$CLOUD [g]=$CLOUD [fwd]=$CLOUD)
+	[c_dest]=$ELSEWHERE [d_unknown]=$CLOUD [d_dest]=$ELSEWHERE [e]=$CLOUD [f]=$CLOUD [g]=$CLOUD [fwd]=$CLOUD
+	[xpass]=$CLOUD)
 declare -A LABEL=(
 	[a]="(a) XDP_DROP + counter on lan0 (floor)"
 	[b_unknown]="(b) edpgate XDP drop, unknown_mac"
@@ -298,7 +306,8 @@ declare -A LABEL=(
 	[e]="(e) allowed, edpgate native XDP, forwarded to the sink"
 	[f]="(f) allowed, edpgate --enforce nft, forwarded to the sink"
 	[g]="(g) allowed, edpgate default --enforce both (XDP + nft forward), forwarded to the sink"
-	[fwd]="allowed, no filter at all, forwarded to the sink (reference)")
+	[fwd]="allowed, no filter at all, forwarded to the sink (reference)"
+	[xpass]="allowed, the empty XDP program (XDP_PASS) on lan0, forwarded to the sink (reference)")
 declare -A COUNTER=(
 	[a]="sink XDP program's per-CPU counter" [b_unknown]="edpg_global[unknown_mac].drop"
 	[b_dest]="edpg_global[destination].drop" [c_unknown]="nft rule counter 'unknown_mac'"
@@ -306,7 +315,7 @@ declare -A COUNTER=(
 	[d_dest]="edpgate nft rule counter 'destination' (chk_edp-ssl)"
 	[e]="sink XDP counter behind the router" [f]="sink XDP counter behind the router"
 	[g]="sink XDP counter behind the router"
-	[fwd]="sink XDP counter behind the router")
+	[fwd]="sink XDP counter behind the router" [xpass]="sink XDP counter behind the router")
 
 # One sample: count, send for $SECS, count; pps = received / sending time.
 SAMPLES=$TMP/samples.tsv
@@ -384,7 +393,11 @@ jq -R -s --argjson labels "$labels" --argjson secs "$SECS" --argjson rounds "$RO
 		  {what: "(c) unknown_mac / (d) unknown_mac", r: ratio("c_unknown"; "d_unknown"; 1)},
 		  {what: "(e) XDP allowed / no filter", r: ratio("e"; "fwd"; 1)},
 		  {what: "(f) nft allowed / no filter", r: ratio("f"; "fwd"; 1)},
-		  {what: "(g) both allowed / no filter", r: ratio("g"; "fwd"; 1)}]
+		  {what: "(g) both allowed / no filter", r: ratio("g"; "fwd"; 1)},
+		  {what: "empty XDP program allowed / no filter", r: ratio("xpass"; "fwd"; 1)},
+		  {what: "(e) XDP allowed / empty XDP program", r: ratio("e"; "xpass"; 1)},
+		  {what: "(g) both allowed / (f) nft alone, each over its hook: (g / empty XDP) / (f / no filter)",
+		   r: ([range(0; $rounds) as $i | (pps("g")[$i] / pps("xpass")[$i]) / (pps("f")[$i] / pps("fwd")[$i])] | st)}]
 	}' "$SAMPLES" >"$OUT/live.json" || die "cannot compute the figures"
 
 {
@@ -415,6 +428,7 @@ jq -r '.goals[] as $g | .cases as $c |
 	($c[] | select(.case == $g.y) | .median_pps) as $y |
 	"live\t\($g.goal)\t\($x / 1e4 | round / 100) vs \($y / 1e4 | round / 100) Mpps: \($g.ratio * 100 | round / 100)x\t>= \($g.limit)x\t\(if $g.pass then "PASS" else "MISS" end)"' \
 	"$OUT/live.json" >"$OUT/live.tsv"
-jq -r '.cases[] | select(.case == "a" or .case == "c_unknown" or .case == "d_unknown" or .case == "fwd") |
+jq -r '.cases[] | select(.case == "a" or .case == "c_unknown" or .case == "d_unknown" or .case == "fwd" or
+		.case == "xpass") |
 	"live\t\(.label)\t\(.median_pps / 1e4 | round / 100) Mpps\t-\t-"' "$OUT/live.json" >>"$OUT/live.tsv"
 exit 0
