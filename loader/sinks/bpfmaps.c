@@ -200,7 +200,17 @@ out:
 	return err;
 }
 
-static int lookup_slot(struct edpg_bpf *b, const uint8_t mac[6], uint32_t gen, uint32_t *slot);
+static int lookup_slot(struct edpg_bpf *b, const uint8_t mac[6], uint32_t gen, uint32_t *slot)
+{
+	struct edpg_gw_key k = { .gen = gen };
+	struct edpg_gw v;
+
+	memcpy(k.mac, mac, 6);
+	if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GATEWAYS], &k, &v))
+		return -errno;
+	*slot = v.slot;
+	return 0;
+}
 
 /* @mac's slot in generation @gen: from the index slots_load() made, else
  * from the map; -ENOENT: not there. */
@@ -369,18 +379,6 @@ int edpg_bpf_room(const struct edpg_bpf *b, size_t ngws)
 	edpg_err(0, "%zu gateways, but the loaded program has room for %u (--max-gateways %u); nothing was changed: delete gateways, or `edpgate detach --all` and attach again with a larger --max-gateways",
 		 ngws, b->max_gateways, b->max_gateways);
 	return -ENOSPC;
-}
-
-static int lookup_slot(struct edpg_bpf *b, const uint8_t mac[6], uint32_t gen, uint32_t *slot)
-{
-	struct edpg_gw_key k = { .gen = gen };
-	struct edpg_gw v;
-
-	memcpy(k.mac, mac, 6);
-	if (bpf_map_lookup_elem(b->map_fd[EDPG_M_GATEWAYS], &k, &v))
-		return -errno;
-	*slot = v.slot;
-	return 0;
 }
 
 static int write_ports(struct edpg_bpf *b, const struct edpg_desired *d, uint32_t gen)
