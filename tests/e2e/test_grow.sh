@@ -46,7 +46,7 @@ link_ids() { bpftool -j link show pinned "$PIN_DIR/link_lan0" | jq -c '[.id, .pr
 capacity() { edp -j status | jq .gateway_capacity; }
 # Every map the capacity does not size, by id.
 shared_ids() {
-	for m in edpg_ctl edpg_config edpg_ports edpg_services edpg_dst4 edpg_dst6 edpg_cidr4 \
+	for m in edpg_ctl edpg_config edpg_gw_filter edpg_ports edpg_services edpg_dst4 edpg_dst6 edpg_cidr4 \
 		edpg_cidr6 edpg_global edpg_ev_global edpg_events edpg_pending edpg_learn; do
 		printf '%s=%s ' $m "$(map_id $m)"
 	done
