@@ -130,23 +130,102 @@ static int save_gateways(const struct edpg_policy *p)
  * write (another map layout, see edpg_bpf_open_pinned), or one without
  * room for @ngws gateways that may not grow, stops the command with
  * nothing changed, rather than leaving the file ahead of the filter.
+ * *attached: false when nothing is pinned (the file is all there is).
  */
-static int live_usable(size_t ngws)
+static int live_usable(struct edpg_bpf *b, const struct edpg_ifaces *ifs, size_t ngws,
+		       bool *attached)
 {
-	struct edpg_ifaces ifs;
-	struct edpg_bpf b;
 	int err;
 
-	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
+	*attached = false;
+	err = edpg_bpf_open_pinned(b, cli.pin_dir);
 	if (err == -ENOENT)
 		return 0;
 	if (err == -EPROTO)
 		return err;	/* open_pinned said what and why */
 	if (err)
 		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
+	*attached = true;
 	/* Maps sized to the site grow here, before the file changes. */
-	err = cli_ifaces(&ifs) ? -EIO : edpg_bpf_make_room(&b, cli.pin_dir, &ifs, ngws, NULL, NULL);
-	edpg_bpf_close(&b);
+	return edpg_bpf_make_room(b, cli.pin_dir, ifs, ngws, NULL, NULL);
+}
+
+/*
+ * What the gateways file now asks and --enforce nft cannot do, worded by
+ * the nft sink from the VLAN-bound gateways of @p alone (@base: @p's
+ * compiled services), so an enrolment need not compile the site for it.
+ */
+static void warn_vlan(const struct edpg_policy *p, const struct edpg_desired *base,
+		      const struct edpg_ifaces *ifs)
+{
+	const char *inames[EDPG_MAX_IFACES];
+	struct edpg_desired *d = NULL;
+	struct edpg_gateway *v = NULL;
+	struct edpg_nft_opts no;
+	char msg[320];
+	size_t n = 0;
+
+	edpg_nft_opts_from(ifs, &no, inames);
+	if (no.enforce != EDPG_ENFORCE_NFT)
+		return;
+	for (size_t i = 0; i < p->ngateways; i++) {
+		if (!p->gateways[i].has_vlan)
+			continue;
+		if (!v)
+			v = malloc((p->ngateways - i) * sizeof(*v));
+		if (!v)
+			return;
+		v[n++] = p->gateways[i];
+	}
+	if (n)
+		d = malloc(sizeof(*d));
+	if (d && !edpg_compile_gateways(base, v, n, d)) {
+		if (edpg_nft_vlan_unchecked(d, &no, msg, sizeof(msg)))
+			edpg_warn("%s", msg);
+		edpg_desired_free(d);
+	}
+	free(d);
+	free(v);
+}
+
+/*
+ * An add or a delete changes one gateway: the delta is made from its
+ * record before (@was) and after (@now), either NULL where it is not
+ * enrolled, over @p's services; neither the site's destinations nor its
+ * other gateways are compiled or compared (they are the same on both
+ * sides, so they drop out of any delta).  -EAGAIN: a delta cannot carry
+ * it, and the caller pushes the site compiled whole.
+ */
+static int push_one(const struct edpg_sinks *s, const struct edpg_policy *p,
+		    const struct edpg_gateway *was, const struct edpg_gateway *now)
+{
+	struct edpg_sync_opts so = { .durable = "the gateways file has the change",
+				     .delta_only = true };
+	struct edpg_desired *dold = NULL, *dnew;
+	int err;
+
+	dnew = malloc(sizeof(*dnew));
+	if (!dnew)
+		return -EAGAIN;
+	err = edpg_compile_base(p, now, now ? 1 : 0, dnew);
+	if (err) {
+		free(dnew);
+		return -EAGAIN;
+	}
+	dold = malloc(sizeof(*dold));
+	err = dold ? edpg_compile_gateways(dnew, was, was ? 1 : 0, dold) : -ENOMEM;
+	if (err) {
+		free(dold);
+		dold = NULL;
+		err = -EAGAIN;
+	} else {
+		err = edpg_sync(s, dold, dnew, &so, NULL);
+		/* After: the push that follows an -EAGAIN warns itself. */
+		if (!err)
+			warn_vlan(p, dnew, s->ifs);
+	}
+	edpg_desired_put(dold);		/* before dnew: it borrows its destinations */
+	edpg_desired_put(dnew);
 	return err;
 }
 
@@ -155,32 +234,31 @@ static int live_usable(size_t ngws)
  * from @old to @new, both compiled with the same names, read from the
  * address cache (no resolution: enrolment never waits on DNS), so the two
  * states differ only in gateways and the sync is a delta of just those.
+ * With @was or @now (one gateway changed) push_one() tries first.
  */
-static int push_gateways(const struct edpg_policy *old, const struct edpg_policy *new, bool *live)
+static int push_gateways(struct edpg_bpf *b, const struct edpg_ifaces *ifs,
+			 const struct edpg_policy *old, const struct edpg_policy *new,
+			 const struct edpg_gateway *was, const struct edpg_gateway *now)
 {
 	/* Full when the pull from the store changed the base (fleet.c). */
 	struct edpg_sync_opts so = { .durable = "the gateways file has the change",
 				     .full = cli_store_resynced() };
+	struct edpg_sinks s = { .bpf = b, .ifs = ifs, .pin_dir = cli.pin_dir };
 	struct edpg_desired *dold = NULL, *dnew = NULL;
 	struct edpg_where w = edpg_cli_where();
 	struct edpg_resolved *names = NULL;
-	struct edpg_ifaces ifs;
-	struct edpg_sinks s = { .ifs = &ifs, .pin_dir = cli.pin_dir };
-	struct edpg_bpf b;
 	size_t nnames = 0;
 	int err;
 
-	*live = false;
-	err = edpg_bpf_open_pinned(&b, cli.pin_dir);
-	if (err == -ENOENT)
-		return 0;	/* not attached: the file is all there is */
-	if (err)
-		return edpg_err(err, "cannot open the pinned program in %s", cli.pin_dir);
-	*live = true;
-	s.bpf = &b;
-	err = edpg_ifaces_load(cli.state_dir, &ifs);
-	err = err ?: edpg_policy_names(new, &w, true, &names, &nnames);
-	err = err ?: edpg_compile_for(new, &ifs, names, nnames, &dnew);
+	if ((was || now) && !so.full) {
+		err = push_one(&s, new, was, now);
+		if (err != -EAGAIN)
+			return err;
+		/* The delta was refused (it warned): the site, whole. */
+		so.full = true;
+	}
+	err = edpg_policy_names(new, &w, true, &names, &nnames);
+	err = err ?: edpg_compile_for(new, ifs, names, nnames, &dnew);
 	/* @old differs in gateways alone: its destinations are @new's. */
 	if (!err) {
 		dold = malloc(sizeof(*dold));
@@ -193,20 +271,38 @@ static int push_gateways(const struct edpg_policy *old, const struct edpg_policy
 	if (err) {
 		edpg_err(err, "cannot compile the policy; the gateways file has the change, `edpgate apply` retries");
 	} else {
-		const char *inames[EDPG_MAX_IFACES];
-		struct edpg_nft_opts no;
-		char vmsg[320];
-
-		/* What the gateways file now asks and --enforce nft cannot do. */
-		edpg_nft_opts_from(&ifs, &no, inames);
-		if (edpg_nft_vlan_unchecked(dnew, &no, vmsg, sizeof(vmsg)))
-			edpg_warn("%s", vmsg);
+		warn_vlan(new, dnew, ifs);
 		err = edpg_sync(&s, dold, dnew, &so, NULL);
 	}
 	edpg_resolved_free(names, nnames);
 	edpg_desired_put(dold);		/* before dnew: it borrows its destinations */
 	edpg_desired_put(dnew);
-	edpg_bpf_close(&b);
+	return err;
+}
+
+/*
+ * The gateways of @new in place of @old's, in this order: room in the
+ * live maps (grown if need be), the gateways file, both sinks.  The pinned
+ * program is opened once for the three.  @was, @now: see push_gateways().
+ * 0 or -errno, each failure already reported; *live: attached.
+ */
+static int commit(const struct edpg_policy *old, const struct edpg_policy *new,
+		  const struct edpg_gateway *was, const struct edpg_gateway *now, bool *live)
+{
+	struct edpg_ifaces ifs;
+	struct edpg_bpf b;
+	int err;
+
+	*live = false;
+	err = cli_ifaces(&ifs) ? -EIO : 0;
+	/* A deletion needs no room. */
+	err = err ?: live_usable(&b, &ifs, new->ngateways >= old->ngateways ? new->ngateways : 0,
+				 live);
+	err = err ?: save_gateways(new);
+	if (!err && *live)
+		err = push_gateways(&b, &ifs, old, new, was, now);
+	if (*live)
+		edpg_bpf_close(&b);
 	return err;
 }
 
@@ -312,18 +408,16 @@ static int gw_add(struct edpg_policy *p, int argc, char **argv)
  * An addition may pass @p's own array grown by one (the old list is its
  * first p->ngateways): a site of 10,000 is then not copied for one more.
  */
-static int commit_gateways(struct edpg_policy *p, struct edpg_gateway *nv, size_t n, bool *live)
+static int commit_gateways(struct edpg_policy *p, struct edpg_gateway *nv, size_t n,
+			   const struct edpg_gateway *was, const struct edpg_gateway *now,
+			   bool *live)
 {
 	struct edpg_policy old = *p;	/* what the sinks hold: the delta's base */
 	int err;
 
 	p->gateways = nv;
 	p->ngateways = n;
-	/* A deletion needs no room. */
-	err = live_usable(n >= old.ngateways ? n : 0);
-	err = err ?: save_gateways(p);
-	if (!err)
-		err = push_gateways(&old, p, live);
+	err = commit(&old, p, was, now, live);
 	p->gateways = old.gateways;
 	p->ngateways = old.ngateways;
 	if (nv != old.gateways)
@@ -370,7 +464,8 @@ int gateway_enrol(struct edpg_policy *p, const struct edpg_gateway *gw, bool rep
 	if (!nv)
 		return edpg_err(-ENOMEM, "out of memory"), EDPG_EXIT_FAIL;
 	nv[at >= 0 ? (size_t)at : p->ngateways] = g;
-	err = commit_gateways(p, nv, p->ngateways + (at < 0), &live);
+	err = commit_gateways(p, nv, p->ngateways + (at < 0), at >= 0 ? &p->gateways[at] : NULL,
+			      &nv[at >= 0 ? (size_t)at : p->ngateways], &live);
 	if (err)
 		return EDPG_EXIT_FAIL;
 	out_begin();
@@ -404,7 +499,7 @@ static int gw_del(struct edpg_policy *p, int argc, char **argv)
 		return edpg_err(-ENOMEM, "out of memory"), EDPG_EXIT_FAIL;
 	memcpy(nv, p->gateways, at * sizeof(*nv));
 	memcpy(nv + at, p->gateways + at + 1, (p->ngateways - at - 1) * sizeof(*nv));
-	err = commit_gateways(p, nv, p->ngateways - 1, &live);
+	err = commit_gateways(p, nv, p->ngateways - 1, &p->gateways[at], NULL, &live);
 	if (err)
 		return EDPG_EXIT_FAIL;
 	out_begin();
@@ -632,10 +727,7 @@ static int gw_import(struct edpg_policy *p, int argc, char **argv)
 		merged.gateways[nbase + k].uses_defaults = file.gateways[k].uses_defaults;
 
 	if (added || replaced) {
-		err = live_usable(merged.ngateways);
-		err = err ?: save_gateways(&merged);
-		if (!err)
-			err = push_gateways(p, &merged, &live);
+		err = commit(p, &merged, NULL, NULL, &live);
 		reported = true;	/* both say what failed */
 		if (err)
 			goto out;

@@ -237,23 +237,23 @@ static int gws_merge_tail(struct edpg_want_gw *v, size_t n)
 	return 0;
 }
 
-/* @p's gateways into out->gws, sorted by MAC; -EINVAL on a duplicate MAC
- * or a service id @p does not define. */
-static int compile_gws(const struct edpg_policy *p, struct edpg_desired *out)
+/* The gateways @gws (@n) into out->gws, sorted by MAC; -EINVAL on a
+ * duplicate MAC or a service id out->nservices does not cover. */
+static int compile_gws(const struct edpg_gateway *gws, size_t n, struct edpg_desired *out)
 {
 	size_t i;
 
-	if (p->ngateways) {
-		out->gws = calloc(p->ngateways, sizeof(*out->gws));
+	if (n) {
+		out->gws = calloc(n, sizeof(*out->gws));
 		if (!out->gws)
 			return -ENOMEM;
-		edpg_prefault(out->gws, p->ngateways * sizeof(*out->gws));
+		edpg_prefault(out->gws, n * sizeof(*out->gws));
 	}
-	for (i = 0; i < p->ngateways; i++) {
-		const struct edpg_gateway *g = &p->gateways[i];
+	for (i = 0; i < n; i++) {
+		const struct edpg_gateway *g = &gws[i];
 		struct edpg_want_gw *w = &out->gws[i];
 
-		if (p->nservices < 32 && g->services >> p->nservices)
+		if (out->nservices < 32 && g->services >> out->nservices)
 			return -EINVAL;
 		memcpy(w->mac, g->mac, 6);
 		w->rec.services = g->services;
@@ -272,7 +272,7 @@ static int compile_gws(const struct edpg_policy *p, struct edpg_desired *out)
 		if (g->audit)
 			w->rec.flags |= EDPG_GW_AUDIT;
 	}
-	out->ngws = p->ngateways;
+	out->ngws = n;
 	/* The gateways file is written sorted: most of the time there is
 	 * nothing to sort (and qsort's scratch copy is not free). */
 	if (gws_sorted(out->gws, out->ngws))
@@ -285,12 +285,10 @@ static int compile_gws(const struct edpg_policy *p, struct edpg_desired *out)
 	return 0;
 }
 
-int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names, size_t nnames,
-		 const struct edpg_addr *router, size_t nrouter, struct edpg_desired *out)
+/* What every state of @p has, whatever its gateways and destinations. */
+static int compile_base(const struct edpg_policy *p, struct edpg_desired *out)
 {
-	struct dst_vec dv = { 0 };
 	size_t i;
-	int err = 0;
 
 	/* 130 kB, most of it the port table: one call, not a fault a page. */
 	edpg_prefault(out, sizeof(*out));
@@ -313,27 +311,37 @@ int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names,
 		/* Only allow rules to groups that exist reach the data path. */
 		out->svc_groups[i] = s->groups &
 			(p->ngroups >= 64 ? ~0ULL : (1ULL << p->ngroups) - 1);
-		if (proto < 0 || s->port_lo > s->port_hi) {
-			err = -EINVAL;
-			goto out;
-		}
+		if (proto < 0 || s->port_lo > s->port_hi)
+			return -EINVAL;
 		for (port = s->port_lo; s->port_lo && port <= s->port_hi; port++) {
 			/* The parser rejects overlaps; a hand-built policy may not. */
-			if (out->ports[proto][port]) {
-				err = -EINVAL;
-				goto out;
-			}
+			if (out->ports[proto][port])
+				return -EINVAL;
 			out->ports[proto][port] = i + 1;
 		}
 	}
-
-	err = dsts_reserve(&dv, p, names, nnames, nrouter);
-	if (err)
-		goto out;
 	out->ngroups = p->ngroups;
 	for (i = 0; i < p->ngroups; i++) {
 		memcpy(out->group_names[i], p->groups[i].name, EDPG_NAME_MAX);
 		out->group_names[i][EDPG_NAME_MAX - 1] = '\0';
+	}
+	return 0;
+}
+
+int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names, size_t nnames,
+		 const struct edpg_addr *router, size_t nrouter, struct edpg_desired *out)
+{
+	struct dst_vec dv = { 0 };
+	size_t i;
+	int err;
+
+	err = compile_base(p, out);
+	if (err)
+		goto out;
+	err = dsts_reserve(&dv, p, names, nnames, nrouter);
+	if (err)
+		goto out;
+	for (i = 0; i < p->ngroups; i++) {
 		err = add_group_dsts(&dv, &p->groups[i], 1ULL << i, names, nnames, router, nrouter);
 		if (err)
 			goto out;
@@ -342,7 +350,7 @@ int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names,
 	if (err)
 		goto out;
 
-	err = compile_gws(p, out);
+	err = compile_gws(p->gateways, p->ngateways, out);
 	if (err)
 		goto out;
 	out->dsts = dv.v;
@@ -357,8 +365,22 @@ out:
 	return err;
 }
 
-int edpg_compile_gateways_of(const struct edpg_desired *base, const struct edpg_policy *p,
-			     struct edpg_desired *out)
+int edpg_compile_base(const struct edpg_policy *p, const struct edpg_gateway *gws, size_t n,
+		      struct edpg_desired *out)
+{
+	int err;
+
+	err = compile_base(p, out);
+	err = err ?: compile_gws(gws, n, out);
+	if (err) {
+		edpg_desired_free(out);
+		memset(out, 0, sizeof(*out));
+	}
+	return err;
+}
+
+int edpg_compile_gateways(const struct edpg_desired *base, const struct edpg_gateway *gws,
+			  size_t n, struct edpg_desired *out)
 {
 	int err;
 
@@ -367,12 +389,18 @@ int edpg_compile_gateways_of(const struct edpg_desired *base, const struct edpg_
 	out->gws = NULL;
 	out->ngws = 0;
 	out->dsts_borrowed = true;
-	err = compile_gws(p, out);
+	err = compile_gws(gws, n, out);
 	if (err) {
 		edpg_desired_free(out);
 		memset(out, 0, sizeof(*out));
 	}
 	return err;
+}
+
+int edpg_compile_gateways_of(const struct edpg_desired *base, const struct edpg_policy *p,
+			     struct edpg_desired *out)
+{
+	return edpg_compile_gateways(base, p->gateways, p->ngateways, out);
 }
 
 void edpg_desired_free(struct edpg_desired *d)

@@ -31,6 +31,19 @@ int edpg_compile(const struct edpg_policy *p, const struct edpg_resolved *names,
  */
 int edpg_compile_gateways_of(const struct edpg_desired *base, const struct edpg_policy *p,
 			     struct edpg_desired *out);
+/*
+ * What every state compiled from @p has (services, ports, groups, flags)
+ * with the gateways @gws (@n) and no destination.  With
+ * edpg_compile_gateways() it gives the two sides of an enrolment's delta
+ * (only the gateways that changed) without compiling the site; never a
+ * state to push whole.
+ */
+int edpg_compile_base(const struct edpg_policy *p, const struct edpg_gateway *gws, size_t n,
+		      struct edpg_desired *out);
+/* @base with the gateways @gws (@n) in place of its own; @out borrows
+ * @base's destinations (free it before @base). */
+int edpg_compile_gateways(const struct edpg_desired *base, const struct edpg_gateway *gws,
+			  size_t n, struct edpg_desired *out);
 /* Frees gws and dsts (unless borrowed); leaves them NULL and their counts 0. */
 void edpg_desired_free(struct edpg_desired *d);
 

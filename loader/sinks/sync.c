@@ -330,7 +330,7 @@ int edpg_sync(const struct edpg_sinks *s, const struct edpg_desired *old,
 			return err;
 		err = sync_delta(s, old, new, r);
 	}
-	if (err != -EAGAIN)
+	if (err != -EAGAIN || o->delta_only)
 		return err;
 	r->full = true;
 	r->ndsts = r->ngws = 0;

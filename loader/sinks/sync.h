@@ -35,6 +35,10 @@ struct edpg_sync_opts {
 	/* Push the whole state even when a delta would do: start-up and
 	 * reload, where the sinks may hold anything. */
 	bool full;
+	/* @old and @new are partial (an enrolment's changed gateways, no
+	 * destinations): a delta or nothing, -EAGAIN when it cannot carry
+	 * the change, never a whole push of such a state. */
+	bool delta_only;
 	/* What is already durable when a push fails (e.g. "the gateways
 	 * file has the change"); NULL: nothing, so a refused nft
 	 * transaction changed nothing at all. */

@@ -118,6 +118,21 @@ edp gateway add $GW1 --name gw1 --services edp-ssl,edp,ntp --replace >/dev/null
 tcp_ok "$H_NS" 10.77.0.1 3199 || fail "3199 not allowed after --replace with its services"
 ok "--services none enrols with no service allowed"
 
+# An add or a del is a delta of that one gateway.  When nftables refuses
+# it (the table was changed behind edpgate's back), the site is pushed
+# whole: the change lands in both sinks, and they agree again.
+edp gateway add 00:40:9d:00:00:03 --name gw3 >/dev/null || fail "gateway add gw3"
+in_ns "$R_NS" nft delete element inet edpgate gateways '{ 00:40:9d:00:00:03 }' ||
+	fail "cannot remove gw3 from the nft set"
+out=$(edp gateway del gw3 2>&1) || fail "gateway del gw3 after its nft element went: $out"
+grep -q "refused the delta.*pushing the whole policy" <<<"$out" || fail "no whole push after a refused delta: $out"
+[ "$(grep -c 'refused the delta' <<<"$out")" = 1 ] || fail "the refusal reported more than once: $out"
+edp verify >/dev/null || fail "verify after the whole push"
+set_now=$(in_ns "$R_NS" nft list set inet edpgate gateways) || fail "cannot list the nft set"
+grep -q 00:40:9d:00:00:01 <<<"$set_now" || fail "gw1 left the nft set: $set_now"
+tcp_ok "$H_NS" 10.77.0.1 3199 || fail "gw1 cannot reach 3199 after the whole push"
+ok "a refused enrolment delta falls back to a whole push: sinks in sync, gw1 still passes"
+
 # A second process sees the change through the pins alone.
 [ "$(edp -j gateway list | jq -r '.[0].mac')" = "$GW1" ] || fail "gateway list -j"
 [ "$(edp -j gateway show gw1 | jq -r '.live')" = true ] || fail "gw1 not live"

@@ -201,6 +201,58 @@ static void test_compile_gateways_of(void **state)
 	edpg_policy_free(&q);
 }
 
+/*
+ * An add or a delete compiles only the gateway it changes: the base
+ * (services, ports, groups, flags) must be the whole compile's, with that
+ * gateway's record as the whole compile makes it and no destination, or
+ * the delta built from it would differ from the site's.
+ */
+static void test_compile_base(void **state)
+{
+	struct edpg_addr router[] = { A("192.168.1.1") };
+	struct edpg_desired full, one, none;
+	struct edpg_gateway bad;
+	struct edpg_policy p;
+	size_t k;
+
+	(void)state;
+	load(&p);
+	assert_int_equal(edpg_compile(&p, NULL, 0, router, 1, &full), 0);
+	assert_int_equal(edpg_compile_base(&p, &p.gateways[1], 1, &one), 0);
+	assert_int_equal(one.ngws, 1);
+	for (k = 0; k < full.ngws && memcmp(full.gws[k].mac, p.gateways[1].mac, 6); k++)
+		;
+	assert_true(k < full.ngws);
+	assert_memory_equal(&one.gws[0], &full.gws[k], sizeof(one.gws[0]));
+	assert_null(one.dsts);
+	assert_int_equal(one.ndsts, 0);
+	assert_int_equal(one.flags, full.flags);
+	assert_int_equal(one.nservices, full.nservices);
+	assert_memory_equal(one.services, full.services, full.nservices * sizeof(full.services[0]));
+	assert_memory_equal(one.svc_groups, full.svc_groups, sizeof(full.svc_groups));
+	assert_int_equal(one.ngroups, full.ngroups);
+	assert_memory_equal(one.group_names, full.group_names,
+			    full.ngroups * sizeof(full.group_names[0]));
+	assert_memory_equal(one.ports, full.ports, sizeof(full.ports));
+
+	/* The other side of an addition: the same base, no gateway. */
+	assert_int_equal(edpg_compile_gateways(&one, NULL, 0, &none), 0);
+	assert_int_equal(none.ngws, 0);
+	assert_memory_equal(none.ports, full.ports, sizeof(full.ports));
+	edpg_desired_free(&none);
+
+	/* A service the rules do not define is refused, nothing left. */
+	bad = p.gateways[0];
+	bad.services = 1U << p.nservices;
+	edpg_desired_free(&one);
+	assert_int_equal(edpg_compile_base(&p, &bad, 1, &one), -EINVAL);
+	assert_null(one.gws);
+	assert_int_equal(one.ngws, 0);
+
+	edpg_desired_free(&full);
+	edpg_policy_free(&p);
+}
+
 static void test_compile_no_names(void **state)
 {
 	struct edpg_desired *w = malloc(sizeof(*w));
@@ -348,6 +400,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compile_full),
 		cmocka_unit_test(test_compile_gateways_of),
+		cmocka_unit_test(test_compile_base),
 		cmocka_unit_test(test_compile_no_names),
 		cmocka_unit_test(test_compile_shipped),
 		cmocka_unit_test(test_compile_rejects_inconsistent),
