@@ -188,6 +188,9 @@ static void warn_vlan(const struct edpg_policy *p, const struct edpg_desired *ba
 	free(v);
 }
 
+/* What is durable when a push fails: the sinks catch up at `apply`. */
+static const char file_changed[] = "the gateways file has the change";
+
 /*
  * An add or a delete changes one gateway: the delta is made from its
  * record before (@was) and after (@now), either NULL where it is not
@@ -199,7 +202,7 @@ static void warn_vlan(const struct edpg_policy *p, const struct edpg_desired *ba
 static int push_one(const struct edpg_sinks *s, const struct edpg_policy *p,
 		    const struct edpg_gateway *was, const struct edpg_gateway *now)
 {
-	struct edpg_sync_opts so = { .durable = "the gateways file has the change",
+	struct edpg_sync_opts so = { .durable = file_changed,
 				     .delta_only = true };
 	struct edpg_desired *dold = NULL, *dnew;
 	int err;
@@ -241,7 +244,7 @@ static int push_gateways(struct edpg_bpf *b, const struct edpg_ifaces *ifs,
 			 const struct edpg_gateway *was, const struct edpg_gateway *now)
 {
 	/* Full when the pull from the store changed the base (fleet.c). */
-	struct edpg_sync_opts so = { .durable = "the gateways file has the change",
+	struct edpg_sync_opts so = { .durable = file_changed,
 				     .full = cli_store_resynced() };
 	struct edpg_sinks s = { .bpf = b, .ifs = ifs, .pin_dir = cli.pin_dir };
 	struct edpg_desired *dold = NULL, *dnew = NULL;
