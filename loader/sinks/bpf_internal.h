@@ -61,6 +61,11 @@ int edpg_bpf_fill_info(struct edpg_bpf *b);
 /* The gateways-map key of @mac in the live generation. */
 int edpg_bpf_gw_key(const struct edpg_bpf *b, const uint8_t mac[6], struct edpg_gw_key *k);
 
+/* bpf_pins.c */
+/* An fd of the map named @name that program @prog_fd uses; -ENOENT when
+ * it uses none of that name, else -errno. */
+int edpg_prog_map_fd(int prog_fd, const char *name);
+
 /* bpf_upgrade.c */
 /* Whether the pinned maps of @b have the layout of skeleton @s: their
  * types and sizes, and with @deep their BTF member by member. */

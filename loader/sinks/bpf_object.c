@@ -132,6 +132,27 @@ int edpg_bpf_fill_info(struct edpg_bpf *b)
 
 bool edpg_pins_rdonly;
 
+/*
+ * A map pin of this build is missing while a program is pinned.  When
+ * the program has such a map, only its pin went (attach pins it again:
+ * -ENOENT, as for a missing pin); when it has none, it was loaded by a
+ * build with another set of maps, and writing to it as if it were this
+ * build's would leave the change out of the filter: -EPROTO, said here.
+ */
+static int missing_map(int prog_fd, const char *pin_dir, const char *name)
+{
+	int fd = edpg_prog_map_fd(prog_fd, name);
+
+	if (fd >= 0) {
+		close(fd);
+		return -ENOENT;
+	}
+	if (fd != -ENOENT)
+		return -ENOENT;	/* cannot tell: as before */
+	return edpg_err(-EPROTO, "the program pinned in %s has no map %s: it was loaded by an edpgate with another map layout; use that build, or `edpgate detach --all` and attach with this one (gateways and addresses come back from the state directory; counters restart from zero)",
+			pin_dir, name);
+}
+
 int edpg_bpf_open_raw(struct edpg_bpf *b, const char *pin_dir)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, ro, .file_flags = BPF_F_RDONLY);
@@ -153,6 +174,8 @@ int edpg_bpf_open_raw(struct edpg_bpf *b, const char *pin_dir)
 		b->map_fd[i] = edpg_pins_rdonly ? bpf_obj_get_opts(path, &ro) : bpf_obj_get(path);
 		if (b->map_fd[i] < 0) {
 			err = -errno;
+			if (err == -ENOENT && b->prog_fd >= 0)
+				err = missing_map(b->prog_fd, pin_dir, edpg_map_names[i]);
 			goto out;
 		}
 	}

@@ -175,15 +175,10 @@ static int repin_held(const struct edpg_bpf *held, const char *pin_dir, struct e
 	return 0;
 }
 
-/* Pin again every map of @names whose pin is missing, taken from the maps
- * @prog_fd uses (a map lives as long as a program using it). */
-static int repin_maps(int prog_fd, const char *pin_dir, const char *const *names, size_t n,
-		      struct edpg_restored *r)
+int edpg_prog_map_fd(int prog_fd, const char *name)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info), ids[64];
-	char path[PATH_MAX];
-	int err = 0;
 
 	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
 		return -errno;
@@ -195,34 +190,49 @@ static int repin_maps(int prog_fd, const char *pin_dir, const char *const *names
 	len = sizeof(info);
 	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
 		return -errno;
+	for (__u32 i = 0; i < info.nr_map_ids; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0 && (errno == EPERM || errno == EACCES))
+			return -errno;	/* the caller says what to do */
+		if (fd < 0)
+			continue;
+		/* The kernel keeps BPF_OBJ_NAME_LEN - 1 bytes of a name. */
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) &&
+		    !strncmp(mi.name, name, sizeof(mi.name) - 1))
+			return fd;
+		close(fd);
+	}
+	return -ENOENT;
+}
+
+/* Pin again every map of @names whose pin is missing, taken from the maps
+ * @prog_fd uses (a map lives as long as a program using it). */
+static int repin_maps(int prog_fd, const char *pin_dir, const char *const *names, size_t n,
+		      struct edpg_restored *r)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
 	for (size_t k = 0; k < n && !err; k++) {
-		bool found = false;
+		int fd;
 
 		if (pinned(pin_dir, names[k]))
 			continue;
-		for (__u32 i = 0; i < info.nr_map_ids && !found; i++) {
-			struct bpf_map_info mi = {};
-			__u32 mlen = sizeof(mi);
-			int fd = bpf_map_get_fd_by_id(ids[i]);
-
-			if (fd < 0 && (errno == EPERM || errno == EACCES))
-				return -errno;	/* the caller says what to do */
-			if (fd < 0)
-				continue;
-			if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) &&
-			    !strncmp(mi.name, names[k], sizeof(mi.name) - 1)) {
-				found = true;
-				snprintf(path, sizeof(path), "%s/%s", pin_dir, names[k]);
-				if (bpf_obj_pin(fd, path))
-					err = edpg_err(-errno, "cannot pin %s", path);
-				else
-					edpg_restored_add(r, "map pin %s", names[k]);
-			}
-			close(fd);
-		}
-		if (!found && !err)
-			err = edpg_err(-ENOENT, "map %s is not used by the running program; `edpgate detach --all` and attach again",
-				       names[k]);
+		fd = edpg_prog_map_fd(prog_fd, names[k]);
+		if (fd == -ENOENT)
+			return edpg_err(fd, "map %s is not used by the running program; `edpgate detach --all` and attach again",
+					names[k]);
+		if (fd < 0)
+			return fd;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[k]);
+		if (bpf_obj_pin(fd, path))
+			err = edpg_err(-errno, "cannot pin %s", path);
+		else
+			edpg_restored_add(r, "map pin %s", names[k]);
+		close(fd);
 	}
 	return err;
 }

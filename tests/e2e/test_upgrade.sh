@@ -156,6 +156,32 @@ set -e
 cmp -s "$STATE_DIR/gateways" "$E2E_TMP/gateways.before" || fail "gateway add by another layout changed the gateways file"
 ok "another layout: upgrade and gateway add refused, naming edpg_config 8 -> 16 bytes; nothing changed"
 
+# A map this build has and the pinned program lacks (an install by a build
+# from before edpg_gw_filter): refused the same way by upgrade and by an
+# enrolment, not taken for "nothing is attached" (which would save the
+# gateway to the file alone).  Played by a program without that map, the
+# empty XDP program, pinned as `prog` with the filter's pin moved away.
+mv "$PIN_DIR/prog" "$PIN_DIR/prog_real"
+mv "$PIN_DIR/edpg_gw_filter" "$PIN_DIR/filter_real"
+bpftool prog load "$ROOT/build/bpf/empty.bpf.o" "$PIN_DIR/prog" type xdp ||
+	fail "cannot pin the empty program"
+set +e
+out=$(edp gateway add 02:00:00:00:02:02 2>&1); rc=$?
+out2=$(edp upgrade 2>&1); rc2=$?
+set -e
+rm "$PIN_DIR/prog"
+mv "$PIN_DIR/prog_real" "$PIN_DIR/prog"
+mv "$PIN_DIR/filter_real" "$PIN_DIR/edpg_gw_filter"
+[ $rc -eq 1 ] && grep -q "has no map edpg_gw_filter: .*another map layout.*detach --all" <<<"$out" ||
+	fail "gateway add over a program without the filter: exit $rc: $out"
+cmp -s "$STATE_DIR/gateways" "$E2E_TMP/gateways.before" ||
+	fail "gateway add over a program without the filter changed the gateways file"
+[ $rc2 -eq 1 ] && grep -q "has no map edpg_gw_filter" <<<"$out2" ||
+	fail "upgrade over a program without the filter: exit $rc2: $out2"
+[ "$(policy_hash)" = "$before" ] || fail "a refused command changed the maps"
+edp verify >/dev/null || fail "verify with the pins put back: $(edp verify 2>&1)"
+ok "a pinned program without a map of this build: gateway add and upgrade refused as another layout; nothing changed"
+
 # And back to the tree's build, which is different code again.
 out=$(edp upgrade) || fail "upgrade back failed"
 grep -q "^upgraded: program $new_id" <<<"$out" || fail "upgrade back: $out"
