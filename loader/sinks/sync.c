@@ -324,8 +324,10 @@ int edpg_sync(const struct edpg_sinks *s, const struct edpg_desired *old,
 	memset(r, 0, sizeof(*r));
 	if (old && !o->full) {
 		/* An enrolment from the store the slots cannot hold grows
-		 * the maps first: the delta then finds its slots. */
-		err = edpg_bpf_make_room(s->bpf, s->pin_dir, s->ifs, new->ngws, s->grow, s->grow_arg);
+		 * the maps first: the delta then finds its slots.  A partial
+		 * state's count is not the site's: its caller made room. */
+		err = o->delta_only ? 0 :
+		      edpg_bpf_make_room(s->bpf, s->pin_dir, s->ifs, new->ngws, s->grow, s->grow_arg);
 		if (err)
 			return err;
 		err = sync_delta(s, old, new, r);

@@ -37,7 +37,8 @@ struct edpg_sync_opts {
 	bool full;
 	/* @old and @new are partial (an enrolment's changed gateways, no
 	 * destinations): a delta or nothing, -EAGAIN when it cannot carry
-	 * the change, never a whole push of such a state. */
+	 * the change, never a whole push of such a state.  The caller has
+	 * made room for the whole site (edpg_bpf_make_room()). */
 	bool delta_only;
 	/* What is already durable when a push fails (e.g. "the gateways
 	 * file has the change"); NULL: nothing, so a refused nft
